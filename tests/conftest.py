@@ -11,6 +11,8 @@ import sqlalchemy as sa
 
 PG_ADMIN_URL = os.environ.get("BPSYNC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BPSYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+pytest_plugins = ["tests.sandbox_fixtures"]
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
