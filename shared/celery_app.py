@@ -1,0 +1,60 @@
+"""The Celery app's configuration (design §6), shared by worker and scheduler.
+
+The scheduler only sends tasks by name through this app; the task code lives in ``worker.tasks`` and is
+loaded by the worker through ``include`` (a string), so ``scheduler`` never imports ``worker``.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Exchange, Queue
+
+from shared.config import Settings
+
+SYNC_QUEUE = "sync"
+INSTANT_QUEUE = "instant"
+TASK_MODULES = ["worker.tasks.checks"]
+
+
+def create_celery(settings: Settings, *, main: str = "bpsync") -> Celery:
+    app = Celery(main, broker=settings.broker_url, backend=settings.result_backend or None, include=TASK_MODULES)
+    transport_options: dict[str, object] = {}
+    if settings.embedded:
+        # kombu's memory transport polls; its default of 1 s makes a 3-task chain take seconds.
+        transport_options["polling_interval"] = settings.embedded_polling_interval
+    else:
+        # A task not acked within visibility_timeout is redelivered (Redis); the hard time limit stays below it
+        # so a slow task is killed before a second worker also starts it.
+        transport_options["visibility_timeout"] = settings.visibility_timeout_seconds
+    if settings.task_time_limit_seconds >= settings.visibility_timeout_seconds:
+        raise ValueError("BPSYNC_TASK_TIME_LIMIT_SECONDS must be below BPSYNC_VISIBILITY_TIMEOUT_SECONDS")
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        enable_utc=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=settings.task_time_limit_seconds,
+        task_soft_time_limit=max(1, settings.task_time_limit_seconds - 30),
+        broker_transport_options=transport_options,
+        broker_connection_retry_on_startup=True,
+        task_default_queue=SYNC_QUEUE,
+        task_queues=[
+            Queue(SYNC_QUEUE, Exchange(SYNC_QUEUE), routing_key=SYNC_QUEUE),
+            Queue(INSTANT_QUEUE, Exchange(INSTANT_QUEUE), routing_key=INSTANT_QUEUE),
+        ],
+        # Bulk module work never delays an invoice: transaction/invoicing tasks have their own queue.
+        task_routes={
+            "bpsync.sync.*": {"queue": SYNC_QUEUE},
+            "bpsync.instant.*": {"queue": INSTANT_QUEUE},
+            "bpsync.check.*": {"queue": INSTANT_QUEUE},
+        },
+        task_ignore_result=settings.result_backend is None,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+    )
+    app.conf.bpsync_settings = settings
+    return app

@@ -1,0 +1,191 @@
+"""The database schema (SQLAlchemy Core). Alembic migrations in ``shared/db/migrations`` create it.
+
+The unique constraints are part of the product's correctness, not decoration:
+- ``entity_links``: a Projects record links to one Books record and back, so a crash or a retry never creates
+  a second Books customer/project/task for the same source;
+- ``billing_claims``: one claim per billable item, so nothing is invoiced twice, whichever side invoices it;
+- ``sync_errors``: one row per failing record, updated in place (attempts, last seen) instead of piling up.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _ts(name: str, **kw: object) -> sa.Column:
+    return sa.Column(name, sa.DateTime(timezone=True), **kw)
+
+
+integrations = sa.Table(
+    "integrations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("books_organization_id", sa.String(40), nullable=False, unique=True),
+    sa.Column("projects_portal_id", sa.String(40), nullable=False),
+    sa.Column("data_center", sa.String(4), nullable=False, server_default="US"),
+    # Fernet-encrypted JSON (client id/secret, refresh tokens); never logged, never returned by the API.
+    sa.Column("credentials", sa.Text, nullable=False),
+    sa.Column("contact_duplication", sa.String(10), nullable=False, server_default="merge"),
+    sa.Column("timesheet_cutoff_date", sa.Date, nullable=True),
+    sa.Column("general_timesheets", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("sync_interval_seconds", sa.Integer, nullable=False, server_default="86400"),
+    sa.Column("state", sa.String(10), nullable=False, server_default="active"),
+    # Zoho quota pauses all of the integration's work until this time (status: "Waiting for API quota").
+    _ts("paused_until", nullable=True),
+    sa.Column("paused_reason", sa.Text, nullable=True),
+    _ts("connected_at", nullable=False),
+    _ts("next_run_at", nullable=True),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    sa.CheckConstraint("contact_duplication in ('merge', 'clone')", name="contact_duplication"),
+    sa.CheckConstraint("state in ('active', 'disabled')", name="state"),
+)
+
+sync_runs = sa.Table(
+    "sync_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("trigger", sa.String(10), nullable=False),  # beat | manual | instant | webhook
+    sa.Column("modules", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False, server_default="queued"),
+    _ts("requested_at", nullable=False),
+    _ts("started_at", nullable=True),
+    _ts("finished_at", nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Index("ix_sync_runs_integration_status", "integration_id", "status"),
+)
+
+module_runs = sa.Table(
+    "module_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("sync_run_id", sa.ForeignKey("sync_runs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("module", sa.String(30), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    # queued | running | succeeded | partial | failed | skipped | blocked
+    sa.Column("status", sa.String(10), nullable=False, server_default="queued"),
+    sa.Column("fetched", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("updated", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("unchanged", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("skipped", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("failed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("blocked", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("api_calls", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("checkpoint", sa.JSON, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("error", sa.Text, nullable=True),
+    _ts("waiting_until", nullable=True),
+    _ts("heartbeat_at", nullable=True),
+    _ts("started_at", nullable=True),
+    _ts("finished_at", nullable=True),
+    sa.UniqueConstraint("sync_run_id", "module"),
+    sa.Index("ix_module_runs_integration_module", "integration_id", "module"),
+)
+
+entity_links = sa.Table(
+    "entity_links",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("entity_type", sa.String(30), nullable=False),
+    sa.Column("projects_id", sa.String(40), nullable=False),
+    # NULL while pending: the row is written BEFORE the Books POST (Zoho has no idempotency key), so a retry
+    # finds it and looks the record up instead of creating it again.
+    sa.Column("books_id", sa.String(40), nullable=True),
+    sa.Column("state", sa.String(10), nullable=False, server_default="linked"),  # pending | linked
+    sa.Column("fingerprint", sa.String(64), nullable=True),
+    sa.Column("parent_projects_id", sa.String(40), nullable=True),
+    sa.Column("attributes", sa.JSON, nullable=True),
+    _ts("last_synced_at", nullable=True),
+    _ts("created_at", nullable=False),
+    sa.UniqueConstraint("integration_id", "entity_type", "projects_id"),
+    sa.UniqueConstraint("integration_id", "entity_type", "books_id"),
+)
+
+sync_errors = sa.Table(
+    "sync_errors",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("module", sa.String(30), nullable=False),
+    sa.Column("entity_type", sa.String(30), nullable=False),
+    sa.Column("source_id", sa.String(40), nullable=False),
+    sa.Column("source_name", sa.String(500), nullable=True),
+    sa.Column("reason_code", sa.String(60), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("hint", sa.Text, nullable=True),
+    sa.Column("blocked_by", sa.ForeignKey("sync_errors.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("module_run_id", sa.ForeignKey("module_runs.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="1"),
+    _ts("first_seen_at", nullable=False),
+    _ts("last_seen_at", nullable=False),
+    _ts("resolved_at", nullable=True),
+    sa.UniqueConstraint("integration_id", "entity_type", "source_id"),
+    sa.Index("ix_sync_errors_open", "integration_id", "module", "resolved_at"),
+)
+
+billing_claims = sa.Table(
+    "billing_claims",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "item_type", sa.String(20), nullable=False
+    ),  # time_entry | task | milestone | tasklist | expense
+    sa.Column("item_id", sa.String(40), nullable=False),
+    sa.Column("side", sa.String(10), nullable=False),  # books | projects | cutoff (before the cutoff date)
+    sa.Column("invoice_reference", sa.String(100), nullable=True),
+    sa.Column("books_invoice_id", sa.String(40), nullable=True),
+    sa.Column("state", sa.String(10), nullable=False, server_default="claimed"),  # pending | claimed
+    _ts("claimed_at", nullable=False),
+    sa.UniqueConstraint("integration_id", "item_type", "item_id"),
+)
+
+transactions = sa.Table(
+    "transactions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # invoice | quote | expense | recurring_invoice
+    sa.Column("books_id", sa.String(40), nullable=False),
+    sa.Column("projects_project_id", sa.String(40), nullable=True),
+    sa.Column("books_project_id", sa.String(40), nullable=True),
+    sa.Column("number", sa.String(100), nullable=True),
+    sa.Column("customer_id", sa.String(40), nullable=True),
+    sa.Column("status", sa.String(30), nullable=True),
+    sa.Column("total", sa.Numeric(18, 2), nullable=True),
+    sa.Column("currency_code", sa.String(8), nullable=True),
+    sa.Column("date", sa.Date, nullable=True),
+    sa.Column("origin", sa.String(10), nullable=False),  # books | projects
+    sa.Column("payload", sa.JSON, nullable=True),
+    _ts("last_modified_at", nullable=True),
+    _ts("created_at", nullable=False),
+    sa.UniqueConstraint("integration_id", "kind", "books_id"),
+)
+
+# `bpsync check`: a three-step chain through broker and workers writes one row per step, proving the
+# database <-> broker <-> worker round trip end to end.
+worker_checks = sa.Table(
+    "worker_checks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("check_id", sa.String(40), nullable=False),
+    sa.Column("step", sa.Integer, nullable=False),
+    sa.Column("hostname", sa.String(200), nullable=True),
+    _ts("at", nullable=False),
+    sa.UniqueConstraint("check_id", "step"),
+)

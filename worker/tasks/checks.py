@@ -1,0 +1,26 @@
+"""``bpsync check``: a chain of three tasks, each writing a row, proving broker + worker + database work."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+
+from celery import shared_task
+
+from shared.db.engine import require_schema
+from shared.db.schema import worker_checks
+
+
+@shared_task(name="bpsync.check.step", bind=True)
+def check_step(self, previous: int | None, check_id: str, step: int, database_url: str) -> int:  # type: ignore[no-untyped-def]
+    engine = require_schema(database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            worker_checks.insert().values(
+                check_id=check_id,
+                step=step,
+                hostname=self.request.hostname or socket.gethostname(),
+                at=dt.datetime.now(dt.UTC),
+            )
+        )
+    return step
