@@ -1,0 +1,21 @@
+"""Zoho Books v3 emulator: Starlette routes relative to ``/books/v3`` (mounted there by ``sandbox.app``).
+
+Auth and rate limits are the platform middleware's job; these routes check ``organization_id`` (resource
+level, as Zoho does) and speak Books' envelope. Behaviour the reference marks "(inferred)" is chosen in
+``sandbox.books.rules``.
+"""
+
+from __future__ import annotations
+
+from sandbox.books import contacts, currencies, organizations, users
+from sandbox.books.dispatch import invalid_url_route
+
+routes = [
+    *organizations.routes,
+    *users.routes,
+    *currencies.routes,
+    *contacts.routes,
+    invalid_url_route(),
+]
+
+__all__ = ["routes"]
