@@ -48,6 +48,19 @@ class AccessToken:
     refresh_token: str
     expires_at: float
     revoked: bool = False
+    issued_at: float = 0.0  # Zoho caps how many access tokens one refresh token may mint per window
+
+
+@dataclass
+class AuthorizationCode:
+    """A grant code from the consent screen, exchanged once for a refresh token (authorization_code grant)."""
+
+    code: str
+    client_id: str
+    zuid: str
+    redirect_uri: str
+    expires_at: float
+    used: bool = False
 
 
 # --------------------------------------------------------------------------------------------- Projects
@@ -389,10 +402,29 @@ class RecurringInvoice:
 
 # --------------------------------------------------------------------------------------------- world
 _TABLES = (
-    "people", "oauth_clients", "access_tokens",
-    "portals", "portal_users", "clients", "projects", "milestones", "tasklists", "tasks", "bugs", "timelogs",
-    "organizations", "currencies", "books_users", "contacts", "books_projects", "books_tasks",
-    "time_entries", "invoices", "estimates", "expenses", "recurring_invoices",
+    "people",
+    "oauth_clients",
+    "access_tokens",
+    "portals",
+    "portal_users",
+    "clients",
+    "projects",
+    "milestones",
+    "tasklists",
+    "tasks",
+    "bugs",
+    "timelogs",
+    "organizations",
+    "currencies",
+    "books_users",
+    "contacts",
+    "books_projects",
+    "books_tasks",
+    "time_entries",
+    "invoices",
+    "estimates",
+    "expenses",
+    "recurring_invoices",
 )
 
 
@@ -402,6 +434,7 @@ class World:
     people: dict[str, Person] = field(default_factory=dict)
     oauth_clients: dict[str, OAuthClient] = field(default_factory=dict)
     access_tokens: dict[str, AccessToken] = field(default_factory=dict)
+    authorization_codes: dict[str, AuthorizationCode] = field(default_factory=dict)
     # Projects
     portals: dict[str, Portal] = field(default_factory=dict)
     portal_users: dict[tuple[str, str], PortalUser] = field(default_factory=dict)  # (portal_id, zuid)

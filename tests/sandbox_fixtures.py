@@ -1,1 +1,152 @@
-"""Sandbox fixtures (a running sandbox over real HTTP). Filled in by the sandbox platform work."""
+"""Sandbox fixtures: a running sandbox over real HTTP (uvicorn in a thread).
+
+- ``sandbox``: a started SandboxServer on a freshly generated ``small`` world (seed 1), rate limits off.
+- ``sandbox_factory(**kwargs)``: start more, e.g. ``sandbox_factory(config=SandboxConfig(rate_limits=
+  preset("zoho")))`` or ``sandbox_factory(world=minimal_world())``; all are stopped after the test.
+- ``minimal_world()``: a hand-built world with one OAuth client, an admin and a non-admin person (each with
+  a refresh token), one portal and one org; ids are the ``MINIMAL_*`` constants below.
+- ``access_token(base_url, refresh_token)``: one refresh grant against a running sandbox.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import importlib.util
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from sandbox.config import SandboxConfig
+from sandbox.limits import preset
+from sandbox.server import SandboxServer
+from sandbox.world import (
+    BooksUser,
+    OAuthClient,
+    Organization,
+    Person,
+    Portal,
+    PortalUser,
+    World,
+)
+
+MINIMAL_CLIENT_ID = "1000.SANDBOXTESTCLIENT0000000000000"
+MINIMAL_CLIENT_SECRET = "0123456789abcdef0123456789abcdef0123456789"
+MINIMAL_ADMIN_ZUID = "70000001"
+MINIMAL_MEMBER_ZUID = "70000002"
+MINIMAL_ADMIN_REFRESH = "1000.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+MINIMAL_MEMBER_REFRESH = "1000.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+MINIMAL_PORTAL_ID = "170876000000000001"
+MINIMAL_ORG_ID = "60000000001"
+
+
+def minimal_world(clock: Callable[[], float] | None = None) -> World:
+    world = World(clock=clock) if clock else World()
+    world.oauth_clients[MINIMAL_CLIENT_ID] = OAuthClient(MINIMAL_CLIENT_ID, MINIMAL_CLIENT_SECRET)
+    for zuid, name, refresh, role in (
+        (MINIMAL_ADMIN_ZUID, "Ada Admin", MINIMAL_ADMIN_REFRESH, "admin"),
+        (MINIMAL_MEMBER_ZUID, "Emil Employee", MINIMAL_MEMBER_REFRESH, "employee"),
+    ):
+        email = f"{name.split()[0].lower()}@example.com"
+        world.people[zuid] = Person(zuid=zuid, name=name, email=email, refresh_tokens=[refresh])
+        world.portal_users[(MINIMAL_PORTAL_ID, zuid)] = PortalUser(
+            id=zuid, zpuid=world.projects_id(), portal_id=MINIMAL_PORTAL_ID, name=name, email=email, role=role
+        )
+        user_id = world.books_id()
+        world.books_users[user_id] = BooksUser(
+            user_id=user_id,
+            organization_id=MINIMAL_ORG_ID,
+            name=name,
+            email=email,
+            user_role="admin" if role == "admin" else "staff",
+            zuid=zuid,
+        )
+    world.portals[MINIMAL_PORTAL_ID] = Portal(
+        id=MINIMAL_PORTAL_ID,
+        name="zylker",
+        company_name="Zylker",
+        roles={MINIMAL_ADMIN_ZUID: "admin", MINIMAL_MEMBER_ZUID: "employee"},
+        owner_zuid=MINIMAL_ADMIN_ZUID,
+    )
+    world.organizations[MINIMAL_ORG_ID] = Organization(
+        organization_id=MINIMAL_ORG_ID,
+        name="Zylker Books",
+        email="books@example.com",
+        daily_limit=1000,
+        admin_zuids=[MINIMAL_ADMIN_ZUID],
+        member_zuids=[MINIMAL_ADMIN_ZUID, MINIMAL_MEMBER_ZUID],
+    )
+    return world
+
+
+def access_token(base_url: str, refresh_token: str = MINIMAL_ADMIN_REFRESH, **overrides: str) -> str:
+    """A fresh access token from the sandbox's token endpoint (fails the test on an error body)."""
+    params = {
+        "grant_type": "refresh_token",
+        "client_id": MINIMAL_CLIENT_ID,
+        "client_secret": MINIMAL_CLIENT_SECRET,
+        "refresh_token": refresh_token,
+    } | overrides
+    body = requests.post(f"{base_url}/oauth/v2/token", params=params, timeout=5).json()
+    assert "access_token" in body, body
+    return body["access_token"]
+
+
+# --------------------------------------------------------------------------------------------- generated
+_templates: dict[tuple[int, str], World] = {}
+
+
+def generated_world(seed: int = 1, size: str = "small") -> World:
+    """A generated world, built once per (seed, size) per session and cloned for each caller."""
+    from sandbox.generator import generate
+
+    key = (seed, size)
+    if key not in _templates:
+        _templates[key] = generate(seed, size)  # type: ignore[arg-type]
+    return clone_world(_templates[key])
+
+
+def clone_world(world: World) -> World:
+    """A deep copy of every table, with its own lock and an id sequence that continues the original's."""
+    with world.lock:
+        next_id = next(world._seq)
+        world._seq = itertools.count(next_id)
+        data = {
+            f.name: copy.deepcopy(getattr(world, f.name))
+            for f in dataclasses.fields(World)
+            if f.name not in ("lock", "_seq", "clock")
+        }
+    return World(clock=world.clock, _seq=itertools.count(next_id), **data)
+
+
+def _default_world() -> World:
+    if importlib.util.find_spec("sandbox.generator") is not None:
+        return generated_world(1, "small")
+    return minimal_world()  # until the generator lands
+
+
+# --------------------------------------------------------------------------------------------- fixtures
+@pytest.fixture
+def sandbox_factory() -> Iterator[Callable[..., SandboxServer]]:
+    started: list[SandboxServer] = []
+
+    def start(**kwargs: Any) -> SandboxServer:
+        if "app" not in kwargs:
+            kwargs.setdefault("config", SandboxConfig(rate_limits=preset("off")))
+            if "world" not in kwargs and "seed" not in kwargs and "size" not in kwargs:
+                kwargs["world"] = _default_world()
+        server = SandboxServer(**kwargs).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_factory: Callable[..., SandboxServer]) -> SandboxServer:
+    return sandbox_factory()

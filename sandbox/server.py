@@ -1,0 +1,115 @@
+"""Run the sandbox over real HTTP: in a thread for tests (``SandboxServer``) or in the foreground (``serve``).
+
+with SandboxServer(seed=1, size="small") as sb:
+    requests.get(sb.base_url + "/_sandbox/credentials")
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import TracebackType
+from typing import Literal
+
+import uvicorn
+from starlette.applications import Starlette
+
+from sandbox.app import close_app, create_app
+from sandbox.config import SandboxConfig
+from sandbox.limits import preset
+from sandbox.world import World
+
+Size = Literal["tiny", "small", "large"]
+STARTUP_TIMEOUT_S = 10.0
+
+
+class SandboxServer:
+    """A sandbox on a free local port, served by uvicorn in a daemon thread.
+
+    Pass ``world`` to serve a hand-built world; otherwise one is generated from ``seed`` and ``size``.
+    Pass ``app`` to serve an app already built with ``create_app`` (its world and config are used).
+    """
+
+    def __init__(
+        self,
+        world: World | None = None,
+        *,
+        seed: int = 1,
+        size: Size = "small",
+        config: SandboxConfig | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        app: Starlette | None = None,
+    ) -> None:
+        if app is None:
+            if world is None:
+                from sandbox.generator import generate
+
+                world = generate(seed, size)
+            app = create_app(world, config or SandboxConfig())
+        self.app = app
+        self.host = host
+        self._port = port
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def world(self) -> World:
+        return self.app.state.world
+
+    @property
+    def config(self) -> SandboxConfig:
+        return self.app.state.config
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def port(self) -> int:
+        if self._server is None or not self._server.servers:
+            raise RuntimeError("the sandbox is not running; use it as a context manager or call start()")
+        return self._server.servers[0].sockets[0].getsockname()[1]
+
+    def start(self) -> SandboxServer:
+        config = uvicorn.Config(
+            self.app, host=self.host, port=self._port, log_level="warning", lifespan="off", access_log=False
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="sandbox-server", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the sandbox did not start on {self.host}:{self._port}")
+            time.sleep(0.005)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        close_app(self.app)
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def serve(
+    host: str = "127.0.0.1", port: int = 8765, seed: int = 1, size: Size = "small", rate_limits: str = "zoho"
+) -> None:
+    """Serve a generated sandbox in the foreground until interrupted (``bpsync sandbox``)."""
+    from sandbox.generator import generate
+
+    config = SandboxConfig(rate_limits=preset(rate_limits))
+    app = create_app(generate(seed, size), config)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info", lifespan="off")
+    finally:
+        close_app(app)
