@@ -1,0 +1,173 @@
+"""``bpsync``: the command line for admins and ops. Read commands take ``--json`` for scripts."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from functools import wraps
+from importlib.metadata import version as dist_version
+from typing import Any
+
+import click
+
+from shared.config import ConfigError, Settings, get_settings
+from shared.db.engine import SchemaNotReady
+
+EXIT_CONFIG = 2
+
+
+def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Configuration and schema problems are admin errors: one clear line, no traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (ConfigError, SchemaNotReady) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_CONFIG)
+
+    return wrapper
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(dist_version("books-projects-sync"), prog_name="bpsync")
+def main() -> None:
+    """Keep Zoho Projects and Zoho Books in sync."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@friendly_errors
+def db_upgrade(revision: str) -> None:
+    """Create or migrate the schema of BPSYNC_DATABASE_URL."""
+    from shared.db import engine
+
+    url = settings().database_url
+    engine.upgrade(url, revision)
+    click.echo(f"database at revision {engine.current_revision(engine.make_engine(url))}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@friendly_errors
+def db_downgrade(revision: str, yes: bool) -> None:
+    """Migrate the schema down to REVISION ("base" drops every table)."""
+    from shared.db import engine
+
+    if not yes:
+        click.confirm(f"Downgrade the database to {revision}? Data in dropped tables is lost", abort=True)
+    engine.downgrade(settings().database_url, revision)
+    click.echo(f"database downgraded to {revision}")
+
+
+@db.command("current")
+@click.option("--json", "as_json", is_flag=True)
+@friendly_errors
+def db_current(as_json: bool) -> None:
+    """Show the schema revision of the database and the one this version needs."""
+    from shared.db import engine
+
+    current = engine.current_revision(engine.make_engine(settings().database_url))
+    head = engine.head_revision()
+    if as_json:
+        emit_json({"current": current, "head": head, "up_to_date": current == head})
+    else:
+        click.echo(f"current: {current or '(empty)'}  head: {head}")
+
+
+def _exec_celery(args: list[str]) -> None:
+    celery = shutil.which("celery") or "celery"
+    os.execvp(celery, [celery, "-A", "worker.app", *args])
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+@friendly_errors
+def worker(ctx: click.Context) -> None:
+    """Run a Celery worker on the sync and instant queues (extra arguments go to celery)."""
+    from shared.db.engine import require_schema
+
+    require_schema(settings().database_url)
+    _exec_celery(["worker", "-Q", "sync,instant", *ctx.args])
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+@friendly_errors
+def beat(ctx: click.Context) -> None:
+    """Run Celery beat (the periodic dispatcher tick); extra arguments go to celery."""
+    from shared.db.engine import require_schema
+
+    require_schema(settings().database_url)
+    _exec_celery(["beat", *ctx.args])
+
+
+@main.command()
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for the chain.")
+@click.option("--json", "as_json", is_flag=True)
+@friendly_errors
+def check(timeout: float, as_json: bool) -> None:
+    """Run a three-task chain through the broker and workers and confirm each step wrote to the database.
+
+    In embedded mode (memory:// broker) the worker runs inside this command.
+    """
+    from contextlib import nullcontext
+
+    from scheduler.checks import run_check
+    from shared.celery_app import create_celery
+    from shared.db.engine import require_schema
+    from shared.embedded import running_worker
+
+    conf = settings()
+    require_schema(conf.database_url)
+    app = create_celery(conf)
+    with running_worker(app) if conf.embedded else nullcontext():
+        result = run_check(app, conf.database_url, timeout=timeout)
+    if as_json:
+        emit_json(
+            {
+                "ok": result.ok,
+                "steps": result.steps_done,
+                "seconds": round(result.seconds, 3),
+                "workers": result.hostnames,
+            }
+        )
+    else:
+        state = "ok" if result.ok else "FAILED"
+        click.echo(f"{state}: {result.steps_done}/3 steps in {result.seconds:.2f}s via {', '.join(result.hostnames)}")
+    sys.exit(0 if result.ok else 1)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8765, show_default=True, type=int)
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--size", type=click.Choice(["tiny", "small", "large"]), default="small", show_default=True)
+@click.option("--rate-limits", type=click.Choice(["zoho", "off", "fast"]), default="zoho", show_default=True)
+def sandbox(host: str, port: int, seed: int, size: str, rate_limits: str) -> None:
+    """Serve the Zoho emulators (accounts, Projects, Books) on one port; point the BPSYNC_*_URL settings at it."""
+    from sandbox.server import serve
+
+    serve(host=host, port=port, seed=seed, size=size, rate_limits=rate_limits)
+
+
+if __name__ == "__main__":
+    main()

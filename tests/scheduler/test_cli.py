@@ -1,0 +1,50 @@
+"""The bpsync command as an admin meets it: real processes, real exit codes."""
+
+import json
+import os
+import subprocess
+import sys
+
+BPSYNC = [sys.executable, "-m", "scheduler.cli"]
+
+
+def run(args, env_extra, **kw):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BPSYNC_")} | env_extra
+    return subprocess.run([*BPSYNC, *args], env=env, capture_output=True, text=True, timeout=120, **kw)
+
+
+def test_version():
+    out = run(["--version"], {})
+    assert out.returncode == 0 and "bpsync, version" in out.stdout
+
+
+def test_bad_database_url_is_one_clear_line_not_a_traceback():
+    out = run(["db", "current"], {"BPSYNC_DATABASE_URL": "mysql://root@db/x"})
+    assert out.returncode == 2
+    assert out.stderr.strip() == (
+        "error: BPSYNC_DATABASE_URL: unknown database scheme 'mysql'; "
+        "use postgresql+psycopg://user@host/db or sqlite:///path"
+    )
+
+
+def test_malformed_broker_url_is_one_clear_line():
+    out = run(["check"], {"BPSYNC_BROKER_URL": "redis//nohost"})
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    assert out.stderr.startswith("error: BPSYNC_BROKER_URL: malformed broker URL 'redis//nohost'")
+
+
+def test_unmigrated_database_names_the_command_to_run(sqlite_url):
+    out = run(["check"], {"BPSYNC_DATABASE_URL": sqlite_url})
+    assert out.returncode == 2
+    assert "not migrated; run: bpsync db upgrade" in out.stderr
+
+
+def test_upgrade_then_check_runs_the_embedded_pipeline(sqlite_url):
+    env = {"BPSYNC_DATABASE_URL": sqlite_url}
+    assert run(["db", "upgrade"], env).returncode == 0
+    current = run(["db", "current", "--json"], env)
+    assert json.loads(current.stdout)["up_to_date"] is True
+    out = run(["check", "--json"], env)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["steps"] == 3

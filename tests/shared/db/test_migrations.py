@@ -1,0 +1,103 @@
+"""Migrations and the constraints that make the product correct, on PostgreSQL and on SQLite."""
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from shared.db import engine as dbengine
+from shared.db.schema import billing_claims, entity_links, integrations, metadata
+
+NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def empty_db_url(request) -> str:
+    return request.getfixturevalue("pg_url" if request.param == "postgres" else "sqlite_url")
+
+
+def table_names(url: str) -> set[str]:
+    engine = sa.create_engine(dbengine.normalize_url(url), poolclass=sa.pool.NullPool)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_to_head_and_back_down(empty_db_url):
+    dbengine.upgrade(empty_db_url)
+    assert set(metadata.tables) <= table_names(empty_db_url)
+    dbengine.downgrade(empty_db_url, "base")
+    assert table_names(empty_db_url) <= {"alembic_version"}
+
+
+def test_migrated_schema_matches_the_code(empty_db_url):
+    """Autogenerate finds nothing to do: schema.py and the migrations agree."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    dbengine.upgrade(empty_db_url)
+    engine = sa.create_engine(dbengine.normalize_url(empty_db_url), poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_app_refuses_an_unmigrated_database(empty_db_url):
+    with pytest.raises(dbengine.SchemaNotReady, match="run: bpsync db upgrade"):
+        dbengine.require_schema(empty_db_url)
+    dbengine.upgrade(empty_db_url)
+    assert dbengine.require_schema(empty_db_url) is not None
+
+
+def _integration(conn: sa.Connection) -> int:
+    return conn.execute(
+        integrations.insert().values(
+            name="acme",
+            books_organization_id="100",
+            projects_portal_id="200",
+            credentials="x",
+            connected_at=NOW,
+            created_at=NOW,
+            updated_at=NOW,
+        )
+    ).inserted_primary_key[0]
+
+
+def _link(integration_id: int, projects_id: str, books_id: str | None) -> sa.Insert:
+    return entity_links.insert().values(
+        integration_id=integration_id,
+        entity_type="project",
+        projects_id=projects_id,
+        books_id=books_id,
+        created_at=NOW,
+    )
+
+
+def test_a_projects_id_links_to_one_books_id_and_back(empty_db_url):
+    dbengine.upgrade(empty_db_url)
+    engine = dbengine.make_engine(empty_db_url)
+    with engine.begin() as conn:
+        iid = _integration(conn)
+        conn.execute(_link(iid, "p1", "b1"))
+        # two pending links (books_id NULL) never collide
+        conn.execute(_link(iid, "p2", None))
+        conn.execute(_link(iid, "p3", None))
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(_link(iid, "p1", "b2"))
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(_link(iid, "p9", "b1"))
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(entity_links)).scalar() == 3
+
+
+def test_one_billing_claim_per_item(empty_db_url):
+    dbengine.upgrade(empty_db_url)
+    engine = dbengine.make_engine(empty_db_url)
+    claim = {"item_type": "time_entry", "item_id": "t1", "side": "books", "claimed_at": NOW}
+    with engine.begin() as conn:
+        iid = _integration(conn)
+        conn.execute(billing_claims.insert().values(integration_id=iid, **claim))
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(billing_claims.insert().values(integration_id=iid, **(claim | {"side": "projects"})))

@@ -1,0 +1,44 @@
+"""A chain of three tasks writing to the database, through a real broker and a real worker."""
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+
+from scheduler.checks import run_check
+from shared.celery_app import INSTANT_QUEUE, SYNC_QUEUE, create_celery
+from shared.config import load_settings
+from shared.db import engine as dbengine
+from shared.embedded import running_worker
+
+
+def test_chain_over_redis_with_a_real_worker(redis_url, pg_url):
+    dbengine.upgrade(pg_url)
+    app = create_celery(load_settings(broker_url=redis_url, database_url=pg_url), main="roundtrip-redis")
+    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, queues=[SYNC_QUEUE, INSTANT_QUEUE]):
+        result = run_check(app, pg_url, timeout=30)
+    assert result.ok, result
+
+
+def test_chain_over_the_embedded_memory_broker(sqlite_url):
+    dbengine.upgrade(sqlite_url)
+    app = create_celery(load_settings(broker_url="memory://", database_url=sqlite_url), main="roundtrip-memory")
+    with running_worker(app):
+        result = run_check(app, sqlite_url, timeout=30)
+    assert result.ok, result
+    # the memory transport's default 1 s poll would make every chain step wait; embedded mode polls fast
+    assert app.conf.broker_transport_options["polling_interval"] <= 0.05
+
+
+def test_the_worker_configuration_follows_the_design():
+    settings = load_settings(broker_url="redis://localhost:6379/0")
+    conf = create_celery(settings, main="conf").conf
+    assert conf.task_acks_late and conf.task_reject_on_worker_lost
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.task_serializer == "json" and conf.accept_content == ["json"]
+    assert conf.task_time_limit < conf.broker_transport_options["visibility_timeout"]
+    assert {q.name for q in conf.task_queues} == {SYNC_QUEUE, INSTANT_QUEUE}
+
+
+def test_time_limit_must_stay_below_visibility_timeout():
+    settings = load_settings(broker_url="redis://localhost:6379/0", task_time_limit_seconds=4000)
+    with pytest.raises(ValueError, match="VISIBILITY_TIMEOUT"):
+        create_celery(settings)
