@@ -2,12 +2,22 @@
 
 Auth and rate limits are the platform middleware's job; these routes check ``organization_id`` (resource
 level, as Zoho does) and speak Books' envelope. Behaviour the reference marks "(inferred)" is chosen in
-``sandbox.books.rules``.
+``sandbox.books.rules``; the invoice/billing rules live in ``sandbox.books.billing``.
 """
 
 from __future__ import annotations
 
-from sandbox.books import contacts, currencies, organizations, users
+from sandbox.books import (
+    contacts,
+    currencies,
+    invoices,
+    organizations,
+    project_users,
+    projects,
+    tasks,
+    timeentries,
+    users,
+)
 from sandbox.books.dispatch import invalid_url_route
 
 routes = [
@@ -15,6 +25,12 @@ routes = [
     *users.routes,
     *currencies.routes,
     *contacts.routes,
+    # before /projects/{project_id}: "timeentries" would otherwise match as a project id
+    *timeentries.routes,
+    *projects.routes,
+    *project_users.routes,
+    *tasks.routes,
+    *invoices.routes,
     invalid_url_route(),
 ]
 

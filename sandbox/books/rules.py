@@ -37,3 +37,24 @@ EXPENSE_NONBILLABLE_STATUS = "nonbillable"
 INVOICE_NUMBER_PREFIX = "INV-"
 ESTIMATE_NUMBER_PREFIX = "EST-"
 NUMBER_DIGITS = 5
+
+# Projects: time can be logged only on an active project; a project (or task) whose time has been invoiced
+# cannot be deleted, and a task with logged time cannot be deleted.
+TIME_ENTRY_PROJECT_MUST_BE_ACTIVE = True
+# The official OpenAPI marks a top-level ``cost_rate`` as required when assigning users to a project.
+PROJECT_USERS_REQUIRE_COST_RATE = True
+
+# Time entries: ``Status.Unbilled`` lists billable, not-yet-invoiced entries only; one entry is at most a
+# day long; ``Date.ThisWeek`` and friends count weeks from Sunday (Books' default organization setting).
+UNBILLED_FILTER_EXCLUDES_NON_BILLABLE = True
+MAX_MINUTES_PER_ENTRY = 24 * 60
+WEEK_START_WEEKDAY = 6  # Python weekday(): Monday 0 ... Sunday 6
+
+# Invoices: everything billed on one invoice belongs to its customer (Books only offers that customer's
+# projects, time and expenses); the invoice is in the customer's currency; non-billable time or expenses
+# cannot be billed. Voiding frees the billed items (a void invoice bills nothing); draft-from-void re-bills.
+INVOICE_ITEMS_MUST_MATCH_CUSTOMER = True
+INVOICE_CURRENCY_MUST_MATCH_CUSTOMER = True
+VOID_RELEASES_BILLED_ITEMS = True
+# ``last_modified_time`` on the invoice list means "modified at or after".
+LAST_MODIFIED_FILTER_INCLUSIVE = True
