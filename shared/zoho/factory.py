@@ -1,0 +1,161 @@
+"""Build clients from settings + an integration's credentials: the only place that wires the pieces.
+
+``redis``: a ``redis.Redis`` shared by all workers for the token cache and the global limiter; ``None`` is
+embedded mode, where one in-process cache and limiter serve every client of the process (so the limits are
+still global to the process). Settings are read with ``getattr`` so a test can pass a plain namespace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from shared.zoho.books import BooksClient
+from shared.zoho.books_api import books_error
+from shared.zoho.datacenters import endpoints_for
+from shared.zoho.http import Metrics, RetryPolicy, ZohoHttp
+from shared.zoho.oauth import MemoryTokenCache, RedisTokenCache, TokenCache, TokenProvider
+from shared.zoho.projects import ProjectsClient
+from shared.zoho.projects_api import CLASSIC, projects_error
+from shared.zoho.ratelimit import Limit, LimiterBackend, MemoryLimiterBackend, RateLimiter, RedisLimiterBackend
+
+SECONDS_PER_DAY = 86400.0
+# Requests keeps this many connections per host; a worker runs one call at a time, the benchmark more.
+POOL_SIZE = 16
+
+_embedded_tokens = MemoryTokenCache()
+_embedded_limits = MemoryLimiterBackend()
+
+
+@dataclass
+class ZohoCredentials:
+    client_id: str
+    client_secret: str
+    refresh_token: str
+    data_center: str = "US"
+
+    def __repr__(self) -> str:  # never print secrets
+        return f"ZohoCredentials(client_id={self.client_id[:6]}…, data_center={self.data_center!r})"
+
+
+def new_session() -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _token_cache(redis: Any) -> TokenCache:
+    return RedisTokenCache(redis) if redis is not None else _embedded_tokens
+
+
+def _limiter_backend(redis: Any) -> LimiterBackend:
+    return RedisLimiterBackend(redis) if redis is not None else _embedded_limits
+
+
+def _retry(settings: Any) -> RetryPolicy:
+    return RetryPolicy(
+        attempts=int(getattr(settings, "http_retry_attempts", 3)),
+        base_delay=float(getattr(settings, "http_retry_base_seconds", 0.5)),
+    )
+
+
+def build_accounts(
+    settings: Any, creds: ZohoCredentials, *, redis: Any = None, session: requests.Session | None = None
+) -> TokenProvider:
+    """Token provider for ``creds`` (also does the authorization-code exchange when connecting)."""
+    endpoints = endpoints_for(settings, creds.data_center)
+    return TokenProvider(
+        endpoints.accounts,
+        creds.client_id,
+        creds.client_secret,
+        creds.refresh_token,
+        cache=_token_cache(redis),
+        session=session or new_session(),
+        timeout=float(getattr(settings, "http_timeout_seconds", 30.0)),
+    )
+
+
+def build_projects_client(
+    settings: Any,
+    creds: ZohoCredentials,
+    portal_id: str,
+    *,
+    redis: Any = None,
+    session: requests.Session | None = None,
+    metrics: Metrics | None = None,
+) -> ProjectsClient:
+    session = session or new_session()
+    tokens = build_accounts(settings, creds, redis=redis, session=session)
+    # Zoho counts Projects calls per user: every portal of one credential shares the budget.
+    limits = [
+        Limit(
+            int(getattr(settings, "projects_requests_per_window", 100)),
+            float(getattr(settings, "projects_window_seconds", 120.0)),
+            name="Zoho Projects user",
+        )
+    ]
+    http = ZohoHttp(
+        api="projects",
+        base_url=endpoints_for(settings, creds.data_center).projects_api,
+        tokens=tokens,
+        translate_error=projects_error,
+        limiter=_limiter(settings, redis, limits),
+        limit_key=f"projects:{tokens.key}",
+        session=session,
+        timeout=float(getattr(settings, "http_timeout_seconds", 30.0)),
+        retry=_retry(settings),
+        metrics=metrics,
+    )
+    return ProjectsClient(http, portal_id, api=CLASSIC)
+
+
+def build_books_client(
+    settings: Any,
+    creds: ZohoCredentials,
+    organization_id: str,
+    *,
+    redis: Any = None,
+    session: requests.Session | None = None,
+    metrics: Metrics | None = None,
+) -> BooksClient:
+    session = session or new_session()
+    tokens = build_accounts(settings, creds, redis=redis, session=session)
+    limits = [
+        Limit(
+            int(getattr(settings, "books_requests_per_minute", 100)),
+            float(getattr(settings, "books_window_seconds", 60.0)),
+            name=f"Zoho Books organization {organization_id}",
+        ),
+        Limit(
+            int(getattr(settings, "books_daily_limit", 5000)),
+            SECONDS_PER_DAY,
+            daily=True,
+            name=f"Zoho Books organization {organization_id} (daily)",
+        ),
+    ]
+    http = ZohoHttp(
+        api="books",
+        base_url=endpoints_for(settings, creds.data_center).books_api,
+        tokens=tokens,
+        translate_error=books_error,
+        limiter=_limiter(settings, redis, limits),
+        limit_key=f"books:{organization_id}",  # Books counts per organization, whoever calls
+        session=session,
+        timeout=float(getattr(settings, "http_timeout_seconds", 30.0)),
+        retry=_retry(settings),
+        metrics=metrics,
+    )
+    return BooksClient(http, organization_id)
+
+
+def _limiter(settings: Any, redis: Any, limits: list[Limit]) -> RateLimiter | None:
+    if not getattr(settings, "rate_limits_enabled", True):
+        return None
+    return RateLimiter(
+        _limiter_backend(redis), limits, max_inline_wait=float(getattr(settings, "max_inline_wait_seconds", 5.0))
+    )
