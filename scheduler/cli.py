@@ -169,5 +169,28 @@ def sandbox(host: str, port: int, seed: int, size: str, rate_limits: str) -> Non
     serve(host=host, port=port, seed=seed, size=size, rate_limits=rate_limits)
 
 
+@main.command()
+def keygen() -> None:
+    """Print a new BPSYNC_SECRET_KEY for encrypting stored credentials."""
+    from shared.crypto import new_key
+
+    click.echo(new_key())
+
+
+@main.command()
+@click.option("--host", default=None, help="Default: from BPSYNC_WEB_BIND.")
+@click.option("--port", default=None, type=int, help="Default: from BPSYNC_WEB_BIND.")
+@friendly_errors
+def web(host: str | None, port: int | None) -> None:
+    """Serve the status pages, the JSON API (/api), /metrics and the webhook receiver."""
+    import uvicorn
+
+    from scheduler.web.app import create_web_app
+
+    conf = settings()
+    bind_host, _, bind_port = conf.web_bind.rpartition(":")
+    uvicorn.run(create_web_app(conf), host=host or bind_host, port=port or int(bind_port), log_level="warning")
+
+
 if __name__ == "__main__":
     main()

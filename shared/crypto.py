@@ -1,0 +1,70 @@
+"""Credentials at rest: Fernet (AES + HMAC) with keys from BPSYNC_SECRET_KEY.
+
+BPSYNC_SECRET_KEY may list several keys separated by commas: the first encrypts, all decrypt, so keys can be
+rotated (add the new key first, run ``bpsync rotate-key``, then drop the old one). Embedded mode without a
+key keeps one in the per-user data folder so the demo works with no set-up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from shared.config import Settings, data_dir
+
+
+class CredentialsError(Exception):
+    """Stored credentials cannot be read with the configured key(s)."""
+
+
+def new_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+def _embedded_key_file() -> Path:
+    return data_dir() / "secret.key"
+
+
+def _keys(settings: Settings) -> list[str]:
+    if settings.secret_key:
+        return [k.strip() for k in settings.secret_key.split(",") if k.strip()]
+    if not settings.embedded:
+        raise CredentialsError("BPSYNC_SECRET_KEY is not set; generate one with: bpsync keygen")
+    path = _embedded_key_file()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(new_key())
+        os.chmod(path, 0o600)
+    return [path.read_text().strip()]
+
+
+def cipher(settings: Settings) -> MultiFernet:
+    try:
+        return MultiFernet([Fernet(k.encode()) for k in _keys(settings)])
+    except ValueError:
+        raise CredentialsError(
+            "BPSYNC_SECRET_KEY: not a valid key (32 url-safe base64 bytes); generate one with: bpsync keygen"
+        ) from None
+
+
+def seal(settings: Settings, data: dict[str, Any]) -> str:
+    return cipher(settings).encrypt(json.dumps(data, sort_keys=True).encode()).decode()
+
+
+def unseal(settings: Settings, token: str) -> dict[str, Any]:
+    try:
+        return json.loads(cipher(settings).decrypt(token.encode()))
+    except InvalidToken:
+        raise CredentialsError(
+            "stored credentials cannot be decrypted with BPSYNC_SECRET_KEY (was the key changed without "
+            "keeping the old one after a comma?)"
+        ) from None
+
+
+def rotate(settings: Settings, token: str) -> str:
+    """Re-encrypt with the first key."""
+    return cipher(settings).rotate(token.encode()).decode()
