@@ -10,10 +10,13 @@ from __future__ import annotations
 from sandbox.books import (
     contacts,
     currencies,
+    estimates,
+    expenses,
     invoices,
     organizations,
     project_users,
     projects,
+    recurring,
     tasks,
     timeentries,
     users,
@@ -31,6 +34,9 @@ routes = [
     *project_users.routes,
     *tasks.routes,
     *invoices.routes,
+    *estimates.routes,
+    *expenses.routes,
+    *recurring.routes,
     invalid_url_route(),
 ]
 

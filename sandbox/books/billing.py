@@ -36,6 +36,10 @@ def create_invoice(
     claim(world, invoice, invoice.line_items)
     invoice.status = "sent" if send else "draft"
     world.invoices[invoice.invoice_id] = invoice
+    estimate = world.estimates.get(invoice.invoiced_estimate_id)
+    if estimate is not None and estimate.organization_id == org_id:
+        estimate.status = "invoiced"
+        estimate.last_modified_time = now
     return invoice
 
 
@@ -87,7 +91,7 @@ def next_number(world: World, org_id: str) -> str:
 def _apply(world: World, invoice: Invoice, body: dict[str, Any], *, ignore_auto_number: bool) -> None:
     org_id = invoice.organization_id
     if "customer_id" in body:
-        customer = _customer(world, org_id, body["customer_id"])
+        customer = customer_of(world, org_id, body["customer_id"])
         invoice.customer_id = customer.contact_id
         invoice.currency_id = customer.currency_id
     customer = world.contacts[invoice.customer_id]
@@ -118,7 +122,8 @@ def _apply(world: World, invoice: Invoice, body: dict[str, Any], *, ignore_auto_
         invoice.line_items = parse_line_items(world, org_id, body["line_items"], billable=True)
 
 
-def _customer(world: World, org_id: str, customer_id: Any) -> Contact:
+def customer_of(world: World, org_id: str, customer_id: Any) -> Contact:
+    """The customer a document is for (vendors cannot be invoiced or quoted)."""
     contact = world.contacts.get(str(customer_id or ""))
     if contact is None or contact.organization_id != org_id or contact.contact_type != "customer":
         raise invalid_value("customer_id")

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.responses import Response
 
 from sandbox.books import records, rules
+from sandbox.books.billing import customer_of
 from sandbox.books.dispatch import BooksCall, endpoint
 from sandbox.books.envelope import bad_request, invalid_value, required, success
 from sandbox.books.formats import parse_number, timestamp
@@ -15,7 +16,7 @@ from sandbox.books.hours import Tally, tally_by
 from sandbox.books.listing import ListSpec, matches_id, page_of
 from sandbox.books.project_users import add_user, render_user
 from sandbox.books.tasks import create_task, render_in_project
-from sandbox.world import BooksProject, Contact, World
+from sandbox.world import BooksProject, World
 
 BILLING_TYPES = ("fixed_cost_for_project", "based_on_project_hours", "based_on_staff_hours", "based_on_task_hours")
 BUDGET_TYPES = ("", "total_project_cost", "total_project_hours", "hours_per_task", "hours_per_staff")
@@ -75,13 +76,6 @@ def render(world: World, project: BooksProject, current_user_id: str) -> dict[st
         "tasks": render_in_project(world, project.project_id, entries),
         "users": [render_user(world, project, u, current_user_id) for u in project.users],
     }
-
-
-def customer_of(world: World, org_id: str, customer_id: Any) -> Contact:
-    contact = world.contacts.get(str(customer_id or ""))
-    if contact is None or contact.organization_id != org_id or contact.contact_type != "customer":
-        raise invalid_value("customer_id")
-    return contact
 
 
 def _apply(world: World, project: BooksProject, body: dict[str, Any]) -> None:

@@ -60,3 +60,8 @@ def caller_user(world: World, org_id: str, zuid: str | None) -> BooksUser | None
 def caller_user_id(world: World, org_id: str, zuid: str | None) -> str:
     user = caller_user(world, org_id, zuid)
     return user.user_id if user else ""
+
+
+def find_or_none(table: dict[str, T], record_id: str, org_id: str) -> T | None:
+    record = table.get(record_id)
+    return record if record is not None and getattr(record, "organization_id", None) == org_id else None
