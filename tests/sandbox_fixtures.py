@@ -1,6 +1,7 @@
 """Sandbox fixtures: a running sandbox over real HTTP (uvicorn in a thread).
 
-- ``sandbox``: a started SandboxServer on a freshly generated ``small`` world (seed 1), rate limits off.
+- ``sandbox``: a started SandboxServer on a freshly generated ``small`` world (seed 1), rate limits off
+  (generating ``small`` takes ~20 ms, so every test gets its own world and server).
 - ``sandbox_factory(**kwargs)``: start more, e.g. ``sandbox_factory(config=SandboxConfig(rate_limits=
   preset("zoho")))`` or ``sandbox_factory(world=minimal_world())``; all are stopped after the test.
 - ``minimal_world()``: a hand-built world with one OAuth client, an admin and a non-admin person (each with
@@ -10,10 +11,6 @@
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import importlib.util
-import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -95,39 +92,6 @@ def access_token(base_url: str, refresh_token: str = MINIMAL_ADMIN_REFRESH, **ov
     return body["access_token"]
 
 
-# --------------------------------------------------------------------------------------------- generated
-_templates: dict[tuple[int, str], World] = {}
-
-
-def generated_world(seed: int = 1, size: str = "small") -> World:
-    """A generated world, built once per (seed, size) per session and cloned for each caller."""
-    from sandbox.generator import generate
-
-    key = (seed, size)
-    if key not in _templates:
-        _templates[key] = generate(seed, size)  # type: ignore[arg-type]
-    return clone_world(_templates[key])
-
-
-def clone_world(world: World) -> World:
-    """A deep copy of every table, with its own lock and an id sequence that continues the original's."""
-    with world.lock:
-        next_id = next(world._seq)
-        world._seq = itertools.count(next_id)
-        data = {
-            f.name: copy.deepcopy(getattr(world, f.name))
-            for f in dataclasses.fields(World)
-            if f.name not in ("lock", "_seq", "clock")
-        }
-    return World(clock=world.clock, _seq=itertools.count(next_id), **data)
-
-
-def _default_world() -> World:
-    if importlib.util.find_spec("sandbox.generator") is not None:
-        return generated_world(1, "small")
-    return minimal_world()  # until the generator lands
-
-
 # --------------------------------------------------------------------------------------------- fixtures
 @pytest.fixture
 def sandbox_factory() -> Iterator[Callable[..., SandboxServer]]:
@@ -136,8 +100,7 @@ def sandbox_factory() -> Iterator[Callable[..., SandboxServer]]:
     def start(**kwargs: Any) -> SandboxServer:
         if "app" not in kwargs:
             kwargs.setdefault("config", SandboxConfig(rate_limits=preset("off")))
-            if "world" not in kwargs and "seed" not in kwargs and "size" not in kwargs:
-                kwargs["world"] = _default_world()
+            kwargs.setdefault("size", "small")  # generated from seed 1 unless the test says otherwise
         server = SandboxServer(**kwargs).start()
         started.append(server)
         return server
