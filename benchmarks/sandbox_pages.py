@@ -3,9 +3,10 @@
     .venv/bin/python -m benchmarks.sandbox_pages [--size large] [--seconds 20] [--threads 1]
 
 Generates a world, serves it over real HTTP with rate limits off, and pages through the lists a sync
-reads: Projects projects and tasks (``index``/``range`` until a short page or 204) and Books contacts,
-projects and time entries (``page``/``per_page`` until ``has_more_page`` is false), at the maximum page
-size of 200. Prints one Markdown table row per list plus the total, ready for benchmarks/RESULTS.md.
+reads, starting a list over when it ends: Projects projects and tasks (``index``/``range`` until a short
+page or 204) and Books contacts, projects and time entries (``page``/``per_page`` until ``has_more_page``
+is false), at the maximum page size of 200. Prints one Markdown table row per list plus the total, ready
+for benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import argparse
 import statistics
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import requests
@@ -85,13 +86,16 @@ def books_pages(http: requests.Session, url: str, key: str, org_id: str) -> Iter
         page += 1
 
 
-def _walk(stats: ListStats, pages: Iterator[int], deadline: float) -> None:
+def _walk(stats: ListStats, make_pages: Callable[[], Iterator[int]], deadline: float) -> None:
+    """Page through the list until the deadline, starting over when it ends (steady-state rate)."""
+    pages = make_pages()
     while time.monotonic() < deadline:
         started = time.monotonic()
         try:
             count = next(pages)
         except StopIteration:
-            return
+            pages = make_pages()
+            continue
         stats.latencies.append(time.monotonic() - started)
         stats.records += count
 
@@ -139,7 +143,7 @@ def run(size: str, seconds: float, threads: int, seed: int = 1) -> list[str]:
         for stats, pages in lists:
             started = time.monotonic()
             deadline = started + seconds / len(lists)
-            workers = [threading.Thread(target=_walk, args=(stats, pages(), deadline)) for _ in range(threads)]
+            workers = [threading.Thread(target=_walk, args=(stats, pages, deadline)) for _ in range(threads)]
             for worker in workers:
                 worker.start()
             for worker in workers:
