@@ -39,6 +39,7 @@ class BooksClient:
         self.http = http
         self.organization_id = str(organization_id)
         self._role_ids: dict[str, str] | None = None
+        self.per_page = PER_PAGE
 
     # ------------------------------------------------------------------------------------------ plumbing
     def call(
@@ -72,7 +73,7 @@ class BooksClient:
             "GET",
             path or resource.path,
             template=resource.path,
-            params={**filters, "page": number, "per_page": PER_PAGE},
+            params={**filters, "page": number, "per_page": self.per_page},
         )
         rows = body.get(resource.many)
         if not isinstance(rows, list):

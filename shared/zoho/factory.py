@@ -30,6 +30,13 @@ _embedded_tokens = MemoryTokenCache()
 _embedded_limits = MemoryLimiterBackend()
 
 
+def reset_embedded_state() -> None:
+    """Forget the in-process tokens and limiter windows (tests; a demo that regenerates its sandbox)."""
+    global _embedded_tokens, _embedded_limits
+    _embedded_tokens = MemoryTokenCache()
+    _embedded_limits = MemoryLimiterBackend()
+
+
 @dataclass
 class ZohoCredentials:
     client_id: str
