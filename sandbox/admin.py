@@ -6,7 +6,8 @@
     GET    requests / DELETE requests                  request counts per API, method, path template; 429s
     GET    faults / POST faults / DELETE faults        fault injection (see sandbox/faults.py)
     POST   act          {"action": "log_time", ...}    act as a person would (registry in sandbox/acts.py)
-    GET    webhooks / POST webhooks / DELETE webhooks  subscriptions {"url", "events"} and delivery attempts
+    GET    webhooks / POST webhooks / DELETE webhooks  subscriptions {"url", "events"}, delivery attempts and
+                                                   the last 1000 events emitted (subscribed or not)
     GET    config / POST config                        {"rate_limits": "fast", "token_ttl_seconds": 60}
     POST   clock        {"advance_s": 3600}            move the sandbox clock forward (token expiry, windows)
 
@@ -149,7 +150,9 @@ async def webhooks(request: Request) -> JSONResponse:
         except ValueError as exc:
             return _bad(str(exc))
         return JSONResponse(subscription, status_code=201)
-    return JSONResponse({"subscriptions": hub.subscriptions(), "deliveries": hub.deliveries()})
+    return JSONResponse(
+        {"subscriptions": hub.subscriptions(), "deliveries": hub.deliveries(), "emitted": hub.emitted()}
+    )
 
 
 # --------------------------------------------------------------------------------------------- config, clock

@@ -34,6 +34,10 @@ BOOKS_THROTTLED_DAY = {
     "code": 45,
     "message": "You have exceeded the maximum number of API calls allowed for the day.",
 }
+BOOKS_THROTTLED_CONCURRENCY = {
+    "code": 1070,
+    "message": "You have exceeded the maximum number of concurrent API calls allowed. Please try again later.",
+}
 ACCOUNTS_THROTTLED = {
     "error": "Access Denied",
     "error_description": "You have made too many requests continuously. Please try again after some time.",

@@ -25,6 +25,10 @@ BOOKS_DAILY_LIMIT_BY_PLAN = {
     "ELITE": 10000,
     "ULTIMATE": 10000,
 }
+# Concurrent in-flight calls per organization, by plan: Free 5, paid plans 10 (reference §6: likely but
+# unverified); more → 429 code 1070. Plans not listed get the paid number.
+BOOKS_CONCURRENCY_BY_PLAN = {"FREE": 5}
+BOOKS_CONCURRENCY_DEFAULT = 10
 # The daily quota resets at midnight UTC of the sandbox clock (inferred: Zoho may use the org's time zone).
 BOOKS_DAILY_RESET_UTC_OFFSET_S = 0
 
@@ -46,6 +50,7 @@ class RateLimitPreset:
     books_per_window: int = 100
     books_window_s: float = 60.0
     books_daily_cap: bool = True  # enforce org.daily_limit
+    books_concurrency: bool = True  # enforce BOOKS_CONCURRENCY_BY_PLAN
     projects_per_window: int = 100
     projects_window_s: float = 120.0
     projects_lockout_s: float = 1800.0  # exceeding the window locks the user out (Deluge docs: 30 min)
@@ -56,6 +61,10 @@ PRESETS: dict[str, RateLimitPreset] = {
     "off": RateLimitPreset(name="off", enabled=False),
     "fast": RateLimitPreset(name="fast", books_window_s=1.0, projects_window_s=2.0, projects_lockout_s=30.0),
 }
+
+
+def books_concurrency(plan_name: str) -> int:
+    return BOOKS_CONCURRENCY_BY_PLAN.get(plan_name.upper(), BOOKS_CONCURRENCY_DEFAULT)
 
 
 def preset(name: str) -> RateLimitPreset:

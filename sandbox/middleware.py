@@ -78,7 +78,12 @@ class SandboxMiddleware:
             passed, send = await self._guard(api, scope, receive, send)
             if not passed:
                 return
-        await self.app(scope, receive, send)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            org_id = scope.get("state", {}).get("books_org_in_flight")
+            if org_id:
+                state.limiter.finish_books(org_id)
 
     async def _guard(self, api: str, scope: Scope, receive: Receive, send: Send) -> tuple[bool, Send]:
         """Auth then rate limit; answers the request itself when either refuses it."""
@@ -98,6 +103,8 @@ class SandboxMiddleware:
             if org is None:
                 return True, send  # the route answers 6041; Zoho counts calls against a real org only
             verdict = state.limiter.check_books(org, preset, now)
+            if verdict.allowed:  # in flight until the response is done (concurrency cap)
+                scope["state"]["books_org_in_flight"] = org.organization_id
         if verdict.headers:
             send = _adding_headers(send, verdict.headers)
         if not verdict.allowed:

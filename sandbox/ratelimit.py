@@ -2,7 +2,9 @@
 
 - Books: ``books_per_window`` requests per ``books_window_s`` per organization (rolling window, which is
   never more lenient than a fixed one), plus the org's plan ``daily_limit`` per UTC day. Every Books
-  response for a known org carries ``X-Rate-Limit-Limit/-Remaining/-Reset`` about the daily quota.
+  response for a known org carries ``X-Rate-Limit-Limit/-Remaining/-Reset`` about the daily quota. At most
+  the plan's number of calls may be in flight per org at once (code 1070); an allowed Books call must be
+  closed with ``finish_books(org_id)`` when its response is done.
 - Projects: ``projects_per_window`` requests per ``projects_window_s`` per user (zuid), rolling; the next
   request is refused and locks the user out for ``projects_lockout_s`` (every request refused until then).
 
@@ -36,6 +38,7 @@ class _OrgUsage:
     recent: deque[float] = field(default_factory=deque)
     day: int = -1
     used_today: int = 0
+    in_flight: int = 0
 
 
 @dataclass
@@ -67,9 +70,16 @@ class RateLimiter:
                 verdict = Verdict(allowed=False, body=envelopes.BOOKS_THROTTLED_DAY)
             elif preset.enabled and len(usage.recent) >= preset.books_per_window:
                 verdict = Verdict(allowed=False, body=envelopes.BOOKS_THROTTLED_MINUTE)
+            elif (
+                preset.enabled
+                and preset.books_concurrency
+                and usage.in_flight >= limits.books_concurrency(org.plan_name)
+            ):
+                verdict = Verdict(allowed=False, body=envelopes.BOOKS_THROTTLED_CONCURRENCY)
             else:
                 usage.recent.append(now)
                 usage.used_today += 1
+                usage.in_flight += 1
             reset_in = (day + 1) * DAY_S - limits.BOOKS_DAILY_RESET_UTC_OFFSET_S - now
             verdict.headers = [
                 (b"x-rate-limit-limit", str(org.daily_limit).encode()),
@@ -77,6 +87,12 @@ class RateLimiter:
                 (b"x-rate-limit-reset", str(max(0, int(reset_in))).encode()),
             ]
             return verdict
+
+    def finish_books(self, organization_id: str) -> None:
+        with self._lock:
+            usage = self._orgs.get(organization_id)
+            if usage is not None and usage.in_flight > 0:
+                usage.in_flight -= 1
 
     def check_projects(self, zuid: str, preset: RateLimitPreset, now: float) -> Verdict:
         if not preset.enabled:

@@ -3,6 +3,7 @@ routes are trivial, so auth, rate limits, faults and counting are tested apart f
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -84,3 +85,12 @@ def platform(sandbox_factory: Callable[..., SandboxServer], fake_clock: FakeCloc
         return PlatformClient(sandbox_factory(app=app), fake_clock)
 
     return start
+
+
+def _slow(request: Request) -> JSONResponse:
+    # a sync route runs in the thread pool, so several can be in flight at once
+    time.sleep(float(request.query_params.get("sleep", "0.5")))
+    return JSONResponse({"zuid": request.state.zuid})
+
+
+BOOKS_PING_ROUTES.append(Route("/slow", _slow, methods=["GET"]))

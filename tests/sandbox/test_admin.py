@@ -188,6 +188,7 @@ def test_webhooks_deliver_matching_events_and_record_attempts(platform, receiver
     assert all(m["delivered_at"].startswith("2023-11-14T") for m in handler.received)  # the sandbox clock
     listed = _get(client, "webhooks").json()
     assert listed["subscriptions"] == [sub.json()]
+    assert [e["event"] for e in listed["emitted"]] == ["invoice.created", "timelog.approved", "act.test.rename_org"]
     assert [(d["event"], d["status"], d["ok"]) for d in listed["deliveries"]] == [
         ("invoice.created", 200, True),
         ("act.test.rename_org", 200, True),

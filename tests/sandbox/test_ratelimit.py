@@ -3,7 +3,9 @@ headers; Projects rolling 2-minute window per user with a 30-minute lockout. Tim
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
+import time
 
 import requests
 
@@ -122,3 +124,24 @@ def test_429s_are_counted_and_config_switch_applies_live(platform):
     assert counts["throttled"] == 2
     assert counts["throttled_by_api"] == {"projects": 2}
     assert counts["statuses"]["projects"] == {"200": 220, "429": 2}
+
+
+def test_books_caps_calls_in_flight_per_org_by_plan_code_1070(platform):
+    client = platform("zoho")
+    org = next(iter(client.server.world.organizations.values()))
+    org.plan_name = "FREE"  # 5 concurrent calls
+    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+        url, options = _slow_call(client)
+        slow = [pool.submit(requests.get, url, **options) for _ in range(5)]
+        time.sleep(0.2)  # the five are inside the route now
+        refused = client.books()
+        assert [f.result().status_code for f in slow] == [200] * 5
+    assert (refused.status_code, refused.json()["code"]) == (429, 1070)
+    assert client.books().status_code == 200  # finished calls free their slots
+
+
+def _slow_call(client) -> tuple[str, dict]:
+    from tests.sandbox_fixtures import MINIMAL_ORG_ID
+
+    url = f"{client.base}/books/v3/slow?organization_id={MINIMAL_ORG_ID}&sleep=0.6"
+    return url, {"headers": {"Authorization": f"Zoho-oauthtoken {client.token}"}, "timeout": 5}
