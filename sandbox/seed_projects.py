@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sandbox import names
+from sandbox.projects.changes import project_key
 from sandbox.world import (
     Bug,
     ClientCompany,
@@ -182,7 +183,7 @@ def seed_projects(
             id=world.projects_id(),
             portal_id=cast.main_portal,
             name=f"{theme} {i + 1:04d}",
-            key=f"ZC{i + 1}",
+            key=project_key(world.portals[cast.main_portal], i + 1),
             owner_id=cast.admin,
             status="archived" if i == 3 or (i > 6 and rng.random() < 0.08) else "active",
             description=f"{theme} for {clients_of[0].name if clients_of else 'internal use'}",
@@ -235,7 +236,7 @@ def _seed_second_portal(world: World, cast: Cast, now: int) -> None:
         id=world.projects_id(),
         portal_id=cast.second_portal,
         name="Partner Campaign",
-        key="PS1",
+        key="PA1",
         owner_id=cast.other_owner,
         currency_code="EUR",
         client_ids=[client.id],
@@ -252,7 +253,7 @@ def _seed_second_portal(world: World, cast: Cast, now: int) -> None:
         project_id=project.id,
         tasklist_id=tasklist.id,
         name="Campaign plan",
-        key="PS1-T1",
+        key="PA1-T1",
         owner_ids=[cast.admin],
         created_by=cast.other_owner,
         created_ms=project.created_ms,

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 
 from sandbox.projects.envelope import invalid_param, not_found
-from sandbox.world import ClientCompany, Project, Task, Tasklist, World
+from sandbox.world import ClientCompany, Portal, Project, Task, Tasklist, World
 
 BILLING_TYPES = ("Billable", "Non Billable")
 PROJECT_STATUSES = ("active", "archived")
@@ -42,6 +42,11 @@ def client_by_id(world: World, client_id: str) -> ClientCompany:
 
 
 # --------------------------------------------------------------------------------------------- projects
+def project_key(portal: Portal, number: int) -> str:
+    """Zoho prefixes project keys with the portal's letters (e.g. "ZY1"); tasks then use "ZY1-T3"."""
+    return f"{portal.name[:2].upper()}{number}"
+
+
 def create_project(
     world: World,
     portal_id: str,
@@ -64,11 +69,12 @@ def create_project(
             clients.append(_portal_client(world, portal_id, primary_client_id))
         now = world.now_ms()
         number = sum(1 for p in world.projects.values() if p.portal_id == portal_id) + 1
+        portal = world.portals[portal_id]
         project = Project(
             id=world.projects_id(),
             portal_id=portal_id,
             name=name.strip(),
-            key=f"P{number}",
+            key=project_key(portal, number),
             owner_id=owner_id,
             description=description,
             currency_code=currency_code,

@@ -146,4 +146,4 @@ def test_bugs_list_and_statustype(projects_api):
     bugs = _ok(projects_api.get(projects_api.in_portal(f"projects/{project}/bugs/")))["bugs"]
     assert {b["id_string"] for b in bugs} == {b.id for b in world.bugs.values() if b.project_id == project}
     bug = _ok(projects_api.get(projects_api.in_portal(f"projects/{project}/bugs/{bugs[0]['id_string']}/")))["bugs"][0]
-    assert bug["title"] == world.bugs[bug["id_string"]].title and bug["key"].startswith("ZC")
+    assert bug["title"] == world.bugs[bug["id_string"]].title and bug["key"].startswith("ZY")
