@@ -1,0 +1,77 @@
+"""Global rate limiting across worker PROCESSES sharing Redis, against the sandbox's own enforcement.
+
+The sandbox runs the ``fast`` preset (Books: 100 calls per rolling 1 s per organization, 429 beyond), and
+the product's limiter is configured to exactly that budget: zero 429s proves the limiter never lets Zoho
+see more than the limit in any window, whatever the processes' timing.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+
+import pytest
+import requests
+
+from sandbox.config import SandboxConfig
+from sandbox.generator import credentials
+from sandbox.limits import preset
+from tests.zoho.hammer import hammer_books
+
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
+
+LIMIT, WINDOW, SECONDS = 100, 1.0, 2.5
+
+
+def jobs(sb, redis_url: str, org_ids: list[str], per_org: int) -> list[dict]:  # type: ignore[no-untyped-def]
+    c = credentials(sb.world)
+    start = time.time() + 3.0  # let every spawned process import and get ready before the clock starts
+    return [
+        {
+            "base_url": sb.base_url,
+            "client_id": c["client_id"],
+            "client_secret": c["client_secret"],
+            "refresh_token": c["admin"]["refresh_token"],
+            "redis_url": redis_url,
+            "org_id": org,
+            "limit": LIMIT,
+            "window": WINDOW,
+            "start": start,
+            "until": start + SECONDS,
+        }
+        for org in org_ids
+        for _ in range(per_org)
+    ]
+
+
+def run(job_list: list[dict]) -> list[dict[str, int]]:
+    with multiprocessing.get_context("spawn").Pool(len(job_list)) as pool:
+        return pool.map(hammer_books, job_list)
+
+
+def sandbox_statuses(sb) -> dict:  # type: ignore[no-untyped-def]
+    return requests.get(sb.base_url + "/_sandbox/requests", timeout=5).json()
+
+
+def test_processes_sharing_redis_never_get_a_429(sandbox_factory, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+    sb = sandbox_factory(config=SandboxConfig(rate_limits=preset("fast")))
+    org = credentials(sb.world)["organization_id"]
+    results = run(jobs(sb, redis_url, [org], per_org=4))
+    ok = sum(r["ok"] for r in results)
+    counts = sandbox_statuses(sb)
+    assert counts["throttled"] == 0, counts["statuses"]
+    assert sum(r["throttled_by_zoho"] for r in results) == 0
+    # the budget was used, not just respected: ~LIMIT per window for SECONDS (+ the first full window)
+    assert LIMIT * SECONDS * 0.6 <= ok <= LIMIT * (SECONDS / WINDOW + 1)
+
+
+def test_two_organizations_do_not_share_a_budget(sandbox_factory, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+    sb = sandbox_factory(config=SandboxConfig(rate_limits=preset("fast")))
+    orgs = credentials(sb.world)["organization_ids"][:2]
+    assert len(orgs) == 2
+    results = run(jobs(sb, redis_url, orgs, per_org=2))
+    per_org = [results[0]["ok"] + results[1]["ok"], results[2]["ok"] + results[3]["ok"]]
+    assert sandbox_statuses(sb)["throttled"] == 0
+    # each organization gets (nearly) the whole budget; a shared one would cap the sum at LIMIT per window
+    assert all(n >= LIMIT * SECONDS * 0.6 for n in per_org), per_org
+    assert sum(per_org) > LIMIT * (SECONDS / WINDOW + 1)
