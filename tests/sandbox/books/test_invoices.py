@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.books import rules
-from tests.sandbox.books.conftest import BooksClient
+from tests.sandbox.books.conftest import ORG, BooksClient
 
 
 def _time_line(books: BooksClient, *entries: str) -> dict[str, Any]:
@@ -173,3 +173,14 @@ def test_project_invoices_lists_invoices_billing_the_project(books: BooksClient)
     billed = _invoice(books, _time_line(books, books.ids.entries[0])).json()["invoice"]
     listed = books.get(f"/projects/{books.ids.project}/invoices").json()["invoices"]
     assert [i["invoice_id"] for i in listed] == [billed["invoice_id"]]
+
+
+def test_invoice_writes_emit_webhook_events(books: BooksClient) -> None:
+    invoice_id = _invoice(books, _time_line(books, books.ids.entries[0])).json()["invoice"]["invoice_id"]
+    books.post(f"/invoices/{invoice_id}/status/sent")
+    books.delete(f"/invoices/{invoice_id}")
+    assert books.post("/invoices", {"customer_id": "1", "line_items": [{"name": "x"}]}).status_code == 400
+    events = [(e["event"], e["payload"]) for e in books.server.app.state.webhooks.emitted()]
+    assert [name for name, _ in events] == ["invoice.created", "invoice.updated", "invoice.deleted"]
+    assert events[0][1]["invoice"]["invoice_id"] == invoice_id
+    assert events[2][1] == {"organization_id": ORG, "invoice_id": invoice_id}
