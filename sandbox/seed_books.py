@@ -93,13 +93,7 @@ def _books_users(world: World, rng: random.Random, org: Organization, cast: Cast
             case_differs = zuid
             email = email[0].upper() + email[1:]
             awkward(world, "books_user_email_case_differs", zuid)
-        role = (
-            "admin"
-            if zuid == cast.admin
-            else rng.choice(("staff", "timesheetstaff"))
-            if zuid != cast.non_admin
-            else "staff"
-        )
+        role = {cast.admin: "admin", cast.non_admin: "staff"}.get(zuid) or rng.choice(("staff", "timesheetstaff"))
         user = _books_user(world, org, person.name, email, role, zuid, now)
         if zuid in cast.inactive:
             user.status = "inactive"
