@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import http.server
 import json
+import socket
+import subprocess
 import sys
 import threading
+import time
 import types
 from collections.abc import Iterator
 
@@ -163,7 +166,7 @@ class _Receiver(http.server.BaseHTTPRequestHandler):
 def receiver() -> Iterator[tuple[str, type[_Receiver]]]:
     handler = type("Receiver", (_Receiver,), {"received": [], "status": 200})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/hook", handler
     server.shutdown()
@@ -219,3 +222,27 @@ def test_clock_advance_expires_tokens_over_http(platform):
     assert _post(client, "clock", {"advance_s": 1}).ok
     assert client.projects().status_code == 401
     assert _post(client, "clock", {"advance_s": -5}).status_code == 400
+
+
+# --------------------------------------------------------------------------------------------- serve
+def test_python_m_sandbox_serves_a_generated_world_until_stopped():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    args = ["--port", str(port), "--size", "tiny", "--seed", "2", "--rate-limits", "fast"]
+    process = subprocess.Popen([sys.executable, "-m", "sandbox", *args], stderr=subprocess.PIPE)
+    try:
+        base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 20
+        while True:
+            try:
+                creds = requests.get(f"{base}/_sandbox/credentials", timeout=1).json()
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None and time.monotonic() < deadline, "the sandbox did not start"
+                time.sleep(0.1)
+        assert creds["base_url"] == base and creds["organization_ids"]
+        config = requests.get(f"{base}/_sandbox/config", timeout=5).json()
+        assert config["rate_limits"]["name"] == "fast"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
