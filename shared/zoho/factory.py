@@ -56,12 +56,17 @@ def new_session() -> requests.Session:
     return session
 
 
-def _token_cache(redis: Any) -> TokenCache:
-    return RedisTokenCache(redis) if redis is not None else _embedded_tokens
+def _prefix(settings: Any) -> str:
+    # deployments (or test runs) sharing one Redis keep their tokens and windows apart with this
+    return str(getattr(settings, "redis_key_prefix", "bpsync"))
 
 
-def _limiter_backend(redis: Any) -> LimiterBackend:
-    return RedisLimiterBackend(redis) if redis is not None else _embedded_limits
+def _token_cache(settings: Any, redis: Any) -> TokenCache:
+    return RedisTokenCache(redis, f"{_prefix(settings)}:zoho:token") if redis is not None else _embedded_tokens
+
+
+def _limiter_backend(settings: Any, redis: Any) -> LimiterBackend:
+    return RedisLimiterBackend(redis, f"{_prefix(settings)}:zoho:limit") if redis is not None else _embedded_limits
 
 
 def _retry(settings: Any) -> RetryPolicy:
@@ -81,7 +86,7 @@ def build_accounts(
         creds.client_id,
         creds.client_secret,
         creds.refresh_token,
-        cache=_token_cache(redis),
+        cache=_token_cache(settings, redis),
         session=session or new_session(),
         timeout=float(getattr(settings, "http_timeout_seconds", 30.0)),
     )
@@ -164,5 +169,7 @@ def _limiter(settings: Any, redis: Any, limits: list[Limit]) -> RateLimiter | No
     if not getattr(settings, "rate_limits_enabled", True):
         return None
     return RateLimiter(
-        _limiter_backend(redis), limits, max_inline_wait=float(getattr(settings, "max_inline_wait_seconds", 5.0))
+        _limiter_backend(settings, redis),
+        limits,
+        max_inline_wait=float(getattr(settings, "max_inline_wait_seconds", 5.0)),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from types import SimpleNamespace
 from typing import Any
 
@@ -28,7 +29,9 @@ def settings_for(sb: SandboxServer, **overrides: Any) -> SimpleNamespace:
         accounts_url=sb.base_url,
         http_timeout_seconds=10,
     ).model_dump()
-    return SimpleNamespace(**{**base, "http_retry_base_seconds": 0.01, **overrides})
+    # a key prefix of its own: other test runs share this Redis, and generated worlds share refresh tokens
+    prefix = f"bpsync-test-{uuid.uuid4().hex[:8]}"
+    return SimpleNamespace(**{**base, "http_retry_base_seconds": 0.01, "redis_key_prefix": prefix, **overrides})
 
 
 def creds_for(sb: SandboxServer, who: str = "admin") -> ZohoCredentials:

@@ -23,6 +23,7 @@ def hammer_books(job: dict[str, Any]) -> dict[str, int]:
         books_window_seconds=job["window"],
         books_daily_limit=100_000,
         max_inline_wait_seconds=job["window"] * 2,
+        redis_key_prefix=job["prefix"],
     )
     creds = ZohoCredentials(job["client_id"], job["client_secret"], job["refresh_token"])
     redis = redis_lib.Redis.from_url(job["redis_url"])

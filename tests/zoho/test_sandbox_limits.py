@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+import uuid
 
 import pytest
 import requests
@@ -25,6 +26,7 @@ LIMIT, WINDOW, SECONDS = 100, 1.0, 2.5
 
 def jobs(sb, redis_url: str, org_ids: list[str], per_org: int) -> list[dict]:  # type: ignore[no-untyped-def]
     c = credentials(sb.world)
+    prefix = f"bpsync-test-{uuid.uuid4().hex[:8]}"  # shared by this test's processes only
     start = time.time() + 3.0  # let every spawned process import and get ready before the clock starts
     return [
         {
@@ -36,6 +38,7 @@ def jobs(sb, redis_url: str, org_ids: list[str], per_org: int) -> list[dict]:  #
             "org_id": org,
             "limit": LIMIT,
             "window": WINDOW,
+            "prefix": prefix,
             "start": start,
             "until": start + SECONDS,
         }
