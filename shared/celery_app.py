@@ -13,7 +13,7 @@ from shared.config import Settings
 
 SYNC_QUEUE = "sync"
 INSTANT_QUEUE = "instant"
-TASK_MODULES = ["worker.tasks.checks"]
+TASK_MODULES = ["worker.tasks.checks", "worker.tasks.sync"]
 
 
 def create_celery(settings: Settings, *, main: str = "bpsync") -> Celery:
@@ -56,5 +56,8 @@ def create_celery(settings: Settings, *, main: str = "bpsync") -> Celery:
         worker_send_task_events=True,
         task_send_sent_event=True,
     )
+    app.conf.beat_schedule = {
+        "bpsync-tick": {"task": "bpsync.sync.tick", "schedule": settings.beat_tick_seconds},
+    }
     app.conf.bpsync_settings = settings
     return app

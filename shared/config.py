@@ -55,9 +55,16 @@ class Settings(BaseSettings):
 
     # Zoho limits (reference: Books 100/min per org + daily cap by plan; Projects 100 per 2 min per user).
     books_requests_per_minute: int = 100
+    books_window_seconds: float = 60.0
     books_daily_limit: int = 5000
     projects_requests_per_window: int = 100
     projects_window_seconds: float = 120.0
+    # Off only for benchmarks that measure raw throughput against a sandbox with limits off.
+    rate_limits_enabled: bool = True
+    http_retry_attempts: int = 3
+    http_retry_base_seconds: float = 0.5
+    # Namespace of this deployment's keys in a shared Redis (token cache, limiter).
+    redis_key_prefix: str = "bpsync"
     # A caller that would wait longer than this gets a "retry at T" signal instead of blocking a worker slot.
     max_inline_wait_seconds: float = 5.0
 
@@ -67,6 +74,14 @@ class Settings(BaseSettings):
     task_time_limit_seconds: int = 600
     visibility_timeout_seconds: int = 3600
     embedded_polling_interval: float = 0.01
+    # Sync engine: a module task processes this many source pages, then continues itself as a new task.
+    slice_pages: int = 5
+    # A worker holds a module run for this long per slice (extended per page); a killed worker's lease lapses.
+    module_lease_seconds: float = 120.0
+    # The sweeper re-enqueues a current module that showed no sign of life for this long...
+    stale_after_seconds: float = 300.0
+    # ...at most this many times before the module is marked failed and the run moves on.
+    max_module_attempts: int = 5
 
     @field_validator("database_url")
     @classmethod

@@ -34,17 +34,26 @@ def make_engine(url: str) -> sa.Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "begin", _sqlite_begin)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     # WAL lets the embedded worker threads read while one writes; foreign keys are off by default in SQLite.
+    # pysqlite's own transaction handling defers BEGIN until the first write, so two threads could both read
+    # "no sync running" and both start one; we issue BEGIN IMMEDIATE ourselves (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    # One writer at a time, decided when the transaction starts: SQLite's stand-in for SELECT ... FOR UPDATE.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def alembic_config(url: str) -> Config:

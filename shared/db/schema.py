@@ -88,7 +88,10 @@ module_runs = sa.Table(
     sa.Column("checkpoint", sa.JSON, nullable=True),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("error", sa.Text, nullable=True),
+    # Rate-limit wait: the module resumes at this time (status shows "Waiting for API quota").
     _ts("waiting_until", nullable=True),
+    # A worker holds the module while lease_until is in the future; a killed worker's lease simply expires.
+    _ts("lease_until", nullable=True),
     _ts("heartbeat_at", nullable=True),
     _ts("started_at", nullable=True),
     _ts("finished_at", nullable=True),
@@ -143,9 +146,7 @@ billing_claims = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="CASCADE"), nullable=False),
-    sa.Column(
-        "item_type", sa.String(20), nullable=False
-    ),  # time_entry | task | milestone | tasklist | expense
+    sa.Column("item_type", sa.String(20), nullable=False),  # time_entry | task | milestone | tasklist | expense
     sa.Column("item_id", sa.String(40), nullable=False),
     sa.Column("side", sa.String(10), nullable=False),  # books | projects | cutoff (before the cutoff date)
     sa.Column("invoice_reference", sa.String(100), nullable=True),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 16:58:19.256878
+Create Date: 2026-11-25 17:04:46.773872
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-
     op.create_table(
         "integrations",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -74,10 +73,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_billing_claims")),
         sa.UniqueConstraint(
-            "integration_id",
-            "item_type",
-            "item_id",
-            name=op.f("uq_billing_claims_integration_id_item_type_item_id"),
+            "integration_id", "item_type", "item_id", name=op.f("uq_billing_claims_integration_id_item_type_item_id")
         ),
     )
     op.create_table(
@@ -184,6 +180,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("waiting_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
@@ -194,10 +191,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["sync_run_id"],
-            ["sync_runs.id"],
-            name=op.f("fk_module_runs_sync_run_id_sync_runs"),
-            ondelete="CASCADE",
+            ["sync_run_id"], ["sync_runs.id"], name=op.f("fk_module_runs_sync_run_id_sync_runs"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_module_runs")),
         sa.UniqueConstraint("sync_run_id", "module", name=op.f("uq_module_runs_sync_run_id_module")),
@@ -223,10 +217,7 @@ def upgrade() -> None:
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["blocked_by"],
-            ["sync_errors.id"],
-            name=op.f("fk_sync_errors_blocked_by_sync_errors"),
-            ondelete="SET NULL",
+            ["blocked_by"], ["sync_errors.id"], name=op.f("fk_sync_errors_blocked_by_sync_errors"), ondelete="SET NULL"
         ),
         sa.ForeignKeyConstraint(
             ["integration_id"],
@@ -249,13 +240,10 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("sync_errors", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_sync_errors_open", ["integration_id", "module", "resolved_at"], unique=False
-        )
+        batch_op.create_index("ix_sync_errors_open", ["integration_id", "module", "resolved_at"], unique=False)
 
 
 def downgrade() -> None:
-
     with op.batch_alter_table("sync_errors", schema=None) as batch_op:
         batch_op.drop_index("ix_sync_errors_open")
 

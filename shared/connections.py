@@ -1,0 +1,36 @@
+"""Zoho clients for an integration, built from its stored (encrypted) credentials."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from shared.config import Settings
+from shared.db.integrations import Integration
+from shared.zoho.books import BooksClient
+from shared.zoho.factory import ZohoCredentials, build_books_client, build_projects_client
+from shared.zoho.http import Metrics
+from shared.zoho.projects import ProjectsClient
+
+
+@functools.cache
+def shared_redis(url: str) -> Any:
+    import redis
+
+    return redis.Redis.from_url(url)
+
+
+def credentials_of(settings: Settings, integration: Integration) -> ZohoCredentials:
+    data = integration.credentials(settings)
+    return ZohoCredentials(client_id=data["client_id"], client_secret=data["client_secret"],
+                           refresh_token=data["refresh_token"], data_center=integration.data_center)
+
+
+def clients_for(
+    settings: Settings, integration: Integration, metrics: Metrics | None = None
+) -> tuple[ProjectsClient, BooksClient]:
+    creds = credentials_of(settings, integration)
+    redis = shared_redis(settings.redis_url) if settings.redis_url else None
+    projects = build_projects_client(settings, creds, integration.projects_portal_id, redis=redis, metrics=metrics)
+    books = build_books_client(settings, creds, integration.books_organization_id, redis=redis, metrics=metrics)
+    return projects, books

@@ -1,0 +1,139 @@
+"""Entity links: which Books record a Projects record became, and the fingerprint of what we last wrote.
+
+A link is written as ``pending`` BEFORE the Books create (Zoho has no idempotency key); a retry that finds a
+pending link looks the record up in Books before creating it again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from shared.clock import utcnow
+from shared.db.schema import entity_links
+
+
+@dataclass(frozen=True)
+class Link:
+    id: int
+    entity_type: str
+    projects_id: str
+    books_id: str | None
+    state: str
+    fingerprint: str | None
+    parent_projects_id: str | None
+    attributes: dict[str, Any]
+
+    @property
+    def pending(self) -> bool:
+        return self.state == "pending"
+
+
+def fingerprint(fields: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _link(row: sa.Row) -> Link:
+    m = row._mapping
+    return Link(
+        m["id"],
+        m["entity_type"],
+        m["projects_id"],
+        m["books_id"],
+        m["state"],
+        m["fingerprint"],
+        m["parent_projects_id"],
+        m["attributes"] or {},
+    )
+
+
+def links_of(conn: sa.Connection, integration_id: int, entity_type: str) -> dict[str, Link]:
+    rows = conn.execute(
+        sa.select(entity_links).where(
+            entity_links.c.integration_id == integration_id, entity_links.c.entity_type == entity_type
+        )
+    )
+    return {r.projects_id: _link(r) for r in rows}
+
+
+def get_link(conn: sa.Connection, integration_id: int, entity_type: str, projects_id: str) -> Link | None:
+    row = conn.execute(
+        sa.select(entity_links).where(
+            entity_links.c.integration_id == integration_id,
+            entity_links.c.entity_type == entity_type,
+            entity_links.c.projects_id == projects_id,
+        )
+    ).first()
+    return _link(row) if row else None
+
+
+def books_id_of(conn: sa.Connection, integration_id: int, entity_type: str, projects_id: str) -> str | None:
+    link = get_link(conn, integration_id, entity_type, projects_id)
+    return link.books_id if link and not link.pending else None
+
+
+def claimed_books_ids(conn: sa.Connection, integration_id: int, entity_type: str) -> set[str]:
+    rows = conn.execute(
+        sa.select(entity_links.c.books_id).where(
+            entity_links.c.integration_id == integration_id,
+            entity_links.c.entity_type == entity_type,
+            entity_links.c.books_id.is_not(None),
+        )
+    )
+    return {r.books_id for r in rows}
+
+
+def put_pending(
+    conn: sa.Connection,
+    integration_id: int,
+    entity_type: str,
+    projects_id: str,
+    *,
+    parent_projects_id: str | None = None,
+    attributes: dict[str, Any] | None = None,
+) -> Link:
+    conn.execute(
+        entity_links.insert().values(
+            integration_id=integration_id,
+            entity_type=entity_type,
+            projects_id=projects_id,
+            books_id=None,
+            state="pending",
+            parent_projects_id=parent_projects_id,
+            attributes=attributes or {},
+            created_at=utcnow(),
+        )
+    )
+    link = get_link(conn, integration_id, entity_type, projects_id)
+    assert link is not None
+    return link
+
+
+def complete(
+    conn: sa.Connection, link_id: int, books_id: str, fields: dict[str, Any], attributes: dict[str, Any] | None = None
+) -> None:
+    values: dict[str, Any] = {
+        "books_id": books_id,
+        "state": "linked",
+        "fingerprint": fingerprint(fields),
+        "last_synced_at": utcnow(),
+    }
+    if attributes is not None:
+        values["attributes"] = attributes
+    conn.execute(entity_links.update().where(entity_links.c.id == link_id).values(**values))
+
+
+def refresh(conn: sa.Connection, link_id: int, fields: dict[str, Any]) -> None:
+    conn.execute(
+        entity_links.update()
+        .where(entity_links.c.id == link_id)
+        .values(fingerprint=fingerprint(fields), last_synced_at=utcnow())
+    )
+
+
+def remove(conn: sa.Connection, link_id: int) -> None:
+    conn.execute(entity_links.delete().where(entity_links.c.id == link_id))

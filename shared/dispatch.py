@@ -1,0 +1,86 @@
+"""Starting work: manual refresh, the beat's dispatch of due integrations, and the sweeper.
+
+Tasks are sent by name through the Celery app, so the scheduler never imports worker code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import sqlalchemy as sa
+from celery import Celery
+
+from shared.clock import as_utc, utcnow
+from shared.config import Settings
+from shared.db import runs
+from shared.db.integrations import next_run_after
+from shared.db.schema import integrations, module_runs
+from shared.modules import modules_for_refresh
+
+log = logging.getLogger(__name__)
+MODULE_TASK = "bpsync.sync.module"
+TICK_TASK = "bpsync.sync.tick"
+
+
+def enqueue_module(app: Celery, module_run_id: int, *, eta: dt.datetime | None = None) -> None:
+    app.send_task(MODULE_TASK, kwargs={"module_run_id": module_run_id}, eta=eta)
+
+
+def request_sync(engine: sa.Engine, app: Celery, integration_id: int, *, module: str | None = None,
+                 trigger: str = "manual") -> runs.RunRequest:
+    """Refresh one module (and everything below it) or all; coalesces into a sync already running."""
+    wanted = modules_for_refresh(module)
+    with engine.begin() as conn:
+        request = runs.request_run(conn, integration_id, wanted, trigger)
+    if request.start_module_run_id is not None:
+        enqueue_module(app, request.start_module_run_id)
+    return request
+
+
+def dispatch_due(engine: sa.Engine, app: Celery, now: dt.datetime | None = None, limit: int = 100) -> list[int]:
+    """Start the sync of every integration whose next_run_at has come; safe with several beats running."""
+    now = now or utcnow()
+    to_enqueue: list[int] = []
+    started: list[int] = []
+    with engine.begin() as conn:
+        due = conn.execute(
+            sa.select(integrations).where(integrations.c.state == "active", integrations.c.next_run_at <= now)
+            .order_by(integrations.c.next_run_at).limit(limit)
+            .with_for_update(skip_locked=True)  # a second beat skips rows the first one holds
+        ).all()
+        for row in due:
+            next_at = next_run_after(as_utc(row.connected_at), row.sync_interval_seconds, now)
+            conn.execute(integrations.update().where(integrations.c.id == row.id).values(next_run_at=next_at))
+            request = runs.request_run(conn, row.id, modules_for_refresh(None), "beat", now)
+            started.append(request.run_id)
+            if request.start_module_run_id is not None:
+                to_enqueue.append(request.start_module_run_id)
+    for module_run_id in to_enqueue:
+        enqueue_module(app, module_run_id)
+    return started
+
+
+def sweep(engine: sa.Engine, app: Celery, settings: Settings) -> list[int]:
+    """Re-enqueue modules whose worker died or whose message was lost; give up after max attempts."""
+    resumed = []
+    for module_run_id in runs.stale_module_runs(engine, settings.stale_after_seconds):
+        attempts = runs.touch(engine, module_run_id, attempt=True)
+        if attempts > settings.max_module_attempts:
+            log.warning("module run %s failed: no progress after %s attempts", module_run_id, attempts - 1)
+            runs.release(engine, module_run_id, status="failed",
+                         error=f"gave up after {attempts - 1} attempts without progress (workers dying?)")
+            mr = runs.get_module_run(engine, module_run_id)
+            following = runs.advance(engine, mr.sync_run_id)
+            if following is not None:
+                enqueue_module(app, following)
+            continue
+        enqueue_module(app, module_run_id)
+        resumed.append(module_run_id)
+    return resumed
+
+
+def waiting_modules(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(module_runs).where(
+            module_runs.c.status.in_(("queued", "running")))).scalar())

@@ -1,0 +1,51 @@
+"""The sync modules and their order: parents before children (design §5).
+
+    users ─┐
+    clients┴→ projects → tasks, bugs → timesheets → expenses/transactions
+
+A run executes its modules in MODULE_ORDER; a refresh of one module runs it and everything below it.
+Modules not built yet are listed in PLANNED so the order already leaves room for them.
+"""
+
+from __future__ import annotations
+
+MODULE_ORDER: tuple[str, ...] = ("users", "clients", "projects", "tasks", "bugs")
+PLANNED: tuple[str, ...] = ("timesheets", "expenses", "transactions")
+
+PARENTS: dict[str, tuple[str, ...]] = {
+    "users": (),
+    "clients": (),
+    "projects": ("users", "clients"),
+    "tasks": ("projects",),
+    "bugs": ("projects",),
+    "timesheets": ("tasks", "bugs", "users"),
+    "expenses": ("projects",),
+    "transactions": ("projects",),
+}
+
+
+class UnknownModule(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown module {name!r}; choose one of: {', '.join(MODULE_ORDER)}")
+
+
+def descendants(module: str) -> set[str]:
+    found: set[str] = set()
+    frontier = [module]
+    while frontier:
+        current = frontier.pop()
+        for child, parents in PARENTS.items():
+            if current in parents and child not in found:
+                found.add(child)
+                frontier.append(child)
+    return found
+
+
+def modules_for_refresh(module: str | None) -> list[str]:
+    """All modules, or ``module`` and everything below it, in run order."""
+    if module is None:
+        return list(MODULE_ORDER)
+    if module not in MODULE_ORDER:
+        raise UnknownModule(module)
+    wanted = {module} | descendants(module)
+    return [m for m in MODULE_ORDER if m in wanted]

@@ -1,0 +1,121 @@
+"""The engine: runs one bounded slice of any sync module the same way.
+
+page -> map -> parent check -> product rules -> diff by fingerprint -> write what changed -> record outcome.
+
+After each page the counts and the cursor are committed together, so a killed worker resumes at the page it
+was on; records of that page already written are found again through their links (unchanged fingerprint,
+or a pending link that makes the module look the record up before creating it), never duplicated.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from shared.db import links, runs, sync_errors
+from shared.db.sync_errors import Problem
+from shared.zoho.errors import FatalError, NotFound, ValidationFailed
+from worker.modules.base import ProblemError, Record, SyncContext, SyncModule
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SliceResult:
+    done: bool
+    checkpoint: dict[str, Any] | None
+
+
+def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int) -> SliceResult:
+    """Process up to ``max_pages`` source pages from the stored checkpoint."""
+    cursor = ctx.module_run.checkpoint
+    for _ in range(max_pages):
+        page = module.pages(ctx, cursor)
+        counts: Counter[str] = Counter(fetched=len(page.items))
+        for source in page.items:
+            counts[sync_record(ctx, module, module.to_record(ctx, source))] += 1
+        cursor = page.next_cursor
+        with ctx.engine.begin() as conn:
+            runs.add_counts(conn, ctx.module_run.id, dict(counts))
+            runs.extend_lease(conn, ctx.module_run.id, ctx.settings.module_lease_seconds)
+            conn.execute(
+                runs.module_runs.update().where(runs.module_runs.c.id == ctx.module_run.id).values(checkpoint=cursor)
+            )
+        if cursor is None:
+            return SliceResult(True, None)
+    return SliceResult(False, cursor)
+
+
+def sync_record(ctx: SyncContext, module: SyncModule, record: Record) -> str:
+    """Sync one record; returns the counter it lands in."""
+    iid = ctx.integration.id
+    if record.skip:
+        return "skipped"
+    with ctx.engine.connect() as conn:
+        link = links.get_link(conn, iid, module.entity_type, record.projects_id)
+        parent_books_id = None
+        if record.parent is not None:
+            parent_type, parent_id = record.parent
+            parent_books_id = links.books_id_of(conn, iid, parent_type, parent_id)
+            if parent_books_id is None:
+                parent_error = sync_errors.open_error_ids(conn, iid, parent_type).get(parent_id)
+    if record.parent is not None and parent_books_id is None:
+        if parent_error is None:
+            # the parent is deliberately not synced (e.g. an archived project): nothing to do, not an error
+            return "skipped"
+        return _fail(ctx, module, record, Problem(
+            "parent_failed",
+            f"{module.entity_type.capitalize()} '{record.name}' could not be synced because its "
+            f"{module.parent_label} could not be synced.",
+            f"See the {module.parent_label}'s error (#{parent_error}); once it is fixed this record syncs on the "
+            "next run.",
+            blocked_by=parent_error,
+        ), counter="blocked")
+    problem = module.check(ctx, record)
+    if problem is not None:
+        return _fail(ctx, module, record, problem)
+    fields = {**record.fields, "_parent": parent_books_id}
+    ctx.link = link
+    try:
+        if link is not None and not link.pending:
+            if link.fingerprint == links.fingerprint(fields):
+                _resolve(ctx, module, record)
+                return "unchanged"
+            module.update(ctx, record, str(link.books_id), parent_books_id)
+            with ctx.engine.begin() as conn:
+                links.refresh(conn, link.id, fields)
+            _resolve(ctx, module, record)
+            return "updated"
+        if link is None:
+            with ctx.engine.begin() as conn:
+                link = links.put_pending(conn, iid, module.entity_type, record.projects_id,
+                                         parent_projects_id=record.parent[1] if record.parent else None)
+            ctx.link = link
+        adopted = module.find_existing(ctx, record, link, parent_books_id)
+        books_id = adopted or module.create(ctx, record, parent_books_id)
+        with ctx.engine.begin() as conn:
+            links.complete(conn, link.id, books_id, fields)
+        _resolve(ctx, module, record)
+        return "unchanged" if adopted else "created"
+    except (ValidationFailed, NotFound) as exc:
+        return _fail(ctx, module, record, Problem("books_rejected", exc.message, exc.hint))
+    except FatalError:
+        raise
+    except ProblemError as exc:
+        return _fail(ctx, module, record, exc.problem)
+
+
+def _fail(ctx: SyncContext, module: SyncModule, record: Record, problem: Problem, counter: str = "failed") -> str:
+    with ctx.engine.begin() as conn:
+        sync_errors.record(conn, ctx.integration.id, module=module.name, entity_type=module.entity_type,
+                           source_id=record.projects_id, source_name=record.name, problem=problem,
+                           module_run_id=ctx.module_run.id)
+    log.info("%s %s %s: %s", module.name, record.projects_id, counter, problem.reason_code)
+    return counter
+
+
+def _resolve(ctx: SyncContext, module: SyncModule, record: Record) -> None:
+    with ctx.engine.begin() as conn:
+        sync_errors.resolve(conn, ctx.integration.id, module.entity_type, record.projects_id)

@@ -1,0 +1,96 @@
+"""What a sync module declares, and the context the engine hands it.
+
+A module says what to fetch (``pages``), how a source record maps (``to_record``: the fields we copy, which
+parent link it needs), the product rules it enforces (``check``), how to find a Books record to adopt
+(``find_existing``: merge rules, or a retry after a crash between the POST and the link), and the Books
+writes (``create`` / ``update``). The engine (worker/engine.py) does the rest the same way for every module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from shared.config import Settings
+from shared.db.integrations import Integration
+from shared.db.links import Link
+from shared.db.runs import ModuleRun
+from shared.db.schema import entity_links
+from shared.db.sync_errors import Problem
+from shared.zoho.books import BooksClient
+from shared.zoho.projects import ProjectsClient
+
+
+@dataclass
+class SyncContext:
+    engine: sa.Engine
+    settings: Settings
+    integration: Integration
+    module_run: ModuleRun
+    projects: ProjectsClient
+    books: BooksClient
+    # per-slice lookups a module builds once (Books currencies, contacts by name...)
+    memo: dict[str, Any] = field(default_factory=dict)
+    # the link of the record being written (set by the engine before find_existing/create)
+    link: Link | None = None
+
+    def remember(self, key: str, build: Callable[[], Any]) -> Any:
+        if key not in self.memo:
+            self.memo[key] = build()
+        return self.memo[key]
+
+
+def note_intent(ctx: SyncContext, **attributes: Any) -> None:
+    """Store what we are about to create (e.g. the Books name) on the pending link BEFORE the POST.
+
+    Zoho has no idempotency key: if the worker dies after the POST, the retry finds this and looks the record up
+    by it instead of creating a second one.
+    """
+    assert ctx.link is not None
+    merged = {**ctx.link.attributes, **attributes}
+    with ctx.engine.begin() as conn:
+        conn.execute(entity_links.update().where(entity_links.c.id == ctx.link.id).values(attributes=merged))
+    ctx.link = dataclasses.replace(ctx.link, attributes=merged)
+
+
+class ProblemError(Exception):
+    """Raised by a module when a product rule fails on what Books holds (e.g. an ambiguous customer)."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Record:
+    """One source record as the engine sees it."""
+
+    projects_id: str
+    name: str
+    fields: dict[str, Any]  # what we copy to Books; its fingerprint decides whether to write
+    parent: tuple[str, str] | None = None  # (entity type, projects id) whose Books link this record needs
+    source: Any = None
+    skip: bool = False  # deliberately not synced (e.g. an archived project never linked): counted, no error
+
+
+@dataclass(frozen=True)
+class SourcePage:
+    items: list[Any]
+    next_cursor: dict[str, Any] | None  # None: the module has seen everything
+
+
+@dataclass(frozen=True)
+class SyncModule:
+    name: str
+    entity_type: str
+    pages: Callable[[SyncContext, dict[str, Any] | None], SourcePage]
+    to_record: Callable[[SyncContext, Any], Record]
+    create: Callable[[SyncContext, Record, str | None], str]
+    update: Callable[[SyncContext, Record, str, str | None], None]
+    check: Callable[[SyncContext, Record], Problem | None] = lambda _ctx, _record: None
+    find_existing: Callable[[SyncContext, Record, Link, str | None], str | None] = lambda *_: None
+    parent_label: str = "project"

@@ -1,0 +1,28 @@
+"""bugs: Projects bugs (issues) -> Books project tasks, so time logged on a bug can be billed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.zoho.projects_models import Bug
+from worker.modules.base import Record, SourcePage, SyncContext, SyncModule
+from worker.modules.per_project import per_project_pages
+from worker.modules.tasks import create_books_task, find_books_task, update_books_task
+
+
+def _pages(ctx: SyncContext, cursor: dict[str, Any] | None) -> SourcePage:
+    return per_project_pages(ctx, cursor, ctx.projects.bugs_page)
+
+
+def _record(_ctx: SyncContext, item: tuple[str, Bug]) -> Record:
+    project_id, bug = item
+    name = f"{bug.key}: {bug.title}" if bug.key else bug.title
+    return Record(bug.id, bug.title, {"name": name}, parent=("project", project_id), source=bug)
+
+
+def _find(ctx: SyncContext, _record: Record, link: Any, books_project_id: str | None) -> str | None:
+    return find_books_task(ctx, books_project_id, link.attributes.get("books_name"))
+
+
+BUGS = SyncModule(name="bugs", entity_type="bug", pages=_pages, to_record=_record, create=create_books_task,
+                  update=update_books_task, find_existing=_find)

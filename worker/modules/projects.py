@@ -1,0 +1,142 @@
+"""projects: Projects projects -> Books projects.
+
+Only projects with a primary client sync, and that client's Books customer must use the project's currency
+(the Zoho help page's troubleshooting rules, as product behaviour). After the first full sync a run fetches
+only projects modified since the last successful one, plus every project that still has an open error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from shared.db import links, runs, sync_errors
+from shared.db.sync_errors import Problem
+from shared.zoho.errors import NotFound
+from shared.zoho.projects_models import Project
+from worker.modules.base import Record, SourcePage, SyncContext, SyncModule, note_intent
+from worker.modules.clients import customers
+from worker.modules.users import books_users_by_email
+
+# Zoho's modified-since filter compares server clocks; re-reading a small overlap costs little and misses nothing.
+INCREMENTAL_OVERLAP = dt.timedelta(minutes=5)
+RETRY_BATCH = 20
+BILLING_TYPE = "based_on_task_hours"
+
+
+def _since_ms(ctx: SyncContext) -> int | None:
+    started = runs.last_success_started(ctx.engine, ctx.integration.id, "projects")
+    return int((started - INCREMENTAL_OVERLAP).timestamp() * 1000) if started else None
+
+
+def _pages(ctx: SyncContext, cursor: dict[str, Any] | None) -> SourcePage:
+    state = cursor or {"phase": "list", "page": None, "since": _since_ms(ctx), "seen": []}
+    if state["phase"] == "list":
+        page = ctx.projects.projects_page(state["page"], modified_since_ms=state["since"])
+        seen = state["seen"] + [p.id for p in page.items] if state["since"] else []
+        if page.next_cursor is not None:
+            return SourcePage(page.items, {**state, "page": page.next_cursor, "seen": seen})
+        if state["since"] is None:
+            return SourcePage(page.items, None)  # a full listing already covered the failed ones
+        with ctx.engine.connect() as conn:
+            failed = sync_errors.open_error_ids(conn, ctx.integration.id, "project")
+        retry = sorted(set(failed) - set(seen))
+        return SourcePage(page.items, {"phase": "retry", "retry": retry} if retry else None)
+    batch, rest = state["retry"][:RETRY_BATCH], state["retry"][RETRY_BATCH:]
+    items = []
+    for project_id in batch:
+        try:
+            items.append(ctx.projects.get_project(project_id))
+        except NotFound:
+            with ctx.engine.begin() as conn:  # deleted in Projects: its error is moot
+                sync_errors.resolve(conn, ctx.integration.id, "project", project_id)
+    return SourcePage(items, {"phase": "retry", "retry": rest} if rest else None)
+
+
+def _record(ctx: SyncContext, project: Project) -> Record:
+    with ctx.engine.connect() as conn:
+        linked = links.get_link(conn, ctx.integration.id, "project", project.id)
+    if project.status != "active" and linked is None:
+        return Record(project.id, project.name, {}, skip=True)
+    primary = next((c for c in ctx.projects.project_clients(project.id) if c.is_primary), None)
+    with ctx.engine.connect() as conn:
+        user_links = links.links_of(conn, ctx.integration.id, "user")
+    member_ids = sorted(
+        user_links[u.id].books_id for u in ctx.projects.iter_project_users(project.id)
+        if u.id in user_links and user_links[u.id].books_id
+    )
+    owner = user_links.get(project.owner_id or "")
+    fields = {
+        "name": project.name, "description": project.description[:500], "active": project.status == "active",
+        "currency": project.currency_code, "primary_client": primary.id if primary else None,
+        "users": member_ids, "owner": owner.books_id if owner else None,
+    }
+    return Record(project.id, project.name, fields, parent=("client", primary.id) if primary else None,
+                  source=project)
+
+
+def _check(ctx: SyncContext, record: Record) -> Problem | None:
+    if record.fields["primary_client"] is None:
+        return Problem(
+            "no_primary_client",
+            f"Project '{record.name}' couldn't be fetched: it has no primary client.",
+            "Associate the project with a primary client in Zoho Projects; it syncs on the next run.",
+        )
+    with ctx.engine.connect() as conn:
+        customer_id = links.books_id_of(conn, ctx.integration.id, "client", record.fields["primary_client"])
+    currency = record.fields["currency"]
+    customer = customers(ctx).by_id.get(customer_id or "")
+    if currency and customer and customer.currency_code and customer.currency_code != currency:
+        return Problem(
+            "currency_mismatch",
+            f"Project '{record.name}' couldn't be fetched: it uses {currency} but its primary client exists in "
+            f"Zoho Books as '{customer.contact_name}' with {customer.currency_code}.",
+            f"Change the project's currency to {customer.currency_code}, or change the customer's currency in "
+            f"Zoho Books to {currency}.",
+        )
+    return None
+
+
+def _manager(ctx: SyncContext, record: Record) -> str:
+    if record.fields["owner"]:
+        return str(record.fields["owner"])
+    admins = [u for u in books_users_by_email(ctx).values() if u.user_role == "admin" and u.status == "active"]
+    return admins[0].user_id if admins else ""
+
+
+def _find(ctx: SyncContext, _record: Record, link: links.Link, customer_id: str | None) -> str | None:
+    intended = link.attributes.get("books_name")
+    if not intended:
+        return None
+    for project in ctx.books.iter_projects(customer_id=customer_id):
+        if project.project_name == intended:
+            return project.project_id
+    return None
+
+
+def _create(ctx: SyncContext, record: Record, customer_id: str | None) -> str:
+    assert customer_id is not None
+    manager = _manager(ctx, record)
+    users = [{"user_id": u} for u in record.fields["users"] if u != manager]
+    payload = {"project_name": record.name[:100], "customer_id": customer_id, "billing_type": BILLING_TYPE,
+               "description": record.fields["description"], "user_id": manager, "users": users}
+    note_intent(ctx, books_name=record.name[:100])
+    return ctx.books.create_project(payload).project_id
+
+
+def _update(ctx: SyncContext, record: Record, books_id: str, customer_id: str | None) -> None:
+    assert customer_id is not None
+    ctx.books.update_project(books_id, {"project_name": record.name[:100], "customer_id": customer_id,
+                                        "description": record.fields["description"]})
+    assigned = {u.user_id for u in ctx.books.iter_project_users(books_id)}
+    missing = [u for u in record.fields["users"] if u not in assigned]
+    if missing:
+        ctx.books.assign_project_users(books_id, missing)
+    if record.fields["active"]:
+        ctx.books.mark_project_active(books_id)
+    else:
+        ctx.books.mark_project_inactive(books_id)
+
+
+PROJECTS = SyncModule(name="projects", entity_type="project", pages=_pages, to_record=_record, create=_create,
+                      update=_update, check=_check, find_existing=_find, parent_label="primary client")

@@ -1,0 +1,47 @@
+"""tasks: Projects tasks -> Books project tasks (a task whose project failed is blocked by that error)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.zoho.projects_models import Task
+from worker.modules.base import Record, SourcePage, SyncContext, SyncModule, note_intent
+from worker.modules.per_project import per_project_pages
+
+
+def _pages(ctx: SyncContext, cursor: dict[str, Any] | None) -> SourcePage:
+    return per_project_pages(ctx, cursor, ctx.projects.tasks_page)
+
+
+def _record(_ctx: SyncContext, item: tuple[str, Task]) -> Record:
+    project_id, task = item
+    return Record(task.id, task.name, {"name": task.name}, parent=("project", project_id), source=task)
+
+
+def find_books_task(ctx: SyncContext, books_project_id: str | None, name: str | None) -> str | None:
+    """After a crash between the POST and the link: the task we were creating, if Books has it."""
+    if not name or not books_project_id:
+        return None
+    for task in ctx.books.iter_project_tasks(books_project_id):
+        if task.task_name == name:
+            return task.task_id
+    return None
+
+
+def _find(ctx: SyncContext, _record: Record, link: Any, books_project_id: str | None) -> str | None:
+    return find_books_task(ctx, books_project_id, link.attributes.get("books_name"))
+
+
+def create_books_task(ctx: SyncContext, record: Record, books_project_id: str | None) -> str:
+    assert books_project_id is not None
+    note_intent(ctx, books_name=record.fields["name"])
+    return ctx.books.create_project_task(books_project_id, {"task_name": record.fields["name"][:100]}).task_id
+
+
+def update_books_task(ctx: SyncContext, record: Record, books_id: str, books_project_id: str | None) -> None:
+    assert books_project_id is not None
+    ctx.books.update_project_task(books_project_id, books_id, {"task_name": record.fields["name"][:100]})
+
+
+TASKS = SyncModule(name="tasks", entity_type="task", pages=_pages, to_record=_record, create=create_books_task,
+                   update=update_books_task, find_existing=_find)

@@ -1,0 +1,45 @@
+"""users: Projects portal users -> Books users, matched by email; a user missing in Books becomes inactive staff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.zoho.projects_models import PortalUser
+from worker.modules.base import Record, SourcePage, SyncContext, SyncModule
+
+# Client users belong to customers, not to the organization's staff.
+NOT_STAFF_ROLES = {"client"}
+
+
+def _pages(ctx: SyncContext, _cursor: dict[str, Any] | None) -> SourcePage:
+    users = [u for u in ctx.projects.iter_portal_users("all") if u.role.lower() not in NOT_STAFF_ROLES and u.email]
+    return SourcePage(users, None)
+
+
+def _record(_ctx: SyncContext, user: PortalUser) -> Record:
+    return Record(user.id, user.name or user.email, {"email": user.email.lower()}, source=user)
+
+
+def books_users_by_email(ctx: SyncContext) -> dict[str, Any]:
+    return ctx.remember("books_users", lambda: {u.email.lower(): u for u in ctx.books.iter_users("All") if u.email})
+
+
+def _find(ctx: SyncContext, record: Record, _link: object, _parent: str | None) -> str | None:
+    user = books_users_by_email(ctx).get(record.fields["email"])
+    return user.user_id if user else None
+
+
+def _create(ctx: SyncContext, record: Record, _parent: str | None) -> str:
+    user = ctx.books.create_user(name=record.name, email=record.fields["email"], role="staff")
+    # Zoho's rule: Projects users missing in Books are added as inactive staff, so they take no seat.
+    ctx.books.mark_user_inactive(user.user_id)
+    books_users_by_email(ctx)[record.fields["email"]] = user
+    return user.user_id
+
+
+def _update(_ctx: SyncContext, _record: Record, _books_id: str, _parent: str | None) -> None:
+    """The email is the identity; nothing else of a user is copied, so a changed name needs no Books write."""
+
+
+USERS = SyncModule(name="users", entity_type="user", pages=_pages, to_record=_record, create=_create,
+                   update=_update, find_existing=_find)
