@@ -2,43 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
-from collections.abc import Callable
-from functools import wraps
 from importlib.metadata import version as dist_version
-from typing import Any
 
 import click
 
-from shared.config import ConfigError, Settings, get_settings
-from shared.db.engine import SchemaNotReady
-
-EXIT_CONFIG = 2
-
-
-def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Configuration and schema problems are admin errors: one clear line, no traceback."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (ConfigError, SchemaNotReady) as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_CONFIG)
-
-    return wrapper
-
-
-def settings() -> Settings:
-    return get_settings()
-
-
-def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+from scheduler.cli_support import emit_json, friendly_errors, settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -191,6 +162,21 @@ def web(host: str | None, port: int | None) -> None:
     bind_host, _, bind_port = conf.web_bind.rpartition(":")
     uvicorn.run(create_web_app(conf), host=host or bind_host, port=port or int(bind_port), log_level="warning")
 
+
+def _register_commands() -> None:
+    # Command families live in scheduler/commands/, one module each; they register here.
+    import importlib
+    import pkgutil
+
+    import scheduler.commands as package
+
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        for command in getattr(module, "COMMANDS", []):
+            main.add_command(command)
+
+
+_register_commands()
 
 if __name__ == "__main__":
     main()
