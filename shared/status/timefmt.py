@@ -1,0 +1,19 @@
+"""Timestamps in status output: ISO 8601 UTC in JSON, so scripts parse them the same on every database."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from shared.clock import as_utc
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    value = as_utc(value)
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def seconds_between(start: dt.datetime | None, end: dt.datetime | None) -> float | None:
+    start, end = as_utc(start), as_utc(end)
+    if start is None or end is None:
+        return None
+    return round((end - start).total_seconds(), 3)
