@@ -17,3 +17,9 @@ def seconds_between(start: dt.datetime | None, end: dt.datetime | None) -> float
     if start is None or end is None:
         return None
     return round((end - start).total_seconds(), 3)
+
+
+def display(value: dt.datetime | None, empty: str = "-") -> str:
+    """A timestamp for people: UTC to the second (CLI tables and web pages)."""
+    value = as_utc(value)
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value is not None else empty

@@ -1,0 +1,290 @@
+"""Ops read commands: ``bpsync status``, ``history``, ``errors``, and ``retry ERROR_ID``.
+
+The queries live in ``shared.status``; this file only chooses what to print. ``--json`` output uses the
+stable keys documented in README ("Ops: status, history, errors (JSON keys)").
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from functools import wraps
+from typing import Any
+
+import click
+
+from scheduler.cli_support import EXIT_CONFIG, emit_json, friendly_errors, settings
+from shared.modules import MODULE_ORDER, PLANNED, UnknownModule
+from shared.status import SyncErrorNotFound
+from shared.status.timefmt import display
+
+KNOWN_MODULES = (*MODULE_ORDER, *PLANNED)
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    from shared.db.engine import require_schema
+
+    return require_schema(settings().database_url)
+
+
+def _checked_module(module: str | None) -> str | None:
+    if module is not None and module not in KNOWN_MODULES:
+        raise UnknownModule(module)
+    return module
+
+
+def _ops_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Lookups that fail on what the admin typed (an error id, a project) are one line too, like config errors."""
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SyncErrorNotFound as exc:
+            click.echo(f"error: {exc.args[0]}", err=True)
+            sys.exit(EXIT_CONFIG)
+
+    return friendly_errors(wrapper)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]], indent: str = "") -> str:
+    """Columns padded to their widest cell; the last column is left ragged (messages, hints)."""
+    cells = [[str(c) for c in headers], *[["" if c is None else str(c) for c in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    return "\n".join(indent + line for line in lines)
+
+
+# ------------------------------------------------------------------------------------------------ status
+@click.command()
+@click.argument("integration", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (keys documented in README).")
+@_ops_errors
+def status(integration: str | None, as_json: bool) -> None:
+    """Per integration and module: badge, last success, next run, open errors."""
+    from shared.status import integration_statuses
+    from shared.status.timefmt import iso
+
+    statuses = integration_statuses(_engine(), integration)
+    if as_json:
+        emit_json({"generated_at": iso(_now()), "integrations": [s.as_json() for s in statuses]})
+        return
+    if not statuses:
+        click.echo("no integrations yet; connect one with: bpsync connect")
+        return
+    for s in statuses:
+        i = s.integration
+        next_run = display(i.next_run_at) if i.state == "active" else "never (disabled)"
+        click.echo(f"{i.name} (#{i.id})  {s.badge.label}  next run: {next_run}  open errors: {s.open_errors}")
+        if i.paused_until is not None and i.paused_until > _now():
+            click.echo(f"  paused until {display(i.paused_until)}: {i.paused_reason or 'Zoho API quota'}")
+        rows = [
+            (m.module, m.badge.label, display(m.last_success_at), m.open_errors, _module_note(m)) for m in s.modules
+        ]
+        click.echo(table(("MODULE", "BADGE", "LAST SUCCESS", "OPEN ERRORS", "NOTE"), rows, indent="  "))
+
+
+def _module_note(m: Any) -> str:
+    if m.badge.resumes_at is not None:
+        return f"resumes {display(m.badge.resumes_at)}"
+    if m.badge.state == "in_progress":
+        return f"run #{m.run_id}: {m.run_status}, {m.counts.get('fetched', 0)} fetched so far"
+    if m.badge.state == "failed" and m.error:
+        return m.error
+    return ""
+
+
+def _now():  # type: ignore[no-untyped-def]
+    from shared.clock import utcnow
+
+    return utcnow()
+
+
+# ------------------------------------------------------------------------------------------------ history
+@click.command()
+@click.argument("integration", required=False)
+@click.option("--module", "module", default=None, help=f"Only this module ({', '.join(MODULE_ORDER)}).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000), help="Newest N module runs.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (keys documented in README).")
+@_ops_errors
+def history(integration: str | None, module: str | None, limit: int, as_json: bool) -> None:
+    """Sync history: one line per module run, newest first (trigger, times, counts, API calls)."""
+    from shared.status import sync_history
+
+    entries = sync_history(_engine(), integration, module=_checked_module(module), limit=limit)
+    if as_json:
+        emit_json({"history": [e.as_json() for e in entries]})
+        return
+    if not entries:
+        click.echo("no sync has run yet")
+        return
+    rows = [
+        (
+            e.run_id,
+            e.integration,
+            e.module,
+            e.trigger,
+            e.status,
+            display(e.started_at),
+            display(e.finished_at),
+            *(e.counts[c] for c in ("fetched", "created", "updated", "unchanged", "skipped", "failed", "blocked")),
+            e.api_calls,
+        )
+        for e in entries
+    ]
+    headers = (
+        "RUN",
+        "INTEGRATION",
+        "MODULE",
+        "TRIGGER",
+        "STATUS",
+        "STARTED",
+        "FINISHED",
+        "FETCHED",
+        "CREATED",
+        "UPDATED",
+        "UNCHANGED",
+        "SKIPPED",
+        "FAILED",
+        "BLOCKED",
+        "API CALLS",
+    )
+    click.echo(table(headers, rows))
+
+
+# ------------------------------------------------------------------------------------------------ errors
+@click.command()
+@click.argument("integration", required=False)
+@click.option("--module", "module", default=None, help=f"Only this module ({', '.join(MODULE_ORDER)}).")
+@click.option("--details", is_flag=True, help="List every failing record, not just the summary.")
+@click.option("--json", "as_json", is_flag=True, help="Summary and details, machine-readable (keys in README).")
+@_ops_errors
+def errors(integration: str | None, module: str | None, details: bool, as_json: bool) -> None:
+    """Open sync errors: a summary by module and reason with fix hints (--details: every record)."""
+    from shared.status import error_details, error_summary
+
+    engine = _engine()
+    module = _checked_module(module)
+    summary = error_summary(engine, integration, module=module)
+    if as_json:
+        rows = error_details(engine, integration, module=module)
+        emit_json({"summary": [g.as_json() for g in summary], "details": [e.as_json() for e in rows]})
+        return
+    if not summary:
+        click.echo("no open errors")
+        return
+    for g in summary:
+        click.echo(f"{g.integration} · {g.module} · {g.reason_code}: {g.count} record(s)")
+        click.echo(f"  e.g. #{g.example_error_id}: {g.example_message}")
+        if g.hint:
+            click.echo(f"  fix: {g.hint}")
+    if details:
+        rows = [
+            (
+                e.id,
+                e.module,
+                e.entity_type,
+                e.source_id,
+                e.source_name,
+                e.reason_code,
+                e.attempts,
+                display(e.last_seen_at),
+                f"#{e.blocked_by}" if e.blocked_by else "",
+                e.message,
+            )
+            for e in error_details(engine, integration, module=module)
+        ]
+        click.echo("")
+        click.echo(
+            table(
+                (
+                    "ID",
+                    "MODULE",
+                    "ENTITY",
+                    "SOURCE ID",
+                    "NAME",
+                    "REASON",
+                    "ATTEMPTS",
+                    "LAST SEEN",
+                    "BLOCKED BY",
+                    "MESSAGE",
+                ),
+                rows,
+            )
+        )
+    else:
+        click.echo("\nevery failing record: bpsync errors --details · retry one: bpsync retry ERROR_ID")
+
+
+# ------------------------------------------------------------------------------------------------ retry
+@click.command()
+@click.argument("error_id", type=click.IntRange(min=1))
+@click.option(
+    "--wait/--no-wait",
+    default=None,
+    help="Wait for the sync and say whether the record synced (default: wait in embedded mode only).",
+)
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait with --wait.")
+@_ops_errors
+def retry(error_id: int, wait: bool | None, timeout: float) -> None:
+    """Retry a failed record: syncs its module (and the modules below it) now; prints the run id."""
+    from shared.celery_app import create_celery
+    from shared.db.integrations import get_integration
+    from shared.dispatch import request_sync
+    from shared.embedded import running_worker
+    from shared.status import get_error
+
+    conf = settings()
+    engine = _engine()
+    error = get_error(engine, error_id)
+    if error.resolved_at is not None:
+        _fail(
+            f"sync error #{error_id} was resolved at {display(error.resolved_at)} (the record synced); nothing to retry"
+        )
+    integration = get_integration(engine, error.integration_id)
+    if integration.state != "active":
+        _fail(f"integration {integration.name!r} is disabled; enable it first with: bpsync enable {integration.name}")
+    app = create_celery(conf)
+    # The memory broker lives in this process: without a worker here the request would vanish on exit.
+    wait = conf.embedded if wait is None else wait
+    with running_worker(app) if conf.embedded else nullcontext():
+        request = request_sync(engine, app, error.integration_id, module=error.module, trigger="manual")
+        joined = " (joined the sync already running)" if request.coalesced else ""
+        click.echo(f"run #{request.run_id}: retrying {error.module} for {integration.name}{joined}")
+        if not wait:
+            return
+        final = _wait_for_run(engine, request.run_id, timeout)
+    after = get_error(engine, error_id)
+    if final is None:
+        _fail(
+            f"run #{request.run_id} did not finish within {timeout:.0f}s; check: bpsync status {integration.name}",
+            code=1,
+        )
+    if after.resolved_at is not None:
+        click.echo(f"run #{request.run_id} {final}: error #{error_id} is resolved")
+        return
+    click.echo(f"run #{request.run_id} {final}: error #{error_id} is still open: {after.message}")
+    if after.hint:
+        click.echo(f"fix: {after.hint}")
+    sys.exit(1)
+
+
+def _wait_for_run(engine: Any, run_id: int, timeout: float) -> str | None:
+    from shared.status import run_status
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = run_status(engine, run_id)
+        if state not in ("queued", "running"):
+            return state
+        time.sleep(0.2)
+    return None
+
+
+def _fail(message: str, code: int = EXIT_CONFIG) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+COMMANDS = [status, history, errors, retry]
