@@ -1,13 +1,15 @@
 """The web app (``bpsync web``): status pages, JSON API under /api, /metrics, webhook receiver.
 
-Every route except /healthz requires the configured token (``Authorization: Bearer <BPSYNC_WEB_TOKEN>`` or
-the ``token`` cookie set by /login).
+Every route except /healthz and /login requires the configured token (``Authorization: Bearer
+<BPSYNC_WEB_TOKEN>``, the ``token`` cookie set by /login, or a ``token`` query parameter); a missing or wrong
+token is a 401 (browsers get the sign-in form with it).
 """
 
 from __future__ import annotations
 
 import secrets
 
+from celery import Celery
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -15,9 +17,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from scheduler.web import api, login, metrics, pages
+from scheduler.web.context import WebContext
+from scheduler.web.problems import EXCEPTION_HANDLERS
 from shared.config import Settings
 
-OPEN_PATHS = {"/healthz"}
+OPEN_PATHS = {"/healthz", "/login"}
+
+
+def token_matches(given: str, token: str) -> bool:
+    return secrets.compare_digest(given.encode(), token.encode())
 
 
 class TokenAuth(BaseHTTPMiddleware):
@@ -32,7 +41,9 @@ class TokenAuth(BaseHTTPMiddleware):
             return JSONResponse({"error": "BPSYNC_WEB_TOKEN is not set; the web app refuses all requests"}, 503)
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         given = given or request.cookies.get("token", "") or request.query_params.get("token", "")
-        if not secrets.compare_digest(given.encode(), self.token.encode()):
+        if not token_matches(given, self.token):
+            if login.wants_html(request):
+                return login.sign_in_form(request, "missing or wrong token", 401)
             return JSONResponse({"error": "missing or wrong token"}, 401)
         return await call_next(request)
 
@@ -41,10 +52,15 @@ async def healthz(_request: Request) -> Response:
     return JSONResponse({"ok": True})
 
 
-def create_web_app(settings: Settings) -> Starlette:
+def create_web_app(settings: Settings, *, celery: Celery | None = None) -> Starlette:
+    """The web app; ``celery`` sends the refreshes (default: an app built from ``settings``)."""
+    context = WebContext(settings, celery)
     app = Starlette(
-        routes=[Route("/healthz", healthz)],
+        routes=[Route("/healthz", healthz), *login.ROUTES, *pages.ROUTES, *api.ROUTES, *metrics.ROUTES],
         middleware=[Middleware(TokenAuth, token=settings.web_token)],
+        exception_handlers=EXCEPTION_HANDLERS,
     )
     app.state.settings = settings
+    app.state.web = context
+    app.state.metrics_registry = metrics.registry_for(lambda: context.engine)
     return app

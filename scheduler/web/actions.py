@@ -1,0 +1,66 @@
+"""What the web's buttons (and the matching /api POSTs) do: request a sync through ``shared.dispatch``.
+
+Both refuse clearly instead of queueing work that cannot run (a disabled integration, an already
+resolved error); bad module names raise UnknownModule, which the app turns into a 400.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scheduler.web.context import WebContext
+from shared.db.integrations import get_integration
+from shared.db.runs import RunRequest
+from shared.dispatch import request_sync
+from shared.modules import modules_for_refresh
+from shared.status import get_error
+from shared.status.timefmt import display
+
+
+class ActionRefused(Exception):
+    """The request is understood but cannot be done now; the message says why and what to do."""
+
+    def __init__(self, message: str, status_code: int = 409) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+
+
+@dataclass(frozen=True)
+class Started:
+    integration_id: int
+    integration: str
+    modules: list[str]
+    request: RunRequest
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "integration_id": self.integration_id,
+            "integration": self.integration,
+            "modules": self.modules,
+            "run_id": self.request.run_id,
+            "coalesced": self.request.coalesced,
+        }
+
+    @property
+    def notice(self) -> str:
+        joined = " (joined the sync already running)" if self.request.coalesced else ""
+        return f"Run #{self.request.run_id} requested for {', '.join(self.modules)}{joined}."
+
+
+def refresh(ctx: WebContext, ref: int | str, module: str | None) -> Started:
+    """Refresh one module (and everything below it) or all modules of an integration."""
+    modules = modules_for_refresh(module or None)
+    integration = get_integration(ctx.engine, ref)
+    if integration.state != "active":
+        raise ActionRefused(f"integration {integration.name!r} is disabled; enable it before refreshing")
+    request = request_sync(ctx.engine, ctx.celery, integration.id, module=module or None, trigger="manual")
+    return Started(integration.id, integration.name, modules, request)
+
+
+def retry_error(ctx: WebContext, error_id: int) -> Started:
+    """Retry a failed record: its module runs again (with the modules below it) and retries every open error."""
+    error = get_error(ctx.engine, error_id)
+    if error.resolved_at is not None:
+        raise ActionRefused(f"error #{error_id} was resolved at {display(error.resolved_at)}; nothing to retry")
+    return refresh(ctx, error.integration_id, error.module)

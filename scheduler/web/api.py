@@ -1,0 +1,114 @@
+"""The JSON API under /api: the same answers as the pages, with the keys documented in README."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from scheduler.web import actions
+from scheduler.web.context import web_context
+from scheduler.web.queries import BadRequest, error_id_param, limit_param, module_param
+from shared.clock import utcnow
+from shared.db.integrations import get_integration
+from shared.status import (
+    error_details,
+    error_summary,
+    get_error,
+    integration_statuses,
+    project_detail,
+    project_summaries,
+    sync_history,
+)
+from shared.status.timefmt import iso
+
+
+def integrations(request: Request) -> Response:
+    statuses = integration_statuses(web_context(request).engine)
+    return JSONResponse({"generated_at": iso(utcnow()), "integrations": [s.as_json() for s in statuses]})
+
+
+def integration(request: Request) -> Response:
+    return JSONResponse(integration_statuses(web_context(request).engine, request.path_params["ref"])[0].as_json())
+
+
+def history(request: Request) -> Response:
+    engine = web_context(request).engine
+    iid = get_integration(engine, request.path_params["ref"]).id
+    entries = sync_history(
+        engine, iid, module=module_param(request.query_params.get("module")), limit=limit_param(request, 50)
+    )
+    return JSONResponse({"history": [e.as_json() for e in entries]})
+
+
+def errors(request: Request) -> Response:
+    engine = web_context(request).engine
+    iid = get_integration(engine, request.path_params["ref"]).id
+    module = module_param(request.query_params.get("module"))
+    return JSONResponse(
+        {
+            "summary": [g.as_json() for g in error_summary(engine, iid, module=module)],
+            "details": [e.as_json() for e in error_details(engine, iid, module=module)],
+        }
+    )
+
+
+def error(request: Request) -> Response:
+    return JSONResponse(get_error(web_context(request).engine, error_id_param(request)).as_json())
+
+
+def projects(request: Request) -> Response:
+    engine = web_context(request).engine
+    iid = get_integration(engine, request.path_params["ref"]).id
+    return JSONResponse({"projects": [p.as_json() for p in project_summaries(engine, iid)]})
+
+
+def project(request: Request) -> Response:
+    engine = web_context(request).engine
+    iid = get_integration(engine, request.path_params["ref"]).id
+    return JSONResponse(project_detail(engine, iid, request.path_params["project_id"]).as_json())
+
+
+async def refresh(request: Request) -> Response:
+    body = await _json_body(request)
+    module = body.get("module")
+    if module is not None and not isinstance(module, str):
+        raise BadRequest('"module" must be a module name string or null (all modules)')
+    started = await run_in_threadpool(
+        actions.refresh, web_context(request), request.path_params["ref"], module_param(module)
+    )
+    return JSONResponse(started.as_json(), 202)
+
+
+def retry(request: Request) -> Response:
+    started = actions.retry_error(web_context(request), error_id_param(request))
+    return JSONResponse(started.as_json(), 202)
+
+
+async def _json_body(request: Request) -> dict[str, object]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise BadRequest('the body must be JSON, e.g. {"module": "tasks"} or {} for all modules') from None
+    if not isinstance(body, dict):
+        raise BadRequest('the body must be a JSON object, e.g. {"module": "tasks"}')
+    return body
+
+
+ROUTES = [
+    Route("/api/integrations", integrations),
+    Route("/api/integrations/{ref}", integration),
+    Route("/api/integrations/{ref}/history", history),
+    Route("/api/integrations/{ref}/errors", errors),
+    Route("/api/integrations/{ref}/projects", projects),
+    Route("/api/integrations/{ref}/projects/{project_id}", project),
+    Route("/api/integrations/{ref}/refresh", refresh, methods=["POST"]),
+    Route("/api/errors/{error_id}", error),
+    Route("/api/errors/{error_id}/retry", retry, methods=["POST"]),
+]

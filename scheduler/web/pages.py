@@ -1,0 +1,129 @@
+"""HTML pages: integrations, per-integration status with Refresh buttons, history, errors with Retry, projects."""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from scheduler.web import actions
+from scheduler.web.context import web_context
+from scheduler.web.queries import error_id_param, limit_param, module_param
+from shared.db.integrations import get_integration
+from shared.modules import MODULE_ORDER
+from shared.status import (
+    error_details,
+    error_summary,
+    integration_statuses,
+    project_detail,
+    project_summaries,
+    sync_history,
+)
+
+POLL_MS = 2000
+
+
+def _render(request: Request, name: str, **context: object) -> Response:
+    return web_context(request).templates.TemplateResponse(request, name, context)
+
+
+def _notice(request: Request) -> str | None:
+    run = request.query_params.get("requested", "")
+    return f"Run #{run} requested; this page updates while it runs." if run.isdigit() else None
+
+
+def home(_request: Request) -> Response:
+    return RedirectResponse("/integrations", 302)
+
+
+def integrations_page(request: Request) -> Response:
+    return _render(request, "integrations.html", statuses=integration_statuses(web_context(request).engine))
+
+
+def integration_page(request: Request) -> Response:
+    engine = web_context(request).engine
+    status = integration_statuses(engine, request.path_params["ref"])[0]
+    iid = status.integration.id
+    return _render(
+        request,
+        "integration.html",
+        status=status,
+        history=sync_history(engine, iid, limit=10),
+        summary=error_summary(engine, iid),
+        notice=_notice(request),
+        poll_ms=POLL_MS,
+    )
+
+
+async def refresh(request: Request) -> Response:
+    form = await request.form()
+    module = module_param(str(form.get("module") or ""))
+    started = await run_in_threadpool(actions.refresh, web_context(request), request.path_params["ref"], module)
+    return RedirectResponse(f"/integrations/{started.integration_id}?requested={started.request.run_id}", 303)
+
+
+def history_page(request: Request) -> Response:
+    engine = web_context(request).engine
+    integration = get_integration(engine, request.path_params["ref"])
+    module = module_param(request.query_params.get("module"))
+    limit = limit_param(request, 50)
+    entries = sync_history(engine, integration.id, module=module, limit=limit)
+    return _render(
+        request,
+        "history.html",
+        integration=integration,
+        entries=entries,
+        module=module,
+        limit=limit,
+        modules=MODULE_ORDER,
+    )
+
+
+def errors_page(request: Request) -> Response:
+    engine = web_context(request).engine
+    integration = get_integration(engine, request.path_params["ref"])
+    module = module_param(request.query_params.get("module"))
+    return _render(
+        request,
+        "errors.html",
+        integration=integration,
+        module=module,
+        modules=MODULE_ORDER,
+        summary=error_summary(engine, integration.id, module=module),
+        details=error_details(engine, integration.id, module=module),
+        notice=_notice(request),
+    )
+
+
+def retry(request: Request) -> Response:
+    started = actions.retry_error(web_context(request), error_id_param(request))
+    return RedirectResponse(f"/integrations/{started.integration_id}?requested={started.request.run_id}", 303)
+
+
+def projects_page(request: Request) -> Response:
+    engine = web_context(request).engine
+    integration = get_integration(engine, request.path_params["ref"])
+    return _render(
+        request, "projects.html", integration=integration, projects=project_summaries(engine, integration.id)
+    )
+
+
+def project_page(request: Request) -> Response:
+    engine = web_context(request).engine
+    integration = get_integration(engine, request.path_params["ref"])
+    detail = project_detail(engine, integration.id, request.path_params["project_id"])
+    return _render(request, "project.html", integration=integration, detail=detail)
+
+
+ROUTES = [
+    Route("/", home),
+    Route("/integrations", integrations_page),
+    Route("/integrations/{ref}", integration_page),
+    Route("/integrations/{ref}/refresh", refresh, methods=["POST"]),
+    Route("/integrations/{ref}/history", history_page),
+    Route("/integrations/{ref}/errors", errors_page),
+    Route("/integrations/{ref}/projects", projects_page),
+    Route("/integrations/{ref}/projects/{project_id}", project_page),
+    Route("/errors/{error_id}/retry", retry, methods=["POST"]),
+]
