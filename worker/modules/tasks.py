@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.db import links
 from shared.zoho.projects_models import Task
 from worker.modules.base import Record, SourcePage, SyncContext, SyncModule, note_intent
 from worker.modules.per_project import per_project_pages
@@ -19,11 +20,19 @@ def _record(_ctx: SyncContext, item: tuple[str, Task]) -> Record:
 
 
 def find_books_task(ctx: SyncContext, books_project_id: str | None, name: str | None) -> str | None:
-    """After a crash between the POST and the link: the task we were creating, if Books has it."""
+    """After a crash between the POST and the link: the task we were creating, if Books has it.
+
+    Projects allows two tasks of one name in a project, so a Books task already linked to another task or bug
+    is never adopted.
+    """
     if not name or not books_project_id:
         return None
+    with ctx.engine.connect() as conn:
+        taken = links.claimed_books_ids(conn, ctx.integration.id, "task") | links.claimed_books_ids(
+            conn, ctx.integration.id, "bug"
+        )
     for task in ctx.books.iter_project_tasks(books_project_id):
-        if task.task_name == name:
+        if task.task_name == name and task.task_id not in taken:
             return task.task_id
     return None
 
@@ -43,5 +52,12 @@ def update_books_task(ctx: SyncContext, record: Record, books_id: str, books_pro
     ctx.books.update_project_task(books_project_id, books_id, {"task_name": record.fields["name"][:100]})
 
 
-TASKS = SyncModule(name="tasks", entity_type="task", pages=_pages, to_record=_record, create=create_books_task,
-                   update=update_books_task, find_existing=_find)
+TASKS = SyncModule(
+    name="tasks",
+    entity_type="task",
+    pages=_pages,
+    to_record=_record,
+    create=create_books_task,
+    update=update_books_task,
+    find_existing=_find,
+)

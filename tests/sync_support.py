@@ -1,0 +1,150 @@
+"""A connected integration against a running sandbox, with a real Celery worker, for end-to-end sync tests.
+
+with sync_harness(sandbox, pg_url, broker_url=redis_url) as h:
+    run = h.sync()                      # request a sync and wait for it to finish
+    h.act("rename_task", task_id=..., name="New")
+    assert h.books_writes() == 0
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+import sqlalchemy as sa
+from celery import Celery
+
+from sandbox.generator import credentials
+from sandbox.server import SandboxServer
+from shared.celery_app import create_celery
+from shared.config import Settings, load_settings
+from shared.crypto import new_key
+from shared.db import engine as dbengine
+from shared.db.integrations import Integration, create_integration
+from shared.db.schema import module_runs, sync_errors, sync_runs
+from shared.dispatch import request_sync
+from shared.embedded import running_worker
+from shared.zoho.factory import reset_embedded_state
+
+WRITE_METHODS = {"POST", "PUT", "DELETE"}
+
+
+@dataclass
+class RunResult:
+    id: int
+    status: str
+    modules: dict[str, sa.Row]  # module name -> module_runs row
+
+
+@dataclass
+class SyncHarness:
+    sandbox: SandboxServer
+    settings: Settings
+    engine: sa.Engine
+    integration: Integration
+    app: Celery
+
+    def sync(self, module: str | None = None, *, timeout: float = 90.0) -> RunResult:
+        request = request_sync(self.engine, self.app, self.integration.id, module=module)
+        return self.wait(request.run_id, timeout=timeout)
+
+    def wait(self, run_id: int, *, timeout: float = 90.0) -> RunResult:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = self.run(run_id)
+            if result.status not in ("queued", "running"):
+                return result
+            time.sleep(0.05)
+        raise AssertionError(f"run {run_id} did not finish in {timeout}s: {self.run(run_id)}")
+
+    def run(self, run_id: int) -> RunResult:
+        with self.engine.connect() as conn:
+            status = conn.execute(sa.select(sync_runs.c.status).where(sync_runs.c.id == run_id)).scalar_one()
+            rows = conn.execute(sa.select(module_runs).where(module_runs.c.sync_run_id == run_id)).all()
+        return RunResult(run_id, status, {r.module: r for r in rows})
+
+    def errors(self, *, open_only: bool = True) -> list[sa.Row]:
+        query = sa.select(sync_errors).where(sync_errors.c.integration_id == self.integration.id)
+        if open_only:
+            query = query.where(sync_errors.c.resolved_at.is_(None))
+        with self.engine.connect() as conn:
+            return conn.execute(query).all()
+
+    def act(self, action: str, **params: Any) -> dict[str, Any]:
+        response = requests.post(f"{self.sandbox.base_url}/_sandbox/act", json={"action": action, **params}, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def state(self) -> dict[str, Any]:
+        return requests.get(f"{self.sandbox.base_url}/_sandbox/state", timeout=30).json()
+
+    def reset_requests(self) -> None:
+        requests.delete(f"{self.sandbox.base_url}/_sandbox/requests", timeout=10)
+
+    def books_writes(self) -> list[tuple[str, str, int]]:
+        rows = requests.get(f"{self.sandbox.base_url}/_sandbox/requests", timeout=10).json()["requests"]
+        return [
+            (r["method"], r["path"], r["count"]) for r in rows if r["api"] == "books" and r["method"] in WRITE_METHODS
+        ]
+
+
+def harness_settings(sandbox: SandboxServer, database_url: str, **overrides: Any) -> Settings:
+    base = sandbox.base_url
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "broker_url": "memory://",
+        "projects_api_url": base,
+        "books_api_url": f"{base}/books/v3",
+        "accounts_url": base,
+        "secret_key": new_key(),
+        # the sandbox fixture serves with limits off; the product's own limiter is covered by tests/zoho
+        "rate_limits_enabled": False,
+        "redis_key_prefix": f"t{uuid.uuid4().hex[:8]}",
+        "http_retry_base_seconds": 0.01,
+    }
+    return load_settings(**(values | overrides))
+
+
+def connect_sandbox(engine: sa.Engine, settings: Settings, sandbox: SandboxServer, **prefs: Any) -> Integration:
+    creds = credentials(sandbox.world)
+    return create_integration(
+        engine,
+        settings,
+        name=f"it-{uuid.uuid4().hex[:6]}",
+        organization_id=creds["organization_id"],
+        portal_id=creds["portal_id"],
+        credentials={
+            "client_id": creds["client_id"],
+            "client_secret": creds["client_secret"],
+            "refresh_token": creds["admin"]["refresh_token"],
+        },
+        **prefs,
+    )
+
+
+@contextmanager
+def sync_harness(
+    sandbox: SandboxServer,
+    database_url: str,
+    *,
+    worker: bool = True,
+    prefs: dict[str, Any] | None = None,
+    **overrides: Any,
+) -> Iterator[SyncHarness]:
+    reset_embedded_state()
+    dbengine.upgrade(database_url)
+    settings = harness_settings(sandbox, database_url, **overrides)
+    engine = dbengine.make_engine(database_url)
+    integration = connect_sandbox(engine, settings, sandbox, **(prefs or {}))
+    app = create_celery(settings, main=f"harness-{uuid.uuid4().hex[:6]}")
+    harness = SyncHarness(sandbox, settings, engine, integration, app)
+    if not worker:
+        yield harness
+        return
+    with running_worker(app, concurrency=2):
+        yield harness

@@ -1,0 +1,178 @@
+"""Dispatch, coalescing and crash recovery: two beats, a refresh during a sync, a worker killed with SIGKILL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+
+from shared.db import runs
+from shared.db.integrations import get_integration, update_integration
+from shared.db.schema import module_runs, sync_runs
+from shared.dispatch import dispatch_due, request_sync, sweep
+from shared.embedded import running_worker
+from tests.sync_support import sync_harness
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _runs(engine, integration_id):
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(sync_runs).where(sync_runs.c.integration_id == integration_id).order_by(sync_runs.c.id)
+        ).all()
+
+
+def test_two_beats_dispatch_a_due_integration_once(sandbox, pg_url):
+    with sync_harness(sandbox, pg_url, worker=False) as h:
+        connected = h.integration.connected_at
+        now = connected + dt.timedelta(hours=49)
+        barrier = threading.Barrier(2)
+        started: list[list[int]] = []
+
+        def beat() -> None:
+            barrier.wait()
+            started.append(dispatch_due(h.engine, h.app, now=now))
+
+        threads = [threading.Thread(target=beat) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(len(s) for s in started) == [0, 1]
+        assert len(_runs(h.engine, h.integration.id)) == 1
+        # the schedule stays anchored to connect time: 49 h after connecting, the next slot is at 72 h
+        assert get_integration(h.engine, h.integration.id).next_run_at == connected + dt.timedelta(hours=72)
+        assert dispatch_due(h.engine, h.app, now=now) == []
+
+
+def test_a_refresh_during_a_sync_joins_it_and_never_runs_two_at_once(sandbox, pg_url, redis_url):
+    with sync_harness(sandbox, pg_url, broker_url=redis_url, worker=False) as h:
+        first = request_sync(h.engine, h.app, h.integration.id)
+        assert not first.coalesced and first.start_module_run_id is not None
+        # nothing has started yet: a refresh of "tasks" is already covered by the queued modules
+        joined = request_sync(h.engine, h.app, h.integration.id, module="tasks")
+        assert (joined.run_id, joined.coalesced, joined.start_module_run_id) == (first.run_id, True, None)
+        # once users has run, a full refresh can't join: it waits as one follow-up run, and further ones merge in
+        with h.engine.begin() as conn:
+            conn.execute(
+                module_runs.update().where(module_runs.c.id == first.start_module_run_id).values(status="succeeded")
+            )
+        follow_up = request_sync(h.engine, h.app, h.integration.id)
+        again = request_sync(h.engine, h.app, h.integration.id, module="users")
+        assert follow_up.coalesced and follow_up.run_id != first.run_id and again.run_id == follow_up.run_id
+        assert [r.status for r in _runs(h.engine, h.integration.id)] == ["running", "queued"]
+        with running_worker(h.app, concurrency=2):
+            runs.advance(h.engine, first.run_id)  # the worker needs the next module enqueued; users "ran"
+            from shared.dispatch import enqueue_module
+
+            enqueue_module(h.app, h.run(first.run_id).modules["clients"].id)
+            h.wait(first.run_id)
+            h.wait(follow_up.run_id)
+        done = _runs(h.engine, h.integration.id)
+        assert [r.status for r in done] == ["partial", "partial"]
+        assert done[1].started_at >= done[0].finished_at  # never two syncs of one integration at once
+
+
+def _worker(env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "worker.app",
+            "worker",
+            "-Q",
+            "sync,instant",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "WARNING",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def test_a_worker_killed_mid_module_is_replaced_and_nothing_is_duplicated(sandbox, pg_url, redis_url):
+    # Slow Books task creates so the kill lands in the middle of the tasks module.
+    requests.post(
+        f"{sandbox.base_url}/_sandbox/faults",
+        json={
+            "api": "books",
+            "method": "POST",
+            "path": "/books/v3/projects/{project_id}/tasks",
+            "kind": "latency",
+            "latency_ms": 40,
+        },
+        timeout=5,
+    ).raise_for_status()
+    with sync_harness(
+        sandbox,
+        pg_url,
+        broker_url=redis_url,
+        worker=False,
+        slice_pages=1,
+        module_lease_seconds=2,
+        stale_after_seconds=1,
+    ) as h:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BPSYNC_")}
+        for name, value in h.settings.model_dump().items():
+            if value is not None:
+                env[f"BPSYNC_{name.upper()}"] = str(value)
+        request = request_sync(h.engine, h.app, h.integration.id)
+        first = _worker(env)
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                tasks = h.run(request.run_id).modules["tasks"]
+                if tasks.created >= 10:
+                    break
+                time.sleep(0.05)
+            assert tasks.created >= 10, "the tasks module never got going"
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+        finally:
+            if first.poll() is None:
+                first.kill()
+        interrupted = h.run(request.run_id)
+        assert interrupted.status == "running" and interrupted.modules["tasks"].status == "running"
+        second = _worker(env)
+        try:
+            deadline = time.monotonic() + 90
+            while h.run(request.run_id).status == "running" and time.monotonic() < deadline:
+                sweep(h.engine, h.app, h.settings)  # what beat's tick does
+                time.sleep(0.5)
+        finally:
+            second.terminate()
+            second.wait(20)
+        finished = h.run(request.run_id)
+        assert finished.status == "partial", finished
+        assert finished.modules["tasks"].attempts >= 1  # it was resumed, not restarted from scratch by luck
+        state = h.state()
+        source_of = {p["name"]: p["id"] for p in state["projects"]}
+        books_tasks = Counter((t["project_id"], t["task_name"]) for t in state["books_tasks"])
+        expected = Counter()
+        for project in state["books_projects"]:
+            source = source_of[project["project_name"]]
+            expected.update((project["project_id"], t["name"]) for t in state["tasks"] if t["project_id"] == source)
+            expected.update(
+                (project["project_id"], f"{b['key']}: {b['title']}") for b in state["bugs"] if b["project_id"] == source
+            )
+        assert books_tasks == expected  # every task and bug once (the generator also seeds same-name tasks)
+        update_integration(h.engine, h.integration.id, state="disabled")
