@@ -10,6 +10,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+import requests
 
 from sandbox.generator import credentials
 from shared.matching import normalize_company, normalize_email
@@ -136,6 +137,9 @@ def test_second_run_writes_nothing(synced):
     for module in again.modules.values():
         assert (module.created, module.updated) == (0, 0), module.module
     assert again.modules["tasks"].unchanged > 100
+    # incremental: only projects modified since the last run are listed, plus those with an open error
+    failed_projects = {e.source_id for e in synced.errors() if e.entity_type == "project"}
+    assert again.modules["projects"].fetched == len(failed_projects) > 0
 
 
 def test_a_change_in_projects_is_propagated_alone(synced):
@@ -163,3 +167,16 @@ def test_fixing_a_parent_syncs_its_blocked_children_on_the_next_run(synced):
     children = [t["id"] for t in truth.tasks if t["project_id"] == project_id]
     assert children and not any(("task", t) in open_errors for t in children)
     assert run.modules["tasks"].created == len(children)
+
+
+def test_revoked_credentials_fail_the_run_with_a_hint_and_skip_the_rest(sandbox, pg_url, redis_url):
+    with sync_harness(sandbox, pg_url, broker_url=redis_url) as harness:
+        refresh_token = credentials(sandbox.world)["admin"]["refresh_token"]
+        requests.post(f"{sandbox.base_url}/oauth/v2/token/revoke", params={"token": refresh_token}, timeout=5)
+        run = harness.sync()
+        assert run.status == "failed"
+        assert run.modules["users"].status == "failed"
+        assert "refused the refresh token" in run.modules["users"].error
+        assert "reconnect the integration" in run.modules["users"].error
+        assert {m.status for name, m in run.modules.items() if name != "users"} == {"skipped"}
+        assert harness.books_writes() == []

@@ -75,6 +75,11 @@ def sync_module(self, module_run_id: int) -> str:  # type: ignore[no-untyped-def
         runs.fail_remaining(engine, module_run.sync_run_id, str(exc))
         _advance(self.app, engine, module_run.sync_run_id)
         return f"failed: {exc}"
+    except Exception as exc:
+        # A bug or an outage we don't classify: keep the cursor, free the lease, and let the sweeper retry it
+        # (up to max_module_attempts) instead of leaving the module held until its lease lapses.
+        runs.release(engine, module_run_id, error=f"{type(exc).__name__}: {exc}")
+        raise
     finally:
         with engine.begin() as conn:
             runs.add_counts(conn, module_run_id, {"api_calls": calls["n"]})
