@@ -9,8 +9,8 @@ Modules not built yet are listed in PLANNED so the order already leaves room for
 
 from __future__ import annotations
 
-MODULE_ORDER: tuple[str, ...] = ("users", "clients", "projects", "tasks", "bugs")
-PLANNED: tuple[str, ...] = ("timesheets", "expenses", "transactions")
+MODULE_ORDER: tuple[str, ...] = ("users", "clients", "projects", "tasks", "bugs", "timesheets")
+PLANNED: tuple[str, ...] = ("expenses", "transactions")
 
 PARENTS: dict[str, tuple[str, ...]] = {
     "users": (),

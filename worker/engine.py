@@ -52,7 +52,7 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record) -> str:
     """Sync one record; returns the counter it lands in."""
     iid = ctx.integration.id
     if record.skip:
-        return "skipped"
+        return _retire(ctx, module, record) if module.retire else "skipped"
     with ctx.engine.connect() as conn:
         link = links.get_link(conn, iid, module.entity_type, record.projects_id)
         parent_books_id = None
@@ -105,6 +105,25 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record) -> str:
         raise
     except ProblemError as exc:
         return _fail(ctx, module, record, exc.problem)
+
+
+def _retire(ctx: SyncContext, module: SyncModule, record: Record) -> str:
+    """A skipped record whose earlier sync must be undone (the module decides what that means in Books)."""
+    assert module.retire is not None
+    with ctx.engine.connect() as conn:
+        link = links.get_link(conn, ctx.integration.id, module.entity_type, record.projects_id)
+    ctx.link = link
+    try:
+        module.retire(ctx, record, link)
+    except (ValidationFailed, NotFound) as exc:
+        return _fail(ctx, module, record, Problem("books_rejected", exc.message, exc.hint))
+    except ProblemError as exc:
+        return _fail(ctx, module, record, exc.problem)
+    if link is not None:
+        with ctx.engine.begin() as conn:
+            links.remove(conn, link.id)
+    _resolve(ctx, module, record)  # e.g. a blocked log that is no longer billable is no longer a problem
+    return "skipped"
 
 
 def _fail(ctx: SyncContext, module: SyncModule, record: Record, problem: Problem, counter: str = "failed") -> str:

@@ -94,3 +94,6 @@ class SyncModule:
     check: Callable[[SyncContext, Record], Problem | None] = lambda _ctx, _record: None
     find_existing: Callable[[SyncContext, Record, Link, str | None], str | None] = lambda *_: None
     parent_label: str = "project"
+    # Called for every skipped record with its link (or None): undo what an earlier run wrote for a record that
+    # no longer qualifies or was deleted (e.g. a time log). The engine then drops the link.
+    retire: Callable[[SyncContext, Record, Link | None], None] | None = None

@@ -1,0 +1,288 @@
+"""timesheets: Projects time logs -> Books time entries (billable AND approved only).
+
+- Task and bug logs always; general logs only with the integration's general-timesheets preference (they go to
+  a "General" task of the Books project, created once).
+- Logs dated before the cutoff date count as already invoiced: they are NOT written to Books (the public API
+  cannot create an invoiced entry, and an unbilled copy could be billed a second time) but claimed in
+  billing_claims (side ``cutoff``) so nothing in this system can ever invoice them. No cutoff: all unbilled.
+- The owner is the Books user linked by the users module (matched by email; missing ones were created as
+  inactive staff) and is assigned to the Books project before the entry is written.
+- A log that is edited updates its entry; one that is deleted, or stops being billable/approved (or falls
+  before the cutoff), has its entry removed — unless Books already invoiced it: then a ``time_entry_invoiced``
+  error, and the entry stays as it is.
+- A log whose task, bug or project failed is blocked by that error (the engine, via ``Record.parent``).
+
+Windows and deletions: see ``timelog_windows``. After the last window of a project, its linked logs in the
+windows read that the listing no longer returned are retired (deleted in Projects).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from shared.clock import utcnow
+from shared.db import links, sync_errors
+from shared.db.schema import entity_links, sync_runs
+from shared.db.sync_errors import Problem
+from shared.zoho.errors import NotFound
+from shared.zoho.projects_models import TimeLog
+from worker.modules import timesheet_books as books_side
+from worker.modules.base import Record, SourcePage, SyncContext, SyncModule, note_intent
+from worker.modules.per_project import project_ids
+from worker.modules.timelog_windows import ProjectScan, earliest_log_date, plan_scan
+from worker.modules.timesheet_claims import claim_cutoff, release_cutoff
+
+ENTITY = "timesheet"
+INSTANT_TRIGGER = "instant"
+# Zoho refuses logs in the future by the portal's local date, which can be a day ahead of UTC.
+LOCAL_DATE_SLACK = dt.timedelta(days=1)
+GONE = "deleted in Zoho Projects"
+NOT_BILLABLE = "no longer billable"
+NOT_APPROVED = "no longer approved"
+BEFORE_CUTOFF = "dated before the timesheet cutoff date"
+
+
+@dataclass(frozen=True)
+class GoneLog:
+    """A linked log that its window's listing no longer returns."""
+
+    link: links.Link
+
+
+# ----------------------------------------------------------------------------------------------- paging
+def _today() -> dt.date:
+    return (utcnow() + LOCAL_DATE_SLACK).date()
+
+
+def _recent(ctx: SyncContext) -> bool:
+    with ctx.engine.connect() as conn:
+        trigger = conn.execute(
+            sa.select(sync_runs.c.trigger).where(sync_runs.c.id == ctx.module_run.sync_run_id)
+        ).scalar()
+    return trigger == INSTANT_TRIGGER
+
+
+def _start(ctx: SyncContext) -> dict[str, Any]:
+    recent = _recent(ctx)
+    with ctx.engine.connect() as conn:
+        linked = {pid for pid, link in links.links_of(conn, ctx.integration.id, "project").items() if link.books_id}
+    wanted = sorted(linked) if recent else project_ids(ctx)
+    starts: dict[str, str] = {}
+    if not recent and wanted:
+        # one listing (a call per 100 projects) gives every project's earliest possible log date
+        today, keep = _today(), set(wanted)
+        for project in ctx.projects.iter_projects():
+            if project.id in keep:
+                starts[project.id] = earliest_log_date(project.start_date, project.created_ms, today).isoformat()
+    return {"recent": recent, "projects": wanted, "linked": sorted(linked), "starts": starts, "index": 0,
+            "scan": None}
+
+
+def _subjects(ctx: SyncContext, project_id: str) -> dict[str, set[str]]:
+    """Task and bug ids of the project that we know of (linked, pending or failed at creation)."""
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(entity_links.c.entity_type, entity_links.c.projects_id).where(
+                entity_links.c.integration_id == ctx.integration.id,
+                entity_links.c.entity_type.in_(("task", "bug")),
+                entity_links.c.parent_projects_id == project_id,
+            )
+        ).all()
+    found: dict[str, set[str]] = {"task": set(), "bug": set()}
+    for row in rows:
+        found[row.entity_type].add(row.projects_id)
+    return found
+
+
+def _plan(ctx: SyncContext, state: dict[str, Any], project_id: str) -> ProjectScan:
+    today = _today()
+    if state["recent"]:
+        earliest: dt.date | None = today
+    else:
+        start = state["starts"].get(project_id)
+        earliest = dt.date.fromisoformat(start) if start else None  # not listed: deleted in Projects
+    subjects = _subjects(ctx, project_id)
+    failed = project_id not in state["linked"]  # read in full so every log is recorded as blocked
+    return plan_scan(earliest=earliest, today=today, recent=state["recent"], has_tasks=failed or bool(
+        subjects["task"]), has_bugs=failed or bool(subjects["bug"]), general=ctx.integration.general_timesheets)
+
+
+def _pages(ctx: SyncContext, cursor: dict[str, Any] | None) -> SourcePage:
+    state = cursor or _start(ctx)
+    index = state["index"]
+    if index >= len(state["projects"]):
+        return SourcePage([], None)
+    project_id = state["projects"][index]
+    scan = state["scan"] or {"plan": _plan(ctx, state, project_id).to_json(), "w": 0, "page": None, "seen": []}
+    plan = ProjectScan.from_json(scan["plan"])
+    windows = plan.windows
+    if scan["w"] < len(windows):
+        component, month = windows[scan["w"]]
+        try:
+            page = ctx.projects.timelogs_page(project_id, scan["page"], component=component,  # type: ignore[arg-type]
+                                              view_type="month", date=month, bill_status="All")
+        except NotFound:  # the project was deleted in Projects meanwhile: leave its links for the next full run
+            return SourcePage([], _next_project(state))
+        seen = scan["seen"] + [log.id for log in page.items]
+        moved = {"page": page.next_cursor} if page.next_cursor else {"w": scan["w"] + 1, "page": None}
+        return SourcePage(page.items, {**state, "scan": {**scan, **moved, "seen": seen}})
+    return SourcePage(_gone(ctx, project_id, plan, set(scan["seen"])), _next_project(state))
+
+
+def _next_project(state: dict[str, Any]) -> dict[str, Any] | None:
+    index = state["index"] + 1
+    return {**state, "index": index, "scan": None} if index < len(state["projects"]) else None
+
+
+def _gone(ctx: SyncContext, project_id: str, plan: ProjectScan, seen: set[str]) -> list[GoneLog]:
+    if not plan.months:
+        return []
+    parents = {project_id} | set().union(*_subjects(ctx, project_id).values())
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(sa.select(entity_links).where(
+            entity_links.c.integration_id == ctx.integration.id, entity_links.c.entity_type == ENTITY,
+            entity_links.c.parent_projects_id.in_(sorted(parents)),
+        )).all()
+    gone = []
+    for row in rows:
+        attributes = row.attributes or {}
+        logged = attributes.get("log_date")
+        if row.projects_id in seen or not logged:
+            continue
+        if plan.covers(attributes.get("component", ""), dt.date.fromisoformat(logged)):
+            gone.append(GoneLog(links.Link(row.id, row.entity_type, row.projects_id, row.books_id, row.state,
+                                           row.fingerprint, row.parent_projects_id, attributes)))
+    return gone
+
+
+# ----------------------------------------------------------------------------------------------- records
+def _links(ctx: SyncContext, entity_type: str) -> dict[str, links.Link]:
+    def build() -> dict[str, links.Link]:
+        with ctx.engine.connect() as conn:
+            return links.links_of(conn, ctx.integration.id, entity_type)
+
+    return ctx.remember(f"links:{entity_type}", build)
+
+
+def _name(log: TimeLog) -> str:
+    hours = f"{log.minutes // 60}:{log.minutes % 60:02d}"
+    who = f" by {log.owner_name}" if log.owner_name else ""
+    return f"{log.name or log.component} — {log.log_date.isoformat()}, {hours}{who}"
+
+
+def _not_qualifying(ctx: SyncContext, log: TimeLog) -> str | None:
+    if not log.billable:
+        return NOT_BILLABLE
+    if log.approval_status.lower() != "approved":
+        return NOT_APPROVED
+    cutoff = ctx.integration.timesheet_cutoff_date
+    if cutoff is not None and log.log_date < cutoff:
+        return BEFORE_CUTOFF
+    return None
+
+
+def _notes(log: TimeLog) -> str:
+    # a general log has no task: its own name ("Internal meeting") is what the time was for
+    text = log.notes if log.component != "general" else ": ".join(p for p in (log.name, log.notes) if p)
+    return text[: books_side.NOTES_LIMIT]
+
+
+def _record(ctx: SyncContext, item: TimeLog | GoneLog) -> Record:
+    if isinstance(item, GoneLog):
+        name = item.link.attributes.get("name") or item.link.projects_id
+        return Record(item.link.projects_id, name, {"reason": GONE}, skip=True, source=item)
+    log = item
+    reason = _not_qualifying(ctx, log)
+    if reason is not None:
+        return Record(log.id, _name(log), {"reason": reason}, skip=True, source=log)
+    project = _links(ctx, "project").get(log.project_id or "")
+    user = _links(ctx, "user").get(log.owner_id or "")
+    parent = ("task", log.task_id) if log.component == "task" else ("bug", log.bug_id) if log.component == "bug" \
+        else ("project", log.project_id)
+    fields = {
+        "component": log.component,
+        "project": project.books_id if project else None,
+        "user": user.books_id if user else None,
+        "date": log.log_date.isoformat(),
+        "minutes": log.minutes,
+        "notes": _notes(log),
+    }
+    return Record(log.id, _name(log), fields, parent=(parent[0], str(parent[1])), source=log)
+
+
+def _check(ctx: SyncContext, record: Record) -> Problem | None:
+    log: TimeLog = record.source
+    if record.fields["user"] is None:
+        with ctx.engine.connect() as conn:
+            user_error = sync_errors.open_error_ids(conn, ctx.integration.id, "user").get(log.owner_id or "")
+        return Problem(
+            "user_not_in_books",
+            f"Timesheet '{record.name}' couldn't be fetched: its owner {log.owner_name or log.owner_id} has no "
+            "Zoho Books user.",
+            (f"See the user's error (#{user_error}); " if user_error else "Refresh the users module (a Projects "
+             "user missing in Books is added as inactive staff); ") + "the timesheet syncs on the next run.",
+            blocked_by=user_error,
+        )
+    if record.fields["project"] is None:
+        return Problem(
+            "project_not_synced",
+            f"Timesheet '{record.name}' couldn't be fetched: its project is not in Zoho Books.",
+            "Fix the project's error in Error Details (or refresh projects); the timesheet syncs on the next run.",
+        )
+    return None
+
+
+# ----------------------------------------------------------------------------------------------- writes
+def _task_of(ctx: SyncContext, record: Record, parent_books_id: str | None) -> str:
+    if record.fields["component"] == "general":
+        return books_side.general_task(ctx, record.fields["project"], record.source.project_id)
+    assert parent_books_id is not None
+    return parent_books_id
+
+
+def _remember_log(ctx: SyncContext, record: Record) -> None:
+    """What deletion detection needs later (component, date) and what an admin reads in errors (name)."""
+    wanted = {"component": record.fields["component"], "log_date": record.fields["date"], "name": record.name}
+    assert ctx.link is not None
+    if any(ctx.link.attributes.get(k) != v for k, v in wanted.items()):
+        note_intent(ctx, **wanted)
+
+
+def _create(ctx: SyncContext, record: Record, parent_books_id: str | None) -> str:
+    task_id = _task_of(ctx, record, parent_books_id)
+    with ctx.engine.begin() as conn:
+        release_cutoff(conn, ctx.integration.id, record.projects_id)  # the cutoff moved earlier than this log
+    _remember_log(ctx, record)
+    return books_side.create_entry(ctx, record, task_id)
+
+
+def _update(ctx: SyncContext, record: Record, books_id: str, parent_books_id: str | None) -> None:
+    books_side.update_entry(ctx, record, books_id, _task_of(ctx, record, parent_books_id))
+    _remember_log(ctx, record)
+
+
+def _find(ctx: SyncContext, _record: Record, link: links.Link, _parent: str | None) -> str | None:
+    intent = link.attributes.get("intent")
+    return books_side.find_entry(ctx, intent) if intent else None
+
+
+def _retire(ctx: SyncContext, record: Record, link: links.Link | None) -> None:
+    reason = record.fields["reason"]
+    if link is not None:
+        books_id = link.books_id
+        if link.pending and link.attributes.get("intent"):
+            books_id = books_side.find_entry(ctx, link.attributes["intent"])
+        if books_id:
+            books_side.delete_entry(ctx, record, books_id, reason)
+    if reason == BEFORE_CUTOFF:
+        with ctx.engine.begin() as conn:
+            claim_cutoff(conn, ctx.integration.id, record.projects_id)
+
+
+TIMESHEETS = SyncModule(name="timesheets", entity_type=ENTITY, pages=_pages, to_record=_record, create=_create,
+                        update=_update, check=_check, find_existing=_find, retire=_retire,
+                        parent_label="task, bug or project")
