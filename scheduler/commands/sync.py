@@ -1,0 +1,305 @@
+"""``bpsync connect``, ``bpsync refresh`` and ``bpsync integrations``: set an integration up and make it sync.
+
+Secrets for ``connect`` can come from the environment (BPSYNC_CONNECT_CLIENT_ID, BPSYNC_CONNECT_CLIENT_SECRET,
+BPSYNC_CONNECT_REFRESH_TOKEN) so they never land in shell history; on a terminal a missing one is prompted for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from contextlib import nullcontext
+from typing import NoReturn
+
+import click
+
+from scheduler.cli_support import EXIT_CONFIG, emit_json, friendly_errors, settings
+from scheduler.run_watch import (
+    RunOutcome,
+    adopt_orphaned_modules,
+    progress_table,
+    read_run,
+    terminal_console,
+    watch_run,
+)
+from shared.config import Settings
+from shared.connect import ConnectError
+from shared.db.integrations import Integration
+from shared.logging import configure_logging
+
+EXIT_RUN_FAILED = 1
+SECRET_ENV = {
+    "client_id": "BPSYNC_CONNECT_CLIENT_ID",
+    "client_secret": "BPSYNC_CONNECT_CLIENT_SECRET",
+    "refresh_token": "BPSYNC_CONNECT_REFRESH_TOKEN",
+}
+
+
+def fail(message: str, code: int = EXIT_CONFIG) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def quiet_logging(conf: Settings) -> None:
+    # Interactive commands draw tables on the terminal: only warnings and worse interleave with them.
+    level = conf.log_level.upper() if conf.log_level.upper() in ("WARNING", "ERROR", "CRITICAL") else "WARNING"
+    configure_logging(conf, level=level)
+
+
+def integration_json(integration: Integration) -> dict[str, object]:
+    return {
+        "id": integration.id,
+        "name": integration.name,
+        "books_organization_id": integration.books_organization_id,
+        "projects_portal_id": integration.projects_portal_id,
+        "data_center": integration.data_center,
+        "contact_duplication": integration.contact_duplication,
+        "timesheet_cutoff_date": integration.timesheet_cutoff_date,
+        "general_timesheets": integration.general_timesheets,
+        "sync_interval_hours": integration.sync_interval_seconds / 3600,
+        "state": integration.state,
+        "connected_at": integration.connected_at,
+        "next_run_at": integration.next_run_at,
+    }
+
+
+# --------------------------------------------------------------------------------------------- connect
+def _secret(value: str | None, name: str, option: str) -> str:
+    if value:
+        return value
+    if sys.stdin.isatty():
+        return click.prompt(option.lstrip("-").replace("-", " "), hide_input=name != "client_id")
+    fail(f"missing {option}; pass it or set {SECRET_ENV[name]} (keeps secrets out of shell history)")
+
+
+@click.command("connect")
+@click.option("--name", required=True, help="A name for the integration (used by every other command).")
+@click.option("--client-id", envvar=SECRET_ENV["client_id"], show_envvar=True, help="Zoho OAuth client id.")
+@click.option("--client-secret", envvar=SECRET_ENV["client_secret"], show_envvar=True, help="Zoho OAuth client secret.")
+@click.option(
+    "--refresh-token",
+    envvar=SECRET_ENV["refresh_token"],
+    show_envvar=True,
+    help="Refresh token of a user who is admin of the Books organization and owner/admin of the portal.",
+)
+@click.option("--data-center", default=None, help="US, EU, IN, AU, JP, CA, CN or SA (default: BPSYNC_DATA_CENTER).")
+@click.option(
+    "--portal", "portal_id", default=None, help="Projects portal id (needed when the user administers several)."
+)
+@click.option(
+    "--organization",
+    "organization_id",
+    default=None,
+    help="Books organization id (needed if the user administers several).",
+)
+@click.option(
+    "--contact-duplication",
+    type=click.Choice(["merge", "clone"]),
+    default="merge",
+    show_default=True,
+    help="A Projects client whose name matches a Books customer: merge into it or create a clone.",
+)
+@click.option(
+    "--cutoff-date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Time logged before this date (YYYY-MM-DD) counts as already invoiced.",
+)
+@click.option(
+    "--general-timesheets/--no-general-timesheets",
+    default=False,
+    show_default=True,
+    help="Also sync time logged to a project but to no task or bug.",
+)
+@click.option("--interval-hours", type=float, default=None, help="Hours between scheduled syncs (default: 24).")
+@click.option("--json", "as_json", is_flag=True)
+@friendly_errors
+def connect_command(
+    name: str,
+    client_id: str | None,
+    client_secret: str | None,
+    refresh_token: str | None,
+    data_center: str | None,
+    portal_id: str | None,
+    organization_id: str | None,
+    contact_duplication: str,
+    cutoff_date: dt.datetime | None,
+    general_timesheets: bool,
+    interval_hours: float | None,
+    as_json: bool,
+) -> None:
+    """Check the Zoho credentials and connect a Books organization to a Projects portal.
+
+    The user behind the refresh token must be an admin of the organization and the owner or an admin of the
+    portal. Nothing is stored unless every check passes; the first sync is due at once.
+    """
+    from shared.connect import check_access, check_preferences, create_checked
+    from shared.db.engine import require_schema
+    from shared.zoho.factory import ZohoCredentials
+
+    conf = settings()
+    quiet_logging(conf)
+    engine = require_schema(conf.database_url)
+    creds = ZohoCredentials(
+        _secret(client_id, "client_id", "--client-id").strip(),
+        _secret(client_secret, "client_secret", "--client-secret").strip(),
+        _secret(refresh_token, "refresh_token", "--refresh-token").strip(),
+        (data_center or conf.data_center).upper(),
+    )
+    try:
+        interval = check_preferences(engine, name, creds, contact_duplication, interval_hours)
+        access = check_access(conf, creds, portal_id=portal_id, organization_id=organization_id)
+        integration = create_checked(
+            engine,
+            conf,
+            access,
+            creds,
+            name=name.strip(),
+            contact_duplication=contact_duplication,
+            timesheet_cutoff_date=cutoff_date.date() if cutoff_date else None,
+            general_timesheets=general_timesheets,
+            sync_interval_seconds=interval,
+        )
+    except ConnectError as exc:
+        fail(str(exc))
+    if as_json:
+        emit_json(
+            {
+                **integration_json(integration),
+                "portal_name": access.portal.name,
+                "organization_name": access.organization.name,
+            }
+        )
+        return
+    org, portal = access.organization, access.portal
+    click.echo(
+        f"connected {integration.name!r} (integration {integration.id}): Zoho Books organization {org.name!r} "
+        f"({org.organization_id}) <-> Zoho Projects portal {portal.name!r} ({portal.id})"
+    )
+    click.echo(f"first sync is due now; run it with: bpsync refresh {integration.name} --wait")
+
+
+# --------------------------------------------------------------------------------------------- refresh
+@click.command("refresh")
+@click.argument("integration_ref", metavar="INTEGRATION")
+@click.option("--module", default=None, help="Refresh this module and everything below it (default: all).")
+@click.option("--wait", is_flag=True, help="Show live progress per module until the sync ends.")
+@click.option("--timeout", type=float, default=None, help="With --wait: give up waiting after this many seconds.")
+@click.option("--json", "as_json", is_flag=True)
+@friendly_errors
+def refresh_command(integration_ref: str, module: str | None, wait: bool, timeout: float | None, as_json: bool) -> None:
+    """Sync INTEGRATION (id or name) now; joins a sync that is already running instead of starting a second.
+
+    Exit status with --wait: 0 when the sync succeeded or was partial (some records failed: a warning names
+    the command that lists them), 1 when a module failed or the wait timed out, 2 for bad input.
+
+    In embedded mode (BPSYNC_BROKER_URL=memory://) the broker lives in this process, so the sync always runs
+    here and the command returns when it ends, --wait or not.
+    """
+    from shared.celery_app import create_celery
+    from shared.db.engine import require_schema
+    from shared.db.integrations import get_integration
+    from shared.dispatch import request_sync
+    from shared.embedded import running_worker
+    from shared.modules import modules_for_refresh
+
+    conf = settings()
+    quiet_logging(conf)
+    engine = require_schema(conf.database_url)
+    integration = get_integration(engine, integration_ref)
+    modules_for_refresh(module)  # an unknown module is an admin error before anything is queued
+    if integration.state != "active":
+        fail(f"integration {integration.name!r} is disabled; enable it first: bpsync enable {integration.name}")
+    app = create_celery(conf)
+    console = terminal_console(stderr=as_json)
+    if conf.embedded and not wait and not as_json:
+        click.echo("embedded mode (memory:// broker): the sync runs inside this command until it ends", err=True)
+    with running_worker(app) if conf.embedded else nullcontext():
+        if conf.embedded:
+            adopt_orphaned_modules(engine, app, integration.id)
+        request = request_sync(engine, app, integration.id, module=module)
+        joined = read_run(engine, request.run_id).status if request.coalesced else None
+        if not as_json:
+            click.echo(_request_message(integration, request.run_id, joined, module))
+        if not (wait or conf.embedded):
+            if as_json:
+                emit_json(_request_json(integration, request.run_id, joined, module))
+            return
+        outcome = watch_run(engine, request.run_id, console, timeout=timeout, live=wait and not as_json)
+    if as_json:
+        emit_json({**_request_json(integration, request.run_id, joined, module), **outcome.as_json()})
+    elif not wait:
+        console.print(progress_table(outcome))
+    sys.exit(_exit_code(integration, outcome, timeout))
+
+
+def _request_message(integration: Integration, run_id: int, joined: str | None, module: str | None) -> str:
+    what = f"module {module} and everything below it" if module else "all modules"
+    if joined is None:
+        return f"started sync run {run_id} of {integration.name!r} ({what})"
+    if joined == "running":
+        return f"a sync of {integration.name!r} is already running (run {run_id}); the refresh joined it"
+    return (
+        f"a sync of {integration.name!r} is already running; this refresh ({what}) waits as run {run_id} "
+        "and starts when it ends"
+    )
+
+
+def _request_json(integration: Integration, run_id: int, joined: str | None, module: str | None) -> dict[str, object]:
+    return {
+        "integration": integration.name,
+        "integration_id": integration.id,
+        "run_id": run_id,
+        "coalesced": joined is not None,
+        "joined": joined,
+        "module": module,
+    }
+
+
+def _exit_code(integration: Integration, outcome: RunOutcome, timeout: float | None) -> int:
+    if not outcome.finished:
+        click.echo(
+            f"error: sync run {outcome.run_id} still {outcome.status} after {timeout:g} s; it goes on "
+            f"in the workers (embedded: the next command resumes it)",
+            err=True,
+        )
+        return EXIT_RUN_FAILED
+    if outcome.status == "failed":
+        failed = [m["module"] for m in outcome.modules if m["status"] in ("failed", "skipped")]
+        reason = outcome.error or next((m["error"] for m in outcome.modules if m["error"]), None) or "see history"
+        click.echo(f"error: sync run {outcome.run_id} failed ({', '.join(failed)}): {reason}", err=True)
+        return EXIT_RUN_FAILED
+    problems = outcome.total("failed") + outcome.total("blocked")
+    if problems:
+        click.echo(
+            f"warning: {problems} records failed or are blocked by a failed parent; "
+            f"see: bpsync errors {integration.name}",
+            err=True,
+        )
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- integrations
+@click.command("integrations")
+@click.option("--json", "as_json", is_flag=True)
+@friendly_errors
+def integrations_command(as_json: bool) -> None:
+    """List the connected integrations (never their credentials)."""
+    from shared.db.engine import require_schema
+    from shared.db.integrations import list_integrations
+
+    found = list_integrations(require_schema(settings().database_url))
+    if as_json:
+        emit_json([integration_json(i) for i in found])
+        return
+    if not found:
+        click.echo("no integrations yet; connect one with: bpsync connect --name NAME ...")
+    for i in found:
+        next_run = f"{i.next_run_at:%Y-%m-%d %H:%M} UTC" if i.next_run_at else "-"
+        click.echo(
+            f"{i.id:>4}  {i.name:<24} books {i.books_organization_id:<14} portal {i.projects_portal_id:<20} "
+            f"{i.state:<9} next sync {next_run}"
+        )
+
+
+COMMANDS = [connect_command, refresh_command, integrations_command]

@@ -1,0 +1,232 @@
+"""Connect a Books organization to a Projects portal: check both credentials with Zoho, then store the integration.
+
+Zoho's own rule (reference: "You must be an admin in both your Zoho Books and Zoho Projects accounts"; "the
+list will show all the portals in which you are the Owner"): the refresh token's user must be admin/owner of
+the portal (``GET /portals/`` → ``role``) and an admin of the organization (``GET /users/me`` → ``user_role``).
+Nothing is written until both checks pass, so a failed connect leaves no half-made integration behind.
+
+Zoho's integration also "shares the organization's name and email with Zoho Projects". Neither API in the
+reference has a call for that (it is Zoho-internal), so we do not; the organization's name and email are shown
+to the admin at connect time (``Access.organization``) and nothing is sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from shared.config import Settings
+from shared.db.integrations import Integration, create_integration
+from shared.db.schema import integrations
+from shared.zoho.books_models import Organization
+from shared.zoho.datacenters import DATA_CENTERS
+from shared.zoho.errors import AuthError, NotFound, ZohoError
+from shared.zoho.factory import ZohoCredentials, build_accounts, build_books_client, build_projects_client
+from shared.zoho.projects_models import Portal
+
+PORTAL_ADMIN_ROLES = {"admin", "owner"}  # the reference shows owners as "admin" (inferred); accept both
+BOOKS_ADMIN_ROLE = "admin"
+CONTACT_DUPLICATION = ("merge", "clone")
+
+
+class ConnectError(Exception):
+    """Connecting failed; the message is one line saying what is wrong and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Access:
+    """What the credentials were checked to reach: the portal and organization the integration will join."""
+
+    portal: Portal
+    organization: Organization
+
+
+def connect(
+    engine: sa.Engine,
+    settings: Settings,
+    *,
+    name: str,
+    client_id: str,
+    client_secret: str,
+    refresh_token: str,
+    data_center: str = "US",
+    portal_id: str | None = None,
+    organization_id: str | None = None,
+    contact_duplication: str = "merge",
+    timesheet_cutoff_date: dt.date | None = None,
+    general_timesheets: bool = False,
+    sync_interval_hours: float | None = None,
+) -> Integration:
+    """Check the credentials against Zoho and create the integration (its first sync is due at once)."""
+    creds = ZohoCredentials(client_id.strip(), client_secret.strip(), refresh_token.strip(), data_center.upper())
+    interval = check_preferences(engine, name, creds, contact_duplication, sync_interval_hours)
+    access = check_access(settings, creds, portal_id=portal_id, organization_id=organization_id)
+    return create_checked(
+        engine,
+        settings,
+        access,
+        creds,
+        name=name.strip(),
+        contact_duplication=contact_duplication,
+        timesheet_cutoff_date=timesheet_cutoff_date,
+        general_timesheets=general_timesheets,
+        sync_interval_seconds=interval,
+    )
+
+
+def check_preferences(
+    engine: sa.Engine, name: str, creds: ZohoCredentials, contact_duplication: str, interval_hours: float | None
+) -> int | None:
+    """The local checks (no Zoho call); returns the sync interval in seconds (None = the default)."""
+    if not name.strip():
+        raise ConnectError("the integration needs a name (--name), e.g. --name acme")
+    if len(name.strip()) > 200:
+        raise ConnectError("the integration name is longer than 200 characters; choose a shorter --name")
+    for label, value in (
+        ("client id", creds.client_id),
+        ("client secret", creds.client_secret),
+        ("refresh token", creds.refresh_token),
+    ):
+        if not value:
+            raise ConnectError(f"the {label} is empty; copy it from the Zoho API console")
+    if creds.data_center not in DATA_CENTERS:
+        raise ConnectError(f"unknown data center {creds.data_center!r}; use one of {', '.join(DATA_CENTERS)}")
+    if contact_duplication not in CONTACT_DUPLICATION:
+        raise ConnectError(f"contact duplication {contact_duplication!r} is not one of: merge, clone")
+    if interval_hours is not None and not 0 < interval_hours <= 24 * 366:
+        raise ConnectError(f"sync interval {interval_hours} h is out of range; give hours between 0 and 8784")
+    with engine.connect() as conn:
+        taken = conn.execute(sa.select(integrations.c.id).where(integrations.c.name == name.strip())).first()
+    if taken is not None:
+        raise ConnectError(f"an integration named {name.strip()!r} already exists; choose another --name")
+    return None if interval_hours is None else max(60, round(interval_hours * 3600))
+
+
+def check_access(
+    settings: Settings, creds: ZohoCredentials, *, portal_id: str | None = None, organization_id: str | None = None
+) -> Access:
+    """Validate the credentials with Zoho and pick the portal and organization where the user is admin."""
+    try:
+        build_accounts(settings, creds).access_token()
+        portal = pick_portal(settings, creds, portal_id)
+        organization = pick_organization(settings, creds, organization_id)
+    except AuthError as exc:
+        raise ConnectError(f"Zoho refused the credentials: {exc.message} — {exc.hint}") from None
+    except ZohoError as exc:
+        raise ConnectError(f"could not check the credentials with Zoho: {exc}") from None
+    return Access(portal, organization)
+
+
+def pick_portal(settings: Settings, creds: ZohoCredentials, portal_id: str | None) -> Portal:
+    portals = build_projects_client(settings, creds, "").list_portals()
+    if not portals:
+        raise ConnectError("this Zoho user belongs to no Zoho Projects portal; connect with the portal owner's account")
+    if portal_id:
+        portal = next((p for p in portals if p.id == str(portal_id).strip()), None)
+        if portal is None:
+            raise ConnectError(f"portal {portal_id} is not one of this user's portals: {_portal_list(portals)}")
+        if portal.role.lower() not in PORTAL_ADMIN_ROLES:
+            raise ConnectError(
+                f"this user is {portal.role or 'not an admin'!r} in portal {portal.id} ({portal.name}); only the "
+                "portal's owner or an admin can connect it: use a refresh token of such a user"
+            )
+        return portal
+    eligible = [p for p in portals if p.role.lower() in PORTAL_ADMIN_ROLES]
+    if len(eligible) == 1:
+        return eligible[0]
+    if not eligible:
+        raise ConnectError(
+            f"this user is owner/admin of none of its portals ({_portal_list(portals)}); connect with the "
+            "portal owner's refresh token"
+        )
+    raise ConnectError(f"this user administers several portals; choose one with --portal: {_portal_list(eligible)}")
+
+
+def pick_organization(settings: Settings, creds: ZohoCredentials, organization_id: str | None) -> Organization:
+    organizations = build_books_client(settings, creds, "").list_organizations()
+    if not organizations:
+        raise ConnectError("this Zoho user belongs to no Zoho Books organization; connect with a Books admin's account")
+    if organization_id:
+        org = next((o for o in organizations if o.organization_id == str(organization_id).strip()), None)
+        if org is None:
+            raise ConnectError(
+                f"organization {organization_id} is not one of this user's organizations: {_org_list(organizations)}"
+            )
+        role = books_role(settings, creds, org.organization_id)
+        if role != BOOKS_ADMIN_ROLE:
+            raise ConnectError(
+                f"this user is {role or 'not an admin'!r} in Zoho Books organization {org.organization_id} "
+                f"({org.name}); connecting needs a Books admin: use a refresh token of an admin"
+            )
+        return org
+    eligible = [o for o in organizations if books_role(settings, creds, o.organization_id) == BOOKS_ADMIN_ROLE]
+    if len(eligible) == 1:
+        return eligible[0]
+    if not eligible:
+        raise ConnectError(
+            f"this user is admin of none of its Zoho Books organizations ({_org_list(organizations)}); connect "
+            "with a Books admin's refresh token"
+        )
+    raise ConnectError(
+        f"this user administers several Zoho Books organizations; choose one with --organization: {_org_list(eligible)}"
+    )
+
+
+def books_role(settings: Settings, creds: ZohoCredentials, organization_id: str) -> str:
+    """The calling user's role in one organization ("admin", "staff", ...; "" when Zoho does not say)."""
+    books = build_books_client(settings, creds, organization_id)
+    try:
+        body = books.call("GET", "/users/me", template="/users/me")
+    except NotFound:
+        return ""
+    user = body.get("user") if isinstance(body.get("user"), dict) else {}
+    return str(user.get("user_role", "")).lower()
+
+
+def create_checked(
+    engine: sa.Engine,
+    settings: Settings,
+    access: Access,
+    creds: ZohoCredentials,
+    *,
+    name: str,
+    contact_duplication: str,
+    timesheet_cutoff_date: dt.date | None,
+    general_timesheets: bool,
+    sync_interval_seconds: int | None,
+) -> Integration:
+    org_id = access.organization.organization_id
+    with engine.connect() as conn:
+        holder = conn.execute(
+            sa.select(integrations.c.name).where(integrations.c.books_organization_id == org_id)
+        ).scalar()
+    if holder is not None:
+        # one organization syncs with one portal (Zoho's rule too); re-connecting is enable/update credentials
+        raise ConnectError(f"Zoho Books organization {org_id} is already connected as integration {holder!r}")
+    return create_integration(
+        engine,
+        settings,
+        name=name,
+        organization_id=org_id,
+        portal_id=access.portal.id,
+        credentials={
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+            "refresh_token": creds.refresh_token,
+        },
+        data_center=creds.data_center,
+        contact_duplication=contact_duplication,
+        timesheet_cutoff_date=timesheet_cutoff_date,
+        general_timesheets=general_timesheets,
+        sync_interval_seconds=sync_interval_seconds,
+    )
+
+
+def _portal_list(portals: list[Portal]) -> str:
+    return ", ".join(f"{p.id} ({p.name}, {p.role or 'no role'})" for p in portals)
+
+
+def _org_list(organizations: list[Organization]) -> str:
+    return ", ".join(f"{o.organization_id} ({o.name})" for o in organizations)
