@@ -124,6 +124,8 @@ def watch_run(
             time.sleep(poll_seconds)
             outcome = read_run(engine, run_id)
             display.update(progress_table(outcome))
+    if not console.is_terminal:
+        console.line()  # piped output: the final table is printed without its closing newline
     return outcome
 
 
