@@ -96,9 +96,7 @@ def plan_scan(
     general: bool,
 ) -> ProjectScan:
     """The windows to read for one project; ``earliest`` None means the project is gone from Projects."""
-    components = tuple(
-        c for c, wanted in (("task", has_tasks), ("bug", has_bugs), ("general", general)) if wanted
-    )
+    components = tuple(c for c, wanted in (("task", has_tasks), ("bug", has_bugs), ("general", general)) if wanted)
     if earliest is None or not components:
         return ProjectScan(components, ())
     first = max(earliest, today - dt.timedelta(days=RECENT_DAYS)) if recent else earliest

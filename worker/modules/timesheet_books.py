@@ -32,8 +32,14 @@ def general_task(ctx: SyncContext, books_project_id: str, project_id: str) -> st
         return str(link.books_id)
     if link is None:
         with ctx.engine.begin() as conn:
-            link = links.put_pending(conn, ctx.integration.id, GENERAL_TASK_ENTITY, project_id,
-                                     parent_projects_id=project_id, attributes={"books_name": GENERAL_TASK_NAME})
+            link = links.put_pending(
+                conn,
+                ctx.integration.id,
+                GENERAL_TASK_ENTITY,
+                project_id,
+                parent_projects_id=project_id,
+                attributes={"books_name": GENERAL_TASK_NAME},
+            )
     else:
         # a crash after the POST: adopt the task we made, unless a synced Projects task owns that name
         with ctx.engine.connect() as conn:
@@ -41,9 +47,10 @@ def general_task(ctx: SyncContext, books_project_id: str, project_id: str) -> st
         found = find_books_task(ctx, books_project_id, GENERAL_TASK_NAME)
         if found and found not in taken:
             return _complete_general(ctx, link.id, found)
-    task = ctx.books.create_project_task(books_project_id, {"task_name": GENERAL_TASK_NAME,
-                                                            "description": "Time logged in Zoho Projects "
-                                                                           "outside any task (general logs)"})
+    task = ctx.books.create_project_task(
+        books_project_id,
+        {"task_name": GENERAL_TASK_NAME, "description": "Time logged in Zoho Projects outside any task (general logs)"},
+    )
     return _complete_general(ctx, link.id, task.task_id)
 
 
@@ -77,6 +84,11 @@ def payload(record: Record, task_id: str) -> dict[str, Any]:
 
 
 def create_entry(ctx: SyncContext, record: Record, task_id: str) -> str:
+    assert ctx.link is not None
+    refused = ctx.link.attributes.get("refused_inactive_user")
+    if refused and refused == record.fields["user"] and _books_user(ctx, refused).status == "inactive":
+        # Books refused this user's time before and the user is still inactive: asking again only spends quota
+        raise _inactive_problem(ctx, record, ctx.link.attributes.get("refusal", ""))
     body = payload(record, task_id)
     ensure_staff(ctx, body["project_id"], body["user_id"])
     # Written just before the POST so a retry after a crash looks the entry up instead of logging time twice.
@@ -84,8 +96,12 @@ def create_entry(ctx: SyncContext, record: Record, task_id: str) -> str:
     try:
         return ctx.books.create_time_entry(body).time_entry_id
     except ValidationFailed as exc:
-        note_intent(ctx, intent=None)  # refused: nothing was created, so no lookup is needed next time
-        raise _user_refusal(ctx, record, exc) or exc from None
+        refusal = _user_refusal(ctx, record, exc)
+        # refused: nothing was created, so no lookup is needed next time
+        note_intent(
+            ctx, intent=None, refused_inactive_user=record.fields["user"] if refusal else None, refusal=exc.message
+        )
+        raise refusal or exc from None
 
 
 def update_entry(ctx: SyncContext, record: Record, books_id: str, task_id: str) -> None:
@@ -114,8 +130,13 @@ def find_entry(ctx: SyncContext, intent: dict[str, Any]) -> str | None:
     with ctx.engine.connect() as conn:
         taken = links.claimed_books_ids(conn, ctx.integration.id, "timesheet")
     day = dt.date.fromisoformat(intent["log_date"])
-    for entry in ctx.books.iter_time_entries(project_id=intent["project_id"], user_id=intent["user_id"],
-                                             filter_by="Date.CustomDate", from_date=day, to_date=day):
+    for entry in ctx.books.iter_time_entries(
+        project_id=intent["project_id"],
+        user_id=intent["user_id"],
+        filter_by="Date.CustomDate",
+        from_date=day,
+        to_date=day,
+    ):
         hhmm = f"{entry.minutes // 60:02d}:{entry.minutes % 60:02d}"
         if entry.task_id == intent["task_id"] and hhmm == intent["log_time"] and entry.time_entry_id not in taken:
             return entry.time_entry_id
@@ -151,14 +172,25 @@ def _invoiced_problem(record: Record, why: str, invoice: str) -> Problem:
     )
 
 
+def _books_user(ctx: SyncContext, user_id: str) -> Any:
+    by_id = ctx.remember("books_users_by_id", lambda: {u.user_id: u for u in books_users_by_email(ctx).values()})
+    return by_id.get(str(user_id))
+
+
 def _user_refusal(ctx: SyncContext, record: Record, exc: ValidationFailed) -> ProblemError | None:
-    by_id = {u.user_id: u for u in books_users_by_email(ctx).values()}
-    user = by_id.get(str(record.fields["user"]))
+    user = _books_user(ctx, record.fields["user"])
     if user is None or user.status != "inactive":
         return None
-    return ProblemError(Problem(
-        "books_user_inactive",
-        f"Timesheet '{record.name}' couldn't be written: Zoho Books refused time for {user.name or user.email}, "
-        f"an inactive Books user ({exc.message}).",
-        f"Mark {user.email} active in Zoho Books (Settings > Users); the timesheet syncs on the next run.",
-    ))
+    return _inactive_problem(ctx, record, exc.message)
+
+
+def _inactive_problem(ctx: SyncContext, record: Record, refusal: str) -> ProblemError:
+    user = _books_user(ctx, record.fields["user"])
+    return ProblemError(
+        Problem(
+            "books_user_inactive",
+            f"Timesheet '{record.name}' couldn't be written: Zoho Books refused time for {user.name or user.email}, "
+            f"an inactive Books user ({refusal}).",
+            f"Mark {user.email} active in Zoho Books (Settings > Users); the timesheet syncs on the next run.",
+        )
+    )

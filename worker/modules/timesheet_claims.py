@@ -31,8 +31,12 @@ def claim_cutoff(conn: sa.Connection, integration_id: int, log_id: str) -> None:
     if exists is None:
         conn.execute(
             billing_claims.insert().values(
-                integration_id=integration_id, item_type=ITEM_TYPE, item_id=log_id, side=CUTOFF_SIDE,
-                state="claimed", claimed_at=utcnow(),
+                integration_id=integration_id,
+                item_type=ITEM_TYPE,
+                item_id=log_id,
+                side=CUTOFF_SIDE,
+                state="claimed",
+                claimed_at=utcnow(),
             )
         )
 

@@ -78,8 +78,7 @@ def _start(ctx: SyncContext) -> dict[str, Any]:
         for project in ctx.projects.iter_projects():
             if project.id in keep:
                 starts[project.id] = earliest_log_date(project.start_date, project.created_ms, today).isoformat()
-    return {"recent": recent, "projects": wanted, "linked": sorted(linked), "starts": starts, "index": 0,
-            "scan": None}
+    return {"recent": recent, "projects": wanted, "linked": sorted(linked), "starts": starts, "index": 0, "scan": None}
 
 
 def _subjects(ctx: SyncContext, project_id: str) -> dict[str, set[str]]:
@@ -107,8 +106,14 @@ def _plan(ctx: SyncContext, state: dict[str, Any], project_id: str) -> ProjectSc
         earliest = dt.date.fromisoformat(start) if start else None  # not listed: deleted in Projects
     subjects = _subjects(ctx, project_id)
     failed = project_id not in state["linked"]  # read in full so every log is recorded as blocked
-    return plan_scan(earliest=earliest, today=today, recent=state["recent"], has_tasks=failed or bool(
-        subjects["task"]), has_bugs=failed or bool(subjects["bug"]), general=ctx.integration.general_timesheets)
+    return plan_scan(
+        earliest=earliest,
+        today=today,
+        recent=state["recent"],
+        has_tasks=failed or bool(subjects["task"]),
+        has_bugs=failed or bool(subjects["bug"]),
+        general=ctx.integration.general_timesheets,
+    )
 
 
 def _pages(ctx: SyncContext, cursor: dict[str, Any] | None) -> SourcePage:
@@ -123,8 +128,14 @@ def _pages(ctx: SyncContext, cursor: dict[str, Any] | None) -> SourcePage:
     if scan["w"] < len(windows):
         component, month = windows[scan["w"]]
         try:
-            page = ctx.projects.timelogs_page(project_id, scan["page"], component=component,  # type: ignore[arg-type]
-                                              view_type="month", date=month, bill_status="All")
+            page = ctx.projects.timelogs_page(
+                project_id,
+                scan["page"],
+                component=component,  # type: ignore[arg-type]
+                view_type="month",
+                date=month,
+                bill_status="All",
+            )
         except NotFound:  # the project was deleted in Projects meanwhile: leave its links for the next full run
             return SourcePage([], _next_project(state))
         seen = scan["seen"] + [log.id for log in page.items]
@@ -143,10 +154,13 @@ def _gone(ctx: SyncContext, project_id: str, plan: ProjectScan, seen: set[str]) 
         return []
     parents = {project_id} | set().union(*_subjects(ctx, project_id).values())
     with ctx.engine.connect() as conn:
-        rows = conn.execute(sa.select(entity_links).where(
-            entity_links.c.integration_id == ctx.integration.id, entity_links.c.entity_type == ENTITY,
-            entity_links.c.parent_projects_id.in_(sorted(parents)),
-        )).all()
+        rows = conn.execute(
+            sa.select(entity_links).where(
+                entity_links.c.integration_id == ctx.integration.id,
+                entity_links.c.entity_type == ENTITY,
+                entity_links.c.parent_projects_id.in_(sorted(parents)),
+            )
+        ).all()
     gone = []
     for row in rows:
         attributes = row.attributes or {}
@@ -154,8 +168,20 @@ def _gone(ctx: SyncContext, project_id: str, plan: ProjectScan, seen: set[str]) 
         if row.projects_id in seen or not logged:
             continue
         if plan.covers(attributes.get("component", ""), dt.date.fromisoformat(logged)):
-            gone.append(GoneLog(links.Link(row.id, row.entity_type, row.projects_id, row.books_id, row.state,
-                                           row.fingerprint, row.parent_projects_id, attributes)))
+            gone.append(
+                GoneLog(
+                    links.Link(
+                        row.id,
+                        row.entity_type,
+                        row.projects_id,
+                        row.books_id,
+                        row.state,
+                        row.fingerprint,
+                        row.parent_projects_id,
+                        attributes,
+                    )
+                )
+            )
     return gone
 
 
@@ -201,8 +227,13 @@ def _record(ctx: SyncContext, item: TimeLog | GoneLog) -> Record:
         return Record(log.id, _name(log), {"reason": reason}, skip=True, source=log)
     project = _links(ctx, "project").get(log.project_id or "")
     user = _links(ctx, "user").get(log.owner_id or "")
-    parent = ("task", log.task_id) if log.component == "task" else ("bug", log.bug_id) if log.component == "bug" \
+    parent = (
+        ("task", log.task_id)
+        if log.component == "task"
+        else ("bug", log.bug_id)
+        if log.component == "bug"
         else ("project", log.project_id)
+    )
     fields = {
         "component": log.component,
         "project": project.books_id if project else None,
@@ -223,8 +254,12 @@ def _check(ctx: SyncContext, record: Record) -> Problem | None:
             "user_not_in_books",
             f"Timesheet '{record.name}' couldn't be fetched: its owner {log.owner_name or log.owner_id} has no "
             "Zoho Books user.",
-            (f"See the user's error (#{user_error}); " if user_error else "Refresh the users module (a Projects "
-             "user missing in Books is added as inactive staff); ") + "the timesheet syncs on the next run.",
+            (
+                f"See the user's error (#{user_error}); "
+                if user_error
+                else "Refresh the users module (a Projects user missing in Books is added as inactive staff); "
+            )
+            + "the timesheet syncs on the next run.",
             blocked_by=user_error,
         )
     if record.fields["project"] is None:
@@ -283,6 +318,15 @@ def _retire(ctx: SyncContext, record: Record, link: links.Link | None) -> None:
             claim_cutoff(conn, ctx.integration.id, record.projects_id)
 
 
-TIMESHEETS = SyncModule(name="timesheets", entity_type=ENTITY, pages=_pages, to_record=_record, create=_create,
-                        update=_update, check=_check, find_existing=_find, retire=_retire,
-                        parent_label="task, bug or project")
+TIMESHEETS = SyncModule(
+    name="timesheets",
+    entity_type=ENTITY,
+    pages=_pages,
+    to_record=_record,
+    create=_create,
+    update=_update,
+    check=_check,
+    find_existing=_find,
+    retire=_retire,
+    parent_label="task, bug or project",
+)
