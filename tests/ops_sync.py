@@ -48,6 +48,8 @@ class World:
             "BPSYNC_ACCOUNTS_URL": s.accounts_url or "",
             "BPSYNC_SECRET_KEY": s.secret_key or "",
             "BPSYNC_WEB_TOKEN": s.web_token or "",
+            "BPSYNC_RATE_LIMITS_ENABLED": str(s.rate_limits_enabled).lower(),
+            "BPSYNC_HTTP_RETRY_BASE_SECONDS": str(s.http_retry_base_seconds),
         }
 
     def act(self, name: str, **params: Any) -> dict[str, Any]:

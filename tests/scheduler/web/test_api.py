@@ -1,0 +1,67 @@
+"""The JSON API mirrors the pages with the keys documented in README; POSTs request syncs."""
+
+from __future__ import annotations
+
+from shared.db.integrations import update_integration
+from shared.embedded import running_worker
+from shared.modules import MODULE_ORDER, modules_for_refresh
+from shared.status import error_details
+from tests.ops_sync import wait_for_run
+
+
+def test_read_endpoints(client, synced):
+    listing = client.get("/api/integrations").json()
+    [acme] = listing["integrations"]
+    assert acme["name"] == "acme" and acme["badge"] == "Active" and "generated_at" in listing
+    assert client.get("/api/integrations/acme").json() == client.get("/api/integrations/1").json()
+    assert [m["module"] for m in acme["modules"]] == list(MODULE_ORDER)
+
+    history = client.get("/api/integrations/1/history", params={"module": "projects", "limit": 5}).json()["history"]
+    assert [h["module"] for h in history] == ["projects"] and history[0]["counts"]["failed"] > 0
+
+    errors = client.get("/api/integrations/1/errors").json()
+    assert sum(g["count"] for g in errors["summary"]) == len(errors["details"]) == acme["open_errors"]
+    first = errors["details"][0]
+    assert client.get(f"/api/errors/{first['id']}").json() == first
+
+    projects = client.get("/api/integrations/1/projects").json()["projects"]
+    failed = next(p for p in projects if p["error_id"])
+    detail = client.get(f"/api/integrations/1/projects/{failed['projects_id']}").json()
+    assert detail["error"]["id"] == failed["error_id"] and len(detail["blocked"]) == failed["blocked"]
+
+
+def test_refresh_coalesces_and_retry_resyncs(client, synced):
+    first = client.post("/api/integrations/1/refresh", json={"module": "tasks"})
+    assert first.status_code == 202
+    body = first.json()
+    assert body["modules"] == modules_for_refresh("tasks") and body["coalesced"] is False
+    again = client.post("/api/integrations/acme/refresh", json={"module": "tasks"}).json()
+    assert (again["run_id"], again["coalesced"]) == (body["run_id"], True)  # joins the sync not yet finished
+    status = client.get("/api/integrations/1").json()
+    assert {m["module"]: m["state"] for m in status["modules"]}["tasks"] == "in_progress"
+
+    with running_worker(synced.app):
+        assert wait_for_run(synced.engine, body["run_id"]) == "partial"
+        error = next(e for e in error_details(synced.engine, 1) if e.module == "projects")
+        retried = client.post(f"/api/errors/{error.id}/retry")
+        assert retried.status_code == 202 and retried.json()["modules"] == modules_for_refresh("projects")
+        wait_for_run(synced.engine, retried.json()["run_id"])
+    assert client.post("/api/integrations/1/refresh").status_code == 202  # no body: all modules
+
+
+def test_bad_input_gets_a_clear_error(client, synced):
+    cases = [
+        (client.post("/api/integrations/1/refresh", content=b"{nope"), 400, "the body must be JSON"),
+        (client.post("/api/integrations/1/refresh", json=["tasks"]), 400, "must be a JSON object"),
+        (client.post("/api/integrations/1/refresh", json={"module": "time"}), 400, "unknown module 'time'"),
+        (client.get("/api/integrations/1/history?limit=abc"), 400, "limit must be a whole number"),
+        (client.get("/api/integrations/9"), 404, "no integration '9'"),
+        (client.get("/api/errors/999"), 404, "no sync error #999"),
+        (client.post("/api/errors/x/retry"), 400, "an error id is a number"),
+    ]
+    for response, status, message in cases:
+        assert response.status_code == status, response.text
+        assert message in response.json()["error"]
+    update_integration(synced.engine, 1, state="disabled")
+    refused = client.post("/api/integrations/1/refresh", json={})
+    assert refused.status_code == 409 and "disabled" in refused.json()["error"]
