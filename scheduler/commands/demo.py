@@ -21,19 +21,20 @@ import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import requests
 import sqlalchemy as sa
-from rich.console import Console
 
 from scheduler.cli_support import friendly_errors
-from scheduler.demo_report import expected_changes_seen, show_errors, show_history, show_status
-from scheduler.run_watch import latest_run_id, terminal_console, watch_run
 from shared.config import Settings, load_settings
-from shared.db.integrations import Integration
 from shared.db.schema import entity_links
 from shared.logging import configure_logging
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from shared.db.integrations import Integration
 
 DEMO_NAME = "demo"
 SANDBOX_SEED = 1
@@ -76,6 +77,7 @@ def demo_command(once: bool, port: int) -> None:
     from sandbox.config import SandboxConfig
     from sandbox.limits import preset
     from sandbox.server import SandboxServer
+    from scheduler.run_watch import terminal_console
     from shared.zoho.factory import reset_embedded_state
 
     console = terminal_console()
@@ -96,6 +98,8 @@ def demo_command(once: bool, port: int) -> None:
 
 
 def run_demo(stack: ExitStack, conf: Settings, sandbox, console: Console, *, once: bool, port: int) -> bool:  # type: ignore[no-untyped-def]
+    from scheduler.demo_report import expected_changes_seen, show_errors, show_history, show_status
+    from scheduler.run_watch import watch_run
     from shared.celery_app import create_celery
     from shared.db.engine import make_engine, upgrade
     from shared.dispatch import TICK_TASK, request_sync
@@ -151,6 +155,8 @@ def connect_sandbox(engine: sa.Engine, conf: Settings, sandbox, console: Console
 
 
 def wait_for_first_run(engine: sa.Engine, integration_id: int, timeout: float = 30.0) -> int:
+    from scheduler.run_watch import latest_run_id
+
     deadline = time.monotonic() + timeout
     while (run_id := latest_run_id(engine, integration_id)) is None:
         if time.monotonic() > deadline:
@@ -199,6 +205,8 @@ def make_change(engine: sa.Engine, sandbox, integration: Integration, console: C
 
 def act(sandbox, action: str, **params: object) -> dict:  # type: ignore[no-untyped-def,type-arg]
     """A change made as a person would, through the sandbox's admin API."""
+    import requests
+
     response = requests.post(f"{sandbox.base_url}/_sandbox/act", json={"action": action, **params}, timeout=10)
     if response.status_code != 200:
         raise click.ClickException(f"sandbox act {action} failed: {response.text}")

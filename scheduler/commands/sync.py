@@ -9,23 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from contextlib import nullcontext
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from scheduler.cli_support import EXIT_CONFIG, emit_json, friendly_errors, settings
-from scheduler.run_watch import (
-    RunOutcome,
-    adopt_orphaned_modules,
-    progress_table,
-    read_run,
-    terminal_console,
-    watch_run,
-)
 from shared.config import Settings
-from shared.connect import ConnectError
-from shared.db.integrations import Integration
 from shared.logging import configure_logging
+
+if TYPE_CHECKING:
+    from scheduler.run_watch import RunOutcome
+    from shared.db.integrations import Integration
 
 EXIT_RUN_FAILED = 1
 SECRET_ENV = {
@@ -133,7 +127,7 @@ def connect_command(
     The user behind the refresh token must be an admin of the organization and the owner or an admin of the
     portal. Nothing is stored unless every check passes; the first sync is due at once.
     """
-    from shared.connect import check_access, check_preferences, create_checked
+    from shared.connect import ConnectError, check_access, check_preferences, create_checked
     from shared.db.engine import require_schema
     from shared.zoho.factory import ZohoCredentials
 
@@ -196,6 +190,7 @@ def refresh_command(integration_ref: str, module: str | None, wait: bool, timeou
     In embedded mode (BPSYNC_BROKER_URL=memory://) the broker lives in this process, so the sync always runs
     here and the command returns when it ends, --wait or not.
     """
+    from scheduler.run_watch import adopt_orphaned_modules, progress_table, read_run, terminal_console, watch_run
     from shared.celery_app import create_celery
     from shared.db.engine import require_schema
     from shared.db.integrations import get_integration

@@ -1,0 +1,215 @@
+"""``bpsync connect``, ``refresh`` and ``integrations`` as an admin runs them: real processes against the sandbox.
+
+The CLI runs in embedded mode (memory:// broker), so ``refresh`` runs the Celery worker inside its own process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from celery import Celery
+
+from sandbox.generator import credentials
+from shared import crypto
+from shared.config import load_settings
+from shared.connect import connect
+from shared.db.engine import make_engine, upgrade
+from shared.db.integrations import get_integration, update_integration
+from shared.dispatch import request_sync
+from shared.zoho.factory import reset_embedded_state
+
+BPSYNC = [sys.executable, "-m", "scheduler.cli"]
+SECRET_KEY = "kRSjdTuoQ36b6JeNS1EPK5sIt9Ew3qwDvhCEtvCtUGs="
+
+
+@pytest.fixture
+def world(sandbox_factory):
+    reset_embedded_state()
+    return sandbox_factory(size="tiny")
+
+
+def base_env(url, server):
+    return {
+        "BPSYNC_DATABASE_URL": url,
+        "BPSYNC_SECRET_KEY": SECRET_KEY,
+        "BPSYNC_PROJECTS_API_URL": server.base_url,
+        "BPSYNC_BOOKS_API_URL": f"{server.base_url}/books/v3",
+        "BPSYNC_ACCOUNTS_URL": server.base_url,
+        # the sandbox fixture has its limits off; a full sync of even the tiny world needs >100 Projects calls
+        "BPSYNC_RATE_LIMITS_ENABLED": "false",
+    }
+
+
+def run(args, env_extra, timeout=120):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BPSYNC_")} | env_extra
+    return subprocess.run(
+        [*BPSYNC, *args], env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
+
+
+def connected(url, server, name="acme"):
+    """An integration connected in-process (the CLI path is tested on its own below)."""
+    upgrade(url)
+    creds = credentials(server.world)
+    settings = load_settings(**{k.removeprefix("BPSYNC_").lower(): v for k, v in base_env(url, server).items()})
+    engine = make_engine(url)
+    connect(
+        engine,
+        settings,
+        name=name,
+        client_id=creds["client_id"],
+        client_secret=creds["client_secret"],
+        refresh_token=creds["admin"]["refresh_token"],
+        organization_id=creds["organization_id"],
+    )
+    return engine, settings
+
+
+def test_connect_with_secrets_from_the_environment_then_refresh_shows_progress(sqlite_url, world):
+    creds = credentials(world.world)
+    env = base_env(sqlite_url, world)
+    assert run(["db", "upgrade"], env).returncode == 0
+    secrets_env = {
+        "BPSYNC_CONNECT_CLIENT_ID": creds["client_id"],
+        "BPSYNC_CONNECT_CLIENT_SECRET": creds["client_secret"],
+        "BPSYNC_CONNECT_REFRESH_TOKEN": creds["admin"]["refresh_token"],
+    }
+    out = run(
+        [
+            "connect",
+            "--name",
+            "acme",
+            "--organization",
+            creds["organization_id"],
+            "--cutoff-date",
+            "2024-01-31",
+            "--interval-hours",
+            "12",
+            "--json",
+        ],
+        env | secrets_env,
+    )
+    assert out.returncode == 0, out.stderr
+    assert creds["client_secret"] not in out.stdout and creds["admin"]["refresh_token"] not in out.stdout
+    made = json.loads(out.stdout)
+    assert (made["name"], made["projects_portal_id"], made["timesheet_cutoff_date"]) == (
+        "acme",
+        creds["portal_id"],
+        "2024-01-31",
+    )
+    assert made["sync_interval_hours"] == 12
+
+    out = run(["refresh", "acme", "--wait"], env)
+    assert out.returncode == 0, out.stderr  # partial (seeded bad records) is a warning, not a failure
+    assert "started sync run 1 of 'acme' (all modules)" in out.stdout
+    for module in ("users", "clients", "projects", "tasks", "bugs"):
+        assert module in out.stdout
+    assert "sync run 1: partial" in out.stdout
+    assert "warning:" in out.stderr and "see: bpsync errors acme" in out.stderr
+
+    listed = json.loads(run(["integrations", "--json"], env).stdout)
+    assert [i["name"] for i in listed] == ["acme"] and "credentials" not in listed[0]
+
+
+def test_refresh_joins_the_running_sync_and_finishes_it(sqlite_url, world):
+    engine, _ = connected(sqlite_url, world)
+    # A sync whose worker is gone: its messages were in another process's memory broker.
+    orphan = request_sync(engine, Celery("gone", broker="memory://"), get_integration(engine, "acme").id)
+    out = run(["refresh", "acme", "--module", "tasks", "--json"], base_env(sqlite_url, world))
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert (report["run_id"], report["coalesced"], report["joined"]) == (orphan.run_id, True, "running")
+    assert report["status"] in ("succeeded", "partial")
+    assert [m["module"] for m in report["modules"]][:2] == ["users", "clients"]
+
+
+def test_a_failed_sync_exits_1_with_the_reason(sqlite_url, world):
+    engine, settings = connected(sqlite_url, world)
+    creds = credentials(world.world)
+    revoked = {"client_id": creds["client_id"], "client_secret": creds["client_secret"], "refresh_token": "1000.x.y"}
+    update_integration(engine, get_integration(engine, "acme").id, credentials=crypto.seal(settings, revoked))
+    out = run(["refresh", "acme", "--wait"], base_env(sqlite_url, world))
+    assert out.returncode == 1, out.stdout + out.stderr
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: sync run 1 failed (") and "refresh token" in last
+
+
+@pytest.fixture
+def cli(monkeypatch):
+    """The CLI in this process (for checks that start no worker): env as given, settings re-read per call."""
+    from click.testing import CliRunner
+
+    from scheduler.cli import main
+    from shared.config import get_settings
+
+    for key in [k for k in os.environ if k.startswith("BPSYNC_")]:
+        monkeypatch.delenv(key)
+
+    def invoke(args, env):
+        get_settings.cache_clear()
+        try:
+            return CliRunner().invoke(main, args, env=env, catch_exceptions=False)
+        finally:
+            get_settings.cache_clear()
+
+    return invoke
+
+
+def test_bad_input_is_one_line_and_exit_2(sqlite_url, world, cli):
+    creds = credentials(world.world)
+    env = base_env(sqlite_url, world)
+    upgrade(sqlite_url)
+    missing = cli(["connect", "--name", "x", "--client-id", creds["client_id"]], env)
+    assert missing.exit_code == 2
+    assert missing.stderr.strip() == (
+        "error: missing --client-secret; pass it or set BPSYNC_CONNECT_CLIENT_SECRET (keeps secrets out of shell "
+        "history)"
+    )
+    bad = cli(
+        [
+            "connect",
+            "--name",
+            "x",
+            "--client-id",
+            creds["client_id"],
+            "--client-secret",
+            "nope",
+            "--refresh-token",
+            creds["admin"]["refresh_token"],
+        ],
+        env,
+    )
+    assert bad.exit_code == 2 and bad.stderr.startswith("error: Zoho refused the credentials")
+    assert "nope" not in bad.stderr and "Traceback" not in bad.stderr
+    for args, message in (
+        (["refresh", "nobody"], "error: no integration 'nobody'"),
+        (["connect", "--name", "x", "--cutoff-date", "31.01.2024"], "'31.01.2024' does not match the format"),
+    ):
+        out = cli(args, env)
+        assert out.exit_code == 2 and message in out.stderr, out.stderr
+    assert json.loads(cli(["integrations", "--json"], env).stdout) == []
+
+
+def test_refresh_refuses_an_unknown_module_or_a_disabled_integration(sqlite_url, world, cli):
+    engine, _ = connected(sqlite_url, world)
+    env = base_env(sqlite_url, world)
+    out = cli(["refresh", "acme", "--module", "invoices"], env)
+    assert out.exit_code == 2 and out.stderr.startswith("error: unknown module 'invoices'; choose one of: users")
+    update_integration(engine, get_integration(engine, "acme").id, state="disabled")
+    out = cli(["refresh", "acme"], env)
+    assert out.exit_code == 2
+    assert out.stderr.strip() == "error: integration 'acme' is disabled; enable it first: bpsync enable acme"
+
+
+@pytest.mark.postgres
+def test_refresh_wait_on_postgres(pg_url, world):
+    connected(pg_url, world)
+    out = run(["refresh", "acme", "--module", "projects", "--wait", "--json"], base_env(pg_url, world))
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert [m["module"] for m in report["modules"]] == ["projects", "tasks", "bugs", "timesheets"]
+    assert report["status"] in ("succeeded", "partial") and report["modules"][0]["fetched"] > 0
