@@ -36,7 +36,8 @@ def _checked_module(module: str | None) -> str | None:
 
 
 def _ops_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Lookups that fail on what the admin typed (an error id, a project) are one line too, like config errors."""
+    """An error id that does not exist is one line too, like a config error."""
+
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:

@@ -70,8 +70,8 @@ def database_url(request):
     return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
 
 
-def test_status_history_and_errors_after_a_real_sync(sandbox, database_url):
-    world = connect(sandbox, database_url)
+def test_status_history_and_errors_after_a_real_sync(sandbox_factory, database_url):
+    world = connect(sandbox_factory(size="tiny"), database_url)
     with running_worker(world.app):
         run_id, outcome = sync(world)
     assert outcome == "partial"  # the small world's awkward cases fail some projects on purpose
@@ -122,8 +122,8 @@ def test_status_history_and_errors_after_a_real_sync(sandbox, database_url):
     assert [e.module for e in details] == sorted((e.module for e in details), key=MODULE_ORDER.index)
 
 
-def test_the_project_view_shows_what_synced_and_what_is_blocked(sandbox, sqlite_url):
-    world = connect(sandbox, sqlite_url)
+def test_the_project_view_shows_what_synced_and_what_is_blocked(sandbox_factory, sqlite_url):
+    world = connect(sandbox_factory(size="tiny"), sqlite_url)
     with running_worker(world.app):
         sync(world)
     engine, iid = world.engine, world.integration.id
