@@ -226,7 +226,8 @@ def serve_web(conf: Settings, app, console: Console, port: int) -> None:  # type
             probe.bind((host, 0))
             port = probe.getsockname()[1]
     console.rule("web UI")
-    console.print(f"status pages, history, errors and the JSON API: http://{host}:{port}/?token={conf.web_token}")
+    console.print("status pages, history, errors and the JSON API (the token signs you in):")
+    console.print(f"  http://{host}:{port}/login?token={conf.web_token}", soft_wrap=True, highlight=False)
     console.print("the worker and the beat keep running; the Refresh buttons sync through them. Ctrl-C stops.")
     uvicorn.run(create_web_app(conf, celery=app), host=host, port=port, log_level="warning")
 
