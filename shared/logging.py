@@ -143,7 +143,12 @@ class JsonFormatter(logging.Formatter):
 # --------------------------------------------------------------------------------------------- set-up
 HANDLER_NAME = "bpsync"
 # Loggers that are noisy at INFO and say nothing an admin can act on.
-QUIET_LOGGERS = {"urllib3": logging.WARNING, "celery.worker.strategy": logging.WARNING}
+QUIET_LOGGERS = {
+    "urllib3": logging.WARNING,
+    "celery.worker.strategy": logging.WARNING,
+    # require_schema checks the revision per task: "Context impl PostgresqlImpl" on every task is noise
+    "alembic.runtime.migration": logging.WARNING,
+}
 
 
 def build_handler(settings: Settings, stream: Any = None) -> logging.Handler:
