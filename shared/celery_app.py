@@ -26,6 +26,9 @@ def create_celery(settings: Settings, *, main: str = "bpsync") -> Celery:
         # A task not acked within visibility_timeout is redelivered (Redis); the hard time limit stays below it
         # so a slow task is killed before a second worker also starts it.
         transport_options["visibility_timeout"] = settings.visibility_timeout_seconds
+        if settings.broker_url.startswith(("redis", "rediss")):
+            # queues of several deployments (or test runs) sharing one Redis never see each other's messages
+            transport_options["global_keyprefix"] = f"{settings.redis_key_prefix}:"
     if settings.task_time_limit_seconds >= settings.visibility_timeout_seconds:
         raise ValueError("BPSYNC_TASK_TIME_LIMIT_SECONDS must be below BPSYNC_VISIBILITY_TIMEOUT_SECONDS")
     app.conf.update(

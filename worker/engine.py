@@ -10,6 +10,7 @@ or a pending link that makes the module look the record up before creating it), 
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -31,21 +32,45 @@ class SliceResult:
 def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int) -> SliceResult:
     """Process up to ``max_pages`` source pages from the stored checkpoint."""
     cursor = ctx.module_run.checkpoint
+    lease = LeaseKeeper(ctx)
     for _ in range(max_pages):
         page = module.pages(ctx, cursor)
         counts: Counter[str] = Counter(fetched=len(page.items))
         for source in page.items:
             counts[sync_record(ctx, module, module.to_record(ctx, source))] += 1
+            lease.keep()
         cursor = page.next_cursor
         with ctx.engine.begin() as conn:
             runs.add_counts(conn, ctx.module_run.id, dict(counts))
             runs.extend_lease(conn, ctx.module_run.id, ctx.settings.module_lease_seconds)
+            # progress made: the sweeper's give-up count is about modules that stopped moving
             conn.execute(
-                runs.module_runs.update().where(runs.module_runs.c.id == ctx.module_run.id).values(checkpoint=cursor)
+                runs.module_runs.update()
+                .where(runs.module_runs.c.id == ctx.module_run.id)
+                .values(checkpoint=cursor, attempts=0)
             )
+        lease.kept()
         if cursor is None:
             return SliceResult(True, None)
     return SliceResult(False, cursor)
+
+
+class LeaseKeeper:
+    """Extends the module's lease while a long page is processed, so the sweeper never takes a live module."""
+
+    def __init__(self, ctx: SyncContext) -> None:
+        self.ctx = ctx
+        self.every = ctx.settings.module_lease_seconds / 3
+        self.last = time.monotonic()
+
+    def keep(self) -> None:
+        if time.monotonic() - self.last >= self.every:
+            with self.ctx.engine.begin() as conn:
+                runs.extend_lease(conn, self.ctx.module_run.id, self.ctx.settings.module_lease_seconds)
+            self.kept()
+
+    def kept(self) -> None:
+        self.last = time.monotonic()
 
 
 def sync_record(ctx: SyncContext, module: SyncModule, record: Record) -> str:
@@ -55,24 +80,31 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record) -> str:
         return _retire(ctx, module, record) if module.retire else "skipped"
     with ctx.engine.connect() as conn:
         link = links.get_link(conn, iid, module.entity_type, record.projects_id)
-        parent_books_id = None
-        if record.parent is not None:
-            parent_type, parent_id = record.parent
-            parent_books_id = links.books_id_of(conn, iid, parent_type, parent_id)
-            if parent_books_id is None:
-                parent_error = sync_errors.open_error_ids(conn, iid, parent_type).get(parent_id)
+    parent_books_id = None
+    if record.parent is not None:
+        parent_type, parent_id = record.parent
+        parent_links, parent_errors = _parents(ctx, parent_type)
+        parent_books_id = parent_links.get(parent_id)
+        if parent_books_id is None:
+            parent_error = parent_errors.get(parent_id)
     if record.parent is not None and parent_books_id is None:
         if parent_error is None:
             # the parent is deliberately not synced (e.g. an archived project): nothing to do, not an error
             return "skipped"
-        return _fail(ctx, module, record, Problem(
-            "parent_failed",
-            f"{module.entity_type.capitalize()} '{record.name}' could not be synced because its "
-            f"{module.parent_label} could not be synced.",
-            f"See the {module.parent_label}'s error (#{parent_error}); once it is fixed this record syncs on the "
-            "next run.",
-            blocked_by=parent_error,
-        ), counter="blocked")
+        return _fail(
+            ctx,
+            module,
+            record,
+            Problem(
+                "parent_failed",
+                f"{module.entity_type.capitalize()} '{record.name}' could not be synced because its "
+                f"{module.parent_label} could not be synced.",
+                f"See the {module.parent_label}'s error (#{parent_error}); once it is fixed this record syncs on the "
+                "next run.",
+                blocked_by=parent_error,
+            ),
+            counter="blocked",
+        )
     problem = module.check(ctx, record)
     if problem is not None:
         return _fail(ctx, module, record, problem)
@@ -90,8 +122,13 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record) -> str:
             return "updated"
         if link is None:
             with ctx.engine.begin() as conn:
-                link = links.put_pending(conn, iid, module.entity_type, record.projects_id,
-                                         parent_projects_id=record.parent[1] if record.parent else None)
+                link = links.put_pending(
+                    conn,
+                    iid,
+                    module.entity_type,
+                    record.projects_id,
+                    parent_projects_id=record.parent[1] if record.parent else None,
+                )
             ctx.link = link
         adopted = module.find_existing(ctx, record, link, parent_books_id)
         books_id = adopted or module.create(ctx, record, parent_books_id)
@@ -105,6 +142,21 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record) -> str:
         raise
     except ProblemError as exc:
         return _fail(ctx, module, record, exc.problem)
+
+
+def _parents(ctx: SyncContext, entity_type: str) -> tuple[dict[str, str], dict[str, int]]:
+    """Books ids and open errors of a parent type, read once per slice (parents run before their children)."""
+
+    def load() -> tuple[dict[str, str], dict[str, int]]:
+        with ctx.engine.connect() as conn:
+            linked = {
+                pid: link.books_id
+                for pid, link in links.links_of(conn, ctx.integration.id, entity_type).items()
+                if link.books_id and not link.pending
+            }
+            return linked, sync_errors.open_error_ids(conn, ctx.integration.id, entity_type)
+
+    return ctx.remember(f"parents:{entity_type}", load)
 
 
 def _retire(ctx: SyncContext, module: SyncModule, record: Record) -> str:
@@ -128,9 +180,16 @@ def _retire(ctx: SyncContext, module: SyncModule, record: Record) -> str:
 
 def _fail(ctx: SyncContext, module: SyncModule, record: Record, problem: Problem, counter: str = "failed") -> str:
     with ctx.engine.begin() as conn:
-        sync_errors.record(conn, ctx.integration.id, module=module.name, entity_type=module.entity_type,
-                           source_id=record.projects_id, source_name=record.name, problem=problem,
-                           module_run_id=ctx.module_run.id)
+        sync_errors.record(
+            conn,
+            ctx.integration.id,
+            module=module.name,
+            entity_type=module.entity_type,
+            source_id=record.projects_id,
+            source_name=record.name,
+            problem=problem,
+            module_run_id=ctx.module_run.id,
+        )
     log.info("%s %s %s: %s", module.name, record.projects_id, counter, problem.reason_code)
     return counter
 

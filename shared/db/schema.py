@@ -116,7 +116,17 @@ entity_links = sa.Table(
     _ts("last_synced_at", nullable=True),
     _ts("created_at", nullable=False),
     sa.UniqueConstraint("integration_id", "entity_type", "projects_id"),
-    sa.UniqueConstraint("integration_id", "entity_type", "books_id"),
+    # ...and a Books record is the target of one Projects record, except customers: merging same-name clients
+    # (the contact-duplication preference) makes several Projects clients one Books customer on purpose.
+    sa.Index(
+        "uq_entity_links_books_side",
+        "integration_id",
+        "entity_type",
+        "books_id",
+        unique=True,
+        postgresql_where=sa.text("entity_type <> 'client'"),
+        sqlite_where=sa.text("entity_type <> 'client'"),
+    ),
 )
 
 sync_errors = sa.Table(

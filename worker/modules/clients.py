@@ -71,31 +71,28 @@ def _find(ctx: SyncContext, record: Record, link: links.Link, _parent: str | Non
         return made[0].contact_id if made else None
     if ctx.integration.contact_duplication == "clone":
         return None
-    by_email = index.free(index.by_email.get(record.fields["email"], [])) if record.fields["email"] else []
-    candidates = by_email or index.free(index.by_name[normalize_company(record.name)])
+    # merge: several Projects clients may become one Books customer (same company), so linked ones still count
+    named = index.by_name[normalize_company(record.name)]
+    emailed = index.by_email.get(record.fields["email"], []) if record.fields["email"] else []
+    if len(emailed) > 1:  # a shared mailbox (ap@, billing@) narrows the match but doesn't decide it
+        emailed = [c for c in emailed if c in named]
+    candidates = emailed or named
     if len(candidates) > 1:
         exact = [c for c in candidates if c.contact_name == record.name]
         if len(exact) != 1:
             names = ", ".join(f"'{c.contact_name}' ({c.contact_id})" for c in candidates)
-            raise ProblemError(Problem(
-                "ambiguous_customer",
-                f"Client '{record.name}' matches {len(candidates)} Books customers: {names}.",
-                "Rename or merge the duplicate customers in Zoho Books (or give the client the email of one of "
-                "them), then retry.",
-            ))
+            raise ProblemError(
+                Problem(
+                    "ambiguous_customer",
+                    f"Client '{record.name}' matches {len(candidates)} Books customers: {names}.",
+                    "Rename or merge the duplicate customers in Zoho Books (or give the client the email of one of "
+                    "them), then retry.",
+                )
+            )
         candidates = exact
     if candidates:
         index.taken.add(candidates[0].contact_id)
         return candidates[0].contact_id
-    if index.by_name[normalize_company(record.name)]:
-        linked = index.by_name[normalize_company(record.name)][0]
-        raise ProblemError(Problem(
-            "customer_already_linked",
-            f"Client '{record.name}' matches Books customer '{linked.contact_name}', which is already linked to "
-            "another Projects client.",
-            "Rename one of the two Projects clients, or set contact duplication to 'clone' to create a separate "
-            "customer.",
-        ))
     return None
 
 
@@ -111,15 +108,18 @@ def _payload(ctx: SyncContext, record: Record) -> dict[str, Any]:
     currency = record.fields["currency"]
     if currency:
         if currency not in currency_ids(ctx):
-            raise ProblemError(Problem(
-                "currency_not_enabled",
-                f"Client '{record.name}' uses {currency}, which is not enabled in Zoho Books.",
-                f"Add {currency} under Settings > Currencies in Zoho Books, or change the client's currency.",
-            ))
+            raise ProblemError(
+                Problem(
+                    "currency_not_enabled",
+                    f"Client '{record.name}' uses {currency}, which is not enabled in Zoho Books.",
+                    f"Add {currency} under Settings > Currencies in Zoho Books, or change the client's currency.",
+                )
+            )
         payload["currency_id"] = currency_ids(ctx)[currency]
     if record.fields["email"]:
-        payload["contact_persons"] = [{"email": record.fields["email"], "is_primary_contact": True,
-                                       "first_name": record.name[:100]}]
+        payload["contact_persons"] = [
+            {"email": record.fields["email"], "is_primary_contact": True, "first_name": record.name[:100]}
+        ]
     return payload
 
 
@@ -147,5 +147,12 @@ def _update(ctx: SyncContext, record: Record, books_id: str, _parent: str | None
     note_intent(ctx, books_name=name)
 
 
-CLIENTS = SyncModule(name="clients", entity_type="client", pages=_pages, to_record=_record, create=_create,
-                     update=_update, find_existing=_find)
+CLIENTS = SyncModule(
+    name="clients",
+    entity_type="client",
+    pages=_pages,
+    to_record=_record,
+    create=_create,
+    update=_update,
+    find_existing=_find,
+)

@@ -18,7 +18,7 @@ from shared.db.engine import require_schema
 from shared.db.integrations import get_integration, update_integration
 from shared.dispatch import dispatch_due, enqueue_module, sweep
 from shared.zoho.errors import FatalError, RateLimited, RetryableError
-from worker.engine import run_slice
+from worker.engine import LeaseKeeper, run_slice
 from worker.modules import REGISTRY
 from worker.modules.base import SyncContext
 
@@ -48,11 +48,16 @@ def sync_module(self, module_run_id: int) -> str:  # type: ignore[no-untyped-def
         return "integration disabled"
     calls = {"n": 0}
 
+    lease: list[LeaseKeeper] = []
+
     def count_call(_api: str, _endpoint: str, _status: int | None, _elapsed: float) -> None:
         calls["n"] += 1
+        if lease:  # every Zoho call is a sign of life: a slow page must not look like a dead worker
+            lease[0].keep()
 
     projects, books = clients_for(settings, integration, metrics=count_call)
     ctx = SyncContext(engine, settings, integration, module_run, projects, books)
+    lease.append(LeaseKeeper(ctx))
     try:
         result = run_slice(ctx, REGISTRY[module_run.module], max_pages=settings.slice_pages)
     except RateLimited as exc:

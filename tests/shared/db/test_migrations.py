@@ -65,10 +65,10 @@ def _integration(conn: sa.Connection) -> int:
     ).inserted_primary_key[0]
 
 
-def _link(integration_id: int, projects_id: str, books_id: str | None) -> sa.Insert:
+def _link(integration_id: int, projects_id: str, books_id: str | None, entity_type: str = "project") -> sa.Insert:
     return entity_links.insert().values(
         integration_id=integration_id,
-        entity_type="project",
+        entity_type=entity_type,
         projects_id=projects_id,
         books_id=books_id,
         created_at=NOW,
@@ -90,6 +90,17 @@ def test_a_projects_id_links_to_one_books_id_and_back(empty_db_url):
         conn.execute(_link(iid, "p9", "b1"))
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(entity_links)).scalar() == 3
+
+
+def test_merged_clients_may_share_one_books_customer(empty_db_url):
+    dbengine.upgrade(empty_db_url)
+    engine = dbengine.make_engine(empty_db_url)
+    with engine.begin() as conn:
+        iid = _integration(conn)
+        conn.execute(_link(iid, "c1", "contact-9", "client"))
+        conn.execute(_link(iid, "c2", "contact-9", "client"))
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(_link(iid, "c1", "contact-10", "client"))  # a client still links to one customer
 
 
 def test_one_billing_claim_per_item(empty_db_url):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 17:04:46.773872
+Create Date: 2026-11-25 17:32:09.704967
 """
 
 from __future__ import annotations
@@ -99,16 +99,19 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "integration_id",
             "entity_type",
-            "books_id",
-            name=op.f("uq_entity_links_integration_id_entity_type_books_id"),
-        ),
-        sa.UniqueConstraint(
-            "integration_id",
-            "entity_type",
             "projects_id",
             name=op.f("uq_entity_links_integration_id_entity_type_projects_id"),
         ),
     )
+    with op.batch_alter_table("entity_links", schema=None) as batch_op:
+        batch_op.create_index(
+            "uq_entity_links_books_side",
+            ["integration_id", "entity_type", "books_id"],
+            unique=True,
+            postgresql_where=sa.text("entity_type <> 'client'"),
+            sqlite_where=sa.text("entity_type <> 'client'"),
+        )
+
     op.create_table(
         "sync_runs",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -257,6 +260,13 @@ def downgrade() -> None:
         batch_op.drop_index("ix_sync_runs_integration_status")
 
     op.drop_table("sync_runs")
+    with op.batch_alter_table("entity_links", schema=None) as batch_op:
+        batch_op.drop_index(
+            "uq_entity_links_books_side",
+            postgresql_where=sa.text("entity_type <> 'client'"),
+            sqlite_where=sa.text("entity_type <> 'client'"),
+        )
+
     op.drop_table("entity_links")
     op.drop_table("billing_claims")
     op.drop_table("worker_checks")
