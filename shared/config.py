@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     stale_after_seconds: float = 300.0
     # ...at most this many times before the module is marked failed and the run moves on.
     max_module_attempts: int = 5
+    # Instant path: new time logs of synced projects are polled this often (0 turns the poll off).
+    instant_poll_minutes: float = 5.0
 
     @field_validator("database_url")
     @classmethod

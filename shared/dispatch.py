@@ -15,7 +15,7 @@ from shared.clock import as_utc, utcnow
 from shared.config import Settings
 from shared.db import runs
 from shared.db.integrations import next_run_after
-from shared.db.schema import integrations, module_runs
+from shared.db.schema import integrations, module_runs, sync_runs
 from shared.modules import modules_for_refresh
 
 log = logging.getLogger(__name__)
@@ -27,8 +27,9 @@ def enqueue_module(app: Celery, module_run_id: int, *, eta: dt.datetime | None =
     app.send_task(MODULE_TASK, kwargs={"module_run_id": module_run_id}, eta=eta)
 
 
-def request_sync(engine: sa.Engine, app: Celery, integration_id: int, *, module: str | None = None,
-                 trigger: str = "manual") -> runs.RunRequest:
+def request_sync(
+    engine: sa.Engine, app: Celery, integration_id: int, *, module: str | None = None, trigger: str = "manual"
+) -> runs.RunRequest:
     """Refresh one module (and everything below it) or all; coalesces into a sync already running."""
     wanted = modules_for_refresh(module)
     with engine.begin() as conn:
@@ -45,14 +46,54 @@ def dispatch_due(engine: sa.Engine, app: Celery, now: dt.datetime | None = None,
     started: list[int] = []
     with engine.begin() as conn:
         due = conn.execute(
-            sa.select(integrations).where(integrations.c.state == "active", integrations.c.next_run_at <= now)
-            .order_by(integrations.c.next_run_at).limit(limit)
+            sa.select(integrations)
+            .where(integrations.c.state == "active", integrations.c.next_run_at <= now)
+            .order_by(integrations.c.next_run_at)
+            .limit(limit)
             .with_for_update(skip_locked=True)  # a second beat skips rows the first one holds
         ).all()
         for row in due:
             next_at = next_run_after(as_utc(row.connected_at), row.sync_interval_seconds, now)
             conn.execute(integrations.update().where(integrations.c.id == row.id).values(next_run_at=next_at))
             request = runs.request_run(conn, row.id, modules_for_refresh(None), "beat", now)
+            started.append(request.run_id)
+            if request.start_module_run_id is not None:
+                to_enqueue.append(request.start_module_run_id)
+    for module_run_id in to_enqueue:
+        enqueue_module(app, module_run_id)
+    return started
+
+
+def dispatch_instant_polls(
+    engine: sa.Engine, app: Celery, settings: Settings, now: dt.datetime | None = None
+) -> list[int]:
+    """Poll recent time logs of integrations that synced before, every instant_poll_minutes (issue 7).
+
+    A poll is a run of the timesheets module with trigger "instant" (it reads only recent windows); it
+    coalesces like any refresh, so it never runs beside another sync of the same integration.
+    """
+    if settings.instant_poll_minutes <= 0:
+        return []
+    now = now or utcnow()
+    since = now - dt.timedelta(minutes=settings.instant_poll_minutes)
+    recent = sa.select(sync_runs.c.integration_id).where(
+        sa.or_(sync_runs.c.requested_at >= since, sync_runs.c.status.in_(("queued", "running")))
+    )
+    synced_before = sa.select(sync_runs.c.integration_id).where(sync_runs.c.status.in_(("succeeded", "partial")))
+    to_enqueue, started = [], []
+    with engine.begin() as conn:
+        due = conn.execute(
+            sa.select(integrations.c.id)
+            .where(
+                integrations.c.state == "active",
+                sa.or_(integrations.c.paused_until.is_(None), integrations.c.paused_until <= now),
+                integrations.c.id.in_(synced_before),
+                integrations.c.id.not_in(recent),
+            )
+            .with_for_update(skip_locked=True)
+        ).all()
+        for row in due:
+            request = runs.request_run(conn, row.id, ["timesheets"], "instant", now)
             started.append(request.run_id)
             if request.start_module_run_id is not None:
                 to_enqueue.append(request.start_module_run_id)
@@ -68,8 +109,12 @@ def sweep(engine: sa.Engine, app: Celery, settings: Settings) -> list[int]:
         attempts = runs.touch(engine, module_run_id, attempt=True)
         if attempts > settings.max_module_attempts:
             log.warning("module run %s failed: no progress after %s attempts", module_run_id, attempts - 1)
-            runs.release(engine, module_run_id, status="failed",
-                         error=f"gave up after {attempts - 1} attempts without progress (workers dying?)")
+            runs.release(
+                engine,
+                module_run_id,
+                status="failed",
+                error=f"gave up after {attempts - 1} attempts without progress (workers dying?)",
+            )
             mr = runs.get_module_run(engine, module_run_id)
             following = runs.advance(engine, mr.sync_run_id)
             if following is not None:
@@ -82,5 +127,10 @@ def sweep(engine: sa.Engine, app: Celery, settings: Settings) -> list[int]:
 
 def waiting_modules(engine: sa.Engine) -> int:
     with engine.connect() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(module_runs).where(
-            module_runs.c.status.in_(("queued", "running")))).scalar())
+        return int(
+            conn.execute(
+                sa.select(sa.func.count())
+                .select_from(module_runs)
+                .where(module_runs.c.status.in_(("queued", "running")))
+            ).scalar()
+        )

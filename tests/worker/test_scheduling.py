@@ -183,3 +183,33 @@ def test_a_worker_killed_mid_module_is_replaced_and_nothing_is_duplicated(sandbo
             )
         assert books_tasks == expected  # every task and bug once (the generator also seeds same-name tasks)
         update_integration(h.engine, h.integration.id, state="disabled")
+
+
+def test_instant_polls_start_a_recent_timesheets_run_for_synced_integrations(sandbox, pg_url):
+    from shared.clock import utcnow
+    from shared.dispatch import dispatch_instant_polls
+
+    with sync_harness(sandbox, pg_url, worker=False) as h:
+        now = utcnow()
+        assert dispatch_instant_polls(h.engine, h.app, h.settings, now=now) == []  # never synced: nothing to poll
+        with h.engine.begin() as conn:
+            conn.execute(
+                sync_runs.insert().values(
+                    integration_id=h.integration.id,
+                    trigger="beat",
+                    modules=["users"],
+                    status="partial",
+                    requested_at=now - dt.timedelta(hours=1),
+                )
+            )
+        later = now + dt.timedelta(minutes=h.settings.instant_poll_minutes + 1)
+        [run_id] = dispatch_instant_polls(h.engine, h.app, h.settings, now=later)
+        poll = next(r for r in _runs(h.engine, h.integration.id) if r.id == run_id)
+        assert (poll.trigger, poll.modules, poll.status) == ("instant", ["timesheets"], "running")
+        # one poll at a time, and not again within the interval
+        assert dispatch_instant_polls(h.engine, h.app, h.settings, now=later + dt.timedelta(minutes=30)) == []
+        with h.engine.begin() as conn:
+            conn.execute(sync_runs.update().where(sync_runs.c.id == run_id).values(status="succeeded"))
+        assert dispatch_instant_polls(h.engine, h.app, h.settings, now=later + dt.timedelta(seconds=30)) == []
+        update_integration(h.engine, h.integration.id, state="disabled")
+        assert dispatch_instant_polls(h.engine, h.app, h.settings, now=later + dt.timedelta(hours=1)) == []

@@ -16,7 +16,7 @@ from shared.connections import clients_for
 from shared.db import runs
 from shared.db.engine import require_schema
 from shared.db.integrations import get_integration, update_integration
-from shared.dispatch import dispatch_due, enqueue_module, sweep
+from shared.dispatch import dispatch_due, dispatch_instant_polls, enqueue_module, sweep
 from shared.zoho.errors import FatalError, RateLimited, RetryableError
 from worker.engine import LeaseKeeper, run_slice
 from worker.modules import REGISTRY
@@ -115,4 +115,8 @@ def tick(self) -> dict[str, list[int]]:  # type: ignore[no-untyped-def]
     """The one periodic task: start due syncs, resume stalled modules."""
     settings = settings_of(self.app)
     engine = require_schema(settings.database_url)
-    return {"started": dispatch_due(engine, self.app), "resumed": sweep(engine, self.app, settings)}
+    return {
+        "started": dispatch_due(engine, self.app),
+        "instant": dispatch_instant_polls(engine, self.app, settings),
+        "resumed": sweep(engine, self.app, settings),
+    }
