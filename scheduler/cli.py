@@ -16,6 +16,13 @@ from scheduler.cli_support import emit_json, friendly_errors, settings
 @click.version_option(dist_version("books-projects-sync"), prog_name="bpsync")
 def main() -> None:
     """Keep Zoho Projects and Zoho Books in sync."""
+    from contextlib import suppress
+
+    from shared.config import ConfigError
+    from shared.logging import configure_logging
+
+    with suppress(ConfigError):  # the command itself reports a bad setting in one line
+        configure_logging(settings())
 
 
 @main.group()
@@ -153,14 +160,31 @@ def keygen() -> None:
 @click.option("--port", default=None, type=int, help="Default: from BPSYNC_WEB_BIND.")
 @friendly_errors
 def web(host: str | None, port: int | None) -> None:
-    """Serve the status pages, the JSON API (/api), /metrics and the webhook receiver."""
+    """Serve the status pages, the JSON API (/api), /metrics and the webhook receiver.
+
+    In embedded mode (memory:// broker) this process also runs the worker and the beat tick, since a refresh
+    sent through an in-memory broker only reaches a worker in the same process.
+    """
+    from contextlib import ExitStack
+
     import uvicorn
 
     from scheduler.web.app import create_web_app
+    from shared.celery_app import create_celery
+    from shared.db.engine import require_schema
+    from shared.dispatch import TICK_TASK
+    from shared.embedded import running_beat, running_worker
 
     conf = settings()
+    require_schema(conf.database_url)
+    app = create_celery(conf)
     bind_host, _, bind_port = conf.web_bind.rpartition(":")
-    uvicorn.run(create_web_app(conf), host=host or bind_host, port=port or int(bind_port), log_level="warning")
+    with ExitStack() as stack:
+        if conf.embedded:
+            stack.enter_context(running_worker(app))
+            stack.enter_context(running_beat(lambda: app.send_task(TICK_TASK), conf.beat_tick_seconds))
+        web_app = create_web_app(conf, celery=app)
+        uvicorn.run(web_app, host=host or bind_host, port=port or int(bind_port), log_level="warning")
 
 
 def _register_commands() -> None:

@@ -17,6 +17,7 @@ from shared.db import runs
 from shared.db.engine import require_schema
 from shared.db.integrations import get_integration, update_integration
 from shared.dispatch import dispatch_due, dispatch_instant_polls, enqueue_module, sweep
+from shared.logging import bind
 from shared.zoho.errors import FatalError, RateLimited, RetryableError
 from worker.engine import LeaseKeeper, run_slice
 from worker.modules import REGISTRY
@@ -38,6 +39,8 @@ def sync_module(self, module_run_id: int) -> str:  # type: ignore[no-untyped-def
     module_run = runs.claim_module(engine, module_run_id, settings.module_lease_seconds)
     if module_run is None:
         return "held elsewhere or finished"
+    # every log line of this task names the integration, run and module (cleared at task end)
+    bind(integration_id=module_run.integration_id, run_id=module_run.sync_run_id, module=module_run.module)
     if runs.earlier_unfinished(engine, module_run):
         runs.release(engine, module_run_id, status="queued")
         return "parents not finished"
