@@ -214,12 +214,7 @@ class ProjectsClient:
         bug_id: str | None = None,
         name: str | None = None,
     ) -> TimeLog:
-        form: dict[str, Any] = {
-            "date": format_projects_date(date),
-            "bill_status": "Billable" if billable else "Non Billable",
-            "hours": f"{minutes // 60:02d}:{minutes % 60:02d}",
-            "notes": notes,
-        }
+        form = _log_form(date, minutes, billable) | {"notes": notes}
         if owner_id:
             form["owner"] = owner_id
         if component == "general":
@@ -242,11 +237,7 @@ class ProjectsClient:
         bug_id: str | None = None,
         name: str | None = None,
     ) -> TimeLog:
-        form: dict[str, Any] = {
-            "date": format_projects_date(date),
-            "bill_status": "Billable" if billable else "Non Billable",
-            "hours": f"{minutes // 60:02d}:{minutes % 60:02d}",
-        }
+        form = _log_form(date, minutes, billable)
         if notes is not None:
             form["notes"] = notes
         if name is not None and component == "general":
@@ -283,6 +274,15 @@ class ProjectsClient:
             endpoint, portal_id=self.portal_id, project_id=str(project_id), log_id=str(log_id), **ids
         )
         self.http.request("DELETE", path, endpoint=template)
+
+
+def _log_form(date: dt.date, minutes: int, billable: bool) -> dict[str, Any]:
+    """The fields every time-log write carries (form-encoded, Projects' own formats)."""
+    return {
+        "date": format_projects_date(date),
+        "bill_status": "Billable" if billable else "Non Billable",
+        "hours": f"{minutes // 60:02d}:{minutes % 60:02d}",
+    }
 
 
 def _log_endpoint(
