@@ -3,9 +3,9 @@
 A custom collector (not counters incremented in this process) because the work happens in the workers: the
 database is where every worker's results meet, so any web replica reports the whole deployment.
 
-Zoho API calls are counted per module run (module_runs.api_calls); a split by API (Projects/Books) and a
-count of 429 responses need the workers to store them, so they are not reported here yet. Quota pauses are:
-``bpsync_quota_wait_seconds`` is how long an integration still waits for Zoho's quota to reopen.
+Zoho API calls are counted per module run and API (module_runs.projects_calls/books_calls), 429 answers in
+module_runs.throttled_calls; ``bpsync_quota_wait_seconds`` is how long an integration still waits for Zoho's
+quota to reopen.
 """
 
 from __future__ import annotations
@@ -56,7 +56,13 @@ class StatusCollector:
             s.records,
         )
         yield _counter(
-            "bpsync_api_calls", "Zoho API calls made by module runs.", ("integration", "module"), s.api_calls
+            "bpsync_api_calls", "Zoho API calls made by module runs.", ("integration", "module", "api"), s.api_calls
+        )
+        yield _counter(
+            "bpsync_api_throttled",
+            "Zoho answers with HTTP 429 (rate limited) received by module runs.",
+            ("integration", "module", "api"),
+            s.throttled_calls,
         )
         yield _gauge(
             "bpsync_open_errors",

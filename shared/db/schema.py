@@ -85,6 +85,9 @@ module_runs = sa.Table(
     sa.Column("failed", sa.Integer, nullable=False, server_default="0"),
     sa.Column("blocked", sa.Integer, nullable=False, server_default="0"),
     sa.Column("api_calls", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("projects_calls", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("books_calls", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("throttled_calls", sa.Integer, nullable=False, server_default="0"),  # HTTP 429 answers
     sa.Column("checkpoint", sa.JSON, nullable=True),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("error", sa.Text, nullable=True),

@@ -17,6 +17,8 @@ from shared.status.badges import WORKING_RUN_STATUSES
 from shared.status.history import RECORD_COUNTERS
 from shared.status.overview import UNFINISHED, open_error_counts
 
+API_COLUMNS = ("projects_calls", "books_calls", "throttled_calls")
+
 
 @dataclass(frozen=True)
 class MetricsSnapshot:
@@ -25,7 +27,8 @@ class MetricsSnapshot:
     module_runs_by_status: dict[tuple[str, str, str], int]  # (integration, module, status)
     sync_runs_by_status: dict[tuple[str, str], int]  # (integration, status)
     records: dict[tuple[str, str, str], int]  # (integration, module, outcome)
-    api_calls: dict[tuple[str, str], int]
+    api_calls: dict[tuple[str, str, str], int]  # (integration, module, api)
+    throttled_calls: dict[tuple[str, str, str], int]  # 429 answers, (integration, module, api)
     open_errors: dict[tuple[str, str], int]
     last_success_age_seconds: dict[tuple[str, str], float]
     quota_wait_seconds: dict[str, float]  # integration -> seconds until Zoho's quota reopens (0: not paused)
@@ -42,7 +45,7 @@ def metrics_snapshot(engine: sa.Engine, now: dt.datetime | None = None) -> Metri
             .where(module_runs.c.status.in_(UNFINISHED), sync_runs.c.status.in_(UNFINISHED))
             .group_by(module_runs.c.integration_id, module_runs.c.module)
         ).all()
-        sums = [sa.func.sum(module_runs.c[c]) for c in (*RECORD_COUNTERS, "api_calls")]
+        sums = [sa.func.sum(module_runs.c[c]) for c in (*RECORD_COUNTERS, *API_COLUMNS)]
         per_module = conn.execute(
             sa.select(
                 module_runs.c.integration_id, module_runs.c.module, module_runs.c.status, sa.func.count(), *sums
@@ -62,14 +65,19 @@ def metrics_snapshot(engine: sa.Engine, now: dt.datetime | None = None) -> Metri
         states = conn.execute(sa.select(integrations.c.id, integrations.c.state, integrations.c.paused_until)).all()
 
     records: dict[tuple[str, str, str], int] = {}
-    api_calls: dict[tuple[str, str], int] = {}
+    api_calls: dict[tuple[str, str, str], int] = {}
+    throttled: dict[tuple[str, str, str], int] = {}
     by_status: dict[tuple[str, str, str], int] = {}
     for iid, module, status, count, *totals in per_module:
         name = names[iid]
         by_status[(name, module, status)] = int(count)
-        for outcome, total in zip(RECORD_COUNTERS, totals[:-1], strict=True):
-            records[(name, module, outcome)] = records.get((name, module, outcome), 0) + int(total or 0)
-        api_calls[(name, module)] = api_calls.get((name, module), 0) + int(totals[-1] or 0)
+        counted = dict(zip((*RECORD_COUNTERS, *API_COLUMNS), (int(t or 0) for t in totals), strict=True))
+        for outcome in RECORD_COUNTERS:
+            records[(name, module, outcome)] = records.get((name, module, outcome), 0) + counted[outcome]
+        for api in ("projects", "books"):
+            api_calls[(name, module, api)] = api_calls.get((name, module, api), 0) + counted[f"{api}_calls"]
+        # module runs count 429s without telling which API sent them; Projects' lockout makes them rare
+        throttled[(name, module, "any")] = throttled.get((name, module, "any"), 0) + counted["throttled_calls"]
     by_state: dict[str, int] = {}
     waits: dict[str, float] = {}
     for iid, state, paused_until in states:
@@ -82,6 +90,7 @@ def metrics_snapshot(engine: sa.Engine, now: dt.datetime | None = None) -> Metri
         sync_runs_by_status={(names[i], s): int(n) for i, s, n in runs},
         records=records,
         api_calls=api_calls,
+        throttled_calls=throttled,
         open_errors={(names[i], m): n for (i, m), n in errors.items()},
         last_success_age_seconds={
             (names[i], m): max(0.0, (now - as_utc(t)).total_seconds()) for i, m, t in last_success if t is not None

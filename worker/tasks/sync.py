@@ -49,12 +49,16 @@ def sync_module(self, module_run_id: int) -> str:  # type: ignore[no-untyped-def
         runs.fail_remaining(engine, module_run.sync_run_id, "the integration is disabled")
         _advance(self.app, engine, module_run.sync_run_id)
         return "integration disabled"
-    calls = {"n": 0}
+    calls = dict.fromkeys(("api_calls", "projects_calls", "books_calls", "throttled_calls"), 0)
 
     lease: list[LeaseKeeper] = []
 
-    def count_call(_api: str, _endpoint: str, _status: int | None, _elapsed: float) -> None:
-        calls["n"] += 1
+    def count_call(api: str, _endpoint: str, status: int | None, _elapsed: float) -> None:
+        calls["api_calls"] += 1
+        if api in ("projects", "books"):
+            calls[f"{api}_calls"] += 1
+        if status == 429:
+            calls["throttled_calls"] += 1
         if lease:  # every Zoho call is a sign of life: a slow page must not look like a dead worker
             lease[0].keep()
 
@@ -90,7 +94,7 @@ def sync_module(self, module_run_id: int) -> str:  # type: ignore[no-untyped-def
         raise
     finally:
         with engine.begin() as conn:
-            runs.add_counts(conn, module_run_id, {"api_calls": calls["n"]})
+            runs.add_counts(conn, module_run_id, calls)
     if integration.paused_until is not None:
         update_integration(engine, integration.id, paused_until=None, paused_reason=None)
     if not result.done:

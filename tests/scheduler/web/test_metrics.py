@@ -23,7 +23,7 @@ def test_metrics_report_the_database(client, synced):
     metrics = scrape(client)
     with synced.engine.connect() as conn:
         created = dict(conn.execute(sa.select(module_runs.c.module, module_runs.c.created)).all())
-        calls = dict(conn.execute(sa.select(module_runs.c.module, module_runs.c.api_calls)).all())
+        calls = {r.module: r for r in conn.execute(sa.select(module_runs))}
         errors = dict(
             conn.execute(
                 sa.select(sync_errors.c.module, sa.func.count())
@@ -34,7 +34,11 @@ def test_metrics_report_the_database(client, synced):
     records = metrics["bpsync_records_total"]
     for module, n in created.items():
         assert records[(("integration", "acme"), ("module", module), ("outcome", "created"))] == n
-        assert metrics["bpsync_api_calls_total"][(("integration", "acme"), ("module", module))] == calls[module]
+        api_calls = metrics["bpsync_api_calls_total"]
+        for api in ("projects", "books"):
+            key = (("api", api), ("integration", "acme"), ("module", module))
+            assert api_calls[key] == getattr(calls[module], f"{api}_calls")
+        assert calls[module].projects_calls + calls[module].books_calls == calls[module].api_calls > 0
         assert (("integration", "acme"), ("module", module)) in metrics["bpsync_last_success_age_seconds"]
     assert {dict(k)["module"]: v for k, v in metrics["bpsync_open_errors"].items()} == errors
     assert metrics["bpsync_sync_runs_total"] == {(("integration", "acme"), ("status", "partial")): 1}

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 17:32:09.704967
+Create Date: 2026-11-25 18:07:05.317017
 """
 
 from __future__ import annotations
@@ -179,6 +179,9 @@ def upgrade() -> None:
         sa.Column("failed", sa.Integer(), server_default="0", nullable=False),
         sa.Column("blocked", sa.Integer(), server_default="0", nullable=False),
         sa.Column("api_calls", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("projects_calls", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("books_calls", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("throttled_calls", sa.Integer(), server_default="0", nullable=False),
         sa.Column("checkpoint", sa.JSON(), nullable=True),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("error", sa.Text(), nullable=True),
