@@ -25,7 +25,9 @@ from sandbox.config import SandboxConfig
 from sandbox.generator import generate
 from sandbox.limits import preset
 from sandbox.server import SandboxServer
+from shared.db import runs
 from shared.db.schema import module_runs
+from shared.dispatch import enqueue_module
 from tests.sync_support import SyncHarness, sync_harness
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -57,10 +59,13 @@ def minimum_calls(world) -> dict[str, int]:  # type: ignore[no-untyped-def]
     return {"projects": pages(len(world.projects)) + pages(len(world.clients)) + per_project, "books": writes}
 
 
-def timed_run(harness: SyncHarness) -> tuple[float, Counter[str], dict[str, int]]:
+def timed_run(harness: SyncHarness, modules: list[str]) -> tuple[float, Counter[str], dict[str, int]]:
     requests.delete(f"{harness.sandbox.base_url}/_sandbox/requests", timeout=10)
     started = time.monotonic()
-    run = harness.sync(timeout=3600)
+    with harness.engine.begin() as conn:
+        request = runs.request_run(conn, harness.integration.id, modules, "manual")
+    enqueue_module(harness.app, request.start_module_run_id)
+    run = harness.wait(request.run_id, timeout=3600)
     elapsed = time.monotonic() - started
     with harness.engine.connect() as conn:
         rows = conn.execute(sa.select(module_runs).where(module_runs.c.sync_run_id == run.id)).all()
@@ -73,6 +78,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--limits", choices=["off", "fast"], default="off")
     parser.add_argument("--size", default="large")
+    parser.add_argument(
+        "--modules",
+        default="users,clients,projects,tasks,bugs",
+        help="comma-separated; timesheets has its own benchmark (benchmarks/timesheets.py)",
+    )
     args = parser.parse_args()
     world = generate(7, args.size)
     for org in world.organizations.values():
@@ -88,8 +98,9 @@ def main() -> None:
     try:
         config = SandboxConfig(rate_limits=preset(args.limits))
         with SandboxServer(world, config=config) as sandbox, sync_harness(sandbox, url, **overrides) as harness:
-            full = timed_run(harness)
-            incremental = timed_run(harness)
+            modules = args.modules.split(",")
+            full = timed_run(harness, modules)
+            incremental = timed_run(harness, modules)
             floor = None
             if args.limits == "fast":
                 calls = full[1]
@@ -102,11 +113,16 @@ def main() -> None:
 
 def report(args, world, full, incremental, floor) -> None:  # type: ignore[no-untyped-def]
     minimum = minimum_calls(world)
-    print(f"{dt.date.today()} {platform.machine()} {platform.python_version()} limits={args.limits} size={args.size}")
+    print(
+        f"{dt.date.today()} {platform.machine()} {platform.python_version()} limits={args.limits} size={args.size} "
+        f"modules={args.modules}"
+    )
     for label, (elapsed, calls, counts) in (("full", full), ("incremental", incremental)):
-        line = (f"{label}: {elapsed:.1f}s, fetched {counts['fetched']}, written {counts['written']}, "
-                f"projects calls {calls['projects']}, books calls {calls['books']}, "
-                f"records/s {counts['fetched'] / elapsed:.0f}")
+        line = (
+            f"{label}: {elapsed:.1f}s, fetched {counts['fetched']}, written {counts['written']}, "
+            f"projects calls {calls['projects']}, books calls {calls['books']}, "
+            f"records/s {counts['fetched'] / elapsed:.0f}"
+        )
         print(line)
     print(f"minimum calls (lower bound): projects {minimum['projects']}, books {minimum['books']}")
     if floor is not None:

@@ -14,6 +14,7 @@ from celery import Celery
 from shared.clock import as_utc, utcnow
 from shared.config import Settings
 from shared.db import runs
+from shared.db.engine import make_engine
 from shared.db.integrations import next_run_after
 from shared.db.schema import integrations, module_runs, sync_runs
 from shared.modules import modules_for_refresh
@@ -24,7 +25,17 @@ TICK_TASK = "bpsync.sync.tick"
 
 
 def enqueue_module(app: Celery, module_run_id: int, *, eta: dt.datetime | None = None) -> None:
-    app.send_task(MODULE_TASK, kwargs={"module_run_id": module_run_id}, eta=eta)
+    """Send one module slice; the integration and module ride along as labels so Flower shows what it is."""
+    labels: dict[str, object] = {}
+    settings = getattr(app.conf, "bpsync_settings", None)
+    if settings is not None:
+        with make_engine(settings.database_url).connect() as conn:
+            row = conn.execute(
+                sa.select(module_runs.c.integration_id, module_runs.c.module).where(module_runs.c.id == module_run_id)
+            ).first()
+        if row is not None:
+            labels = {"integration_id": row.integration_id, "module": row.module}
+    app.send_task(MODULE_TASK, kwargs={"module_run_id": module_run_id, **labels}, eta=eta)
 
 
 def request_sync(

@@ -33,7 +33,8 @@ def settings_of(app) -> Settings:  # type: ignore[no-untyped-def]
 
 
 @shared_task(name="bpsync.sync.module", bind=True)
-def sync_module(self, module_run_id: int) -> str:  # type: ignore[no-untyped-def]
+def sync_module(self, module_run_id: int, **_labels: object) -> str:  # type: ignore[no-untyped-def]
+    """One slice of a module run (the integration_id/module keywords are labels for Flower, not inputs)."""
     settings = settings_of(self.app)
     engine = require_schema(settings.database_url)
     module_run = runs.claim_module(engine, module_run_id, settings.module_lease_seconds)
