@@ -50,6 +50,8 @@ def create_celery(settings: Settings, *, main: str = "bpsync") -> Celery:
         ],
         # Bulk module work never delays an invoice: transaction/invoicing tasks have their own queue.
         task_routes={
+            # the beat's tick must not wait behind a backlog of bulk module slices (first match wins)
+            "bpsync.sync.tick": {"queue": INSTANT_QUEUE},
             "bpsync.sync.*": {"queue": SYNC_QUEUE},
             "bpsync.instant.*": {"queue": INSTANT_QUEUE},
             "bpsync.check.*": {"queue": INSTANT_QUEUE},

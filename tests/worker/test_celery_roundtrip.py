@@ -36,6 +36,11 @@ def test_the_worker_configuration_follows_the_design():
     assert conf.task_serializer == "json" and conf.accept_content == ["json"]
     assert conf.task_time_limit < conf.broker_transport_options["visibility_timeout"]
     assert {q.name for q in conf.task_queues} == {SYNC_QUEUE, INSTANT_QUEUE}
+    router = create_celery(settings, main="routes").amqp.router
+    assert router.route({}, "bpsync.sync.module")["queue"].name == SYNC_QUEUE
+    # the beat's tick and the quick work never wait behind a backlog of module slices
+    assert router.route({}, "bpsync.sync.tick")["queue"].name == INSTANT_QUEUE
+    assert router.route({}, "bpsync.instant.anything")["queue"].name == INSTANT_QUEUE
 
 
 def test_time_limit_must_stay_below_visibility_timeout():
