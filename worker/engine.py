@@ -86,25 +86,7 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record) -> str:
         parent_links, parent_errors = _parents(ctx, parent_type)
         parent_books_id = parent_links.get(parent_id)
         if parent_books_id is None:
-            parent_error = parent_errors.get(parent_id)
-    if record.parent is not None and parent_books_id is None:
-        if parent_error is None:
-            # the parent is deliberately not synced (e.g. an archived project): nothing to do, not an error
-            return "skipped"
-        return _fail(
-            ctx,
-            module,
-            record,
-            Problem(
-                "parent_failed",
-                f"{module.entity_type.capitalize()} '{record.name}' could not be synced because its "
-                f"{module.parent_label} could not be synced.",
-                f"See the {module.parent_label}'s error (#{parent_error}); once it is fixed this record syncs on the "
-                "next run.",
-                blocked_by=parent_error,
-            ),
-            counter="blocked",
-        )
+            return _blocked(ctx, module, record, parent_errors.get(parent_id))
     problem = module.check(ctx, record)
     if problem is not None:
         return _fail(ctx, module, record, problem)
@@ -142,6 +124,20 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record) -> str:
         raise
     except ProblemError as exc:
         return _fail(ctx, module, record, exc.problem)
+
+
+def _blocked(ctx: SyncContext, module: SyncModule, record: Record, parent_error: int | None) -> str:
+    if parent_error is None:
+        # the parent is deliberately not synced (e.g. an archived project): nothing to do, not an error
+        return "skipped"
+    problem = Problem(
+        "parent_failed",
+        f"{module.entity_type.capitalize()} '{record.name}' could not be synced because its {module.parent_label} "
+        "could not be synced.",
+        f"See the {module.parent_label}'s error (#{parent_error}); once it is fixed this record syncs on the next run.",
+        blocked_by=parent_error,
+    )
+    return _fail(ctx, module, record, problem, counter="blocked")
 
 
 def _parents(ctx: SyncContext, entity_type: str) -> tuple[dict[str, str], dict[str, int]]:
@@ -190,10 +186,24 @@ def _fail(ctx: SyncContext, module: SyncModule, record: Record, problem: Problem
             problem=problem,
             module_run_id=ctx.module_run.id,
         )
+    _open_errors(ctx, module.entity_type).add(record.projects_id)
     log.info("%s %s %s: %s", module.name, record.projects_id, counter, problem.reason_code)
     return counter
 
 
 def _resolve(ctx: SyncContext, module: SyncModule, record: Record) -> None:
+    # Most records never failed: look the open errors up once per slice instead of a write per record.
+    # Errors recorded during this slice are added to the same set by _fail.
+    if record.projects_id not in _open_errors(ctx, module.entity_type):
+        return
     with ctx.engine.begin() as conn:
         sync_errors.resolve(conn, ctx.integration.id, module.entity_type, record.projects_id)
+    _open_errors(ctx, module.entity_type).discard(record.projects_id)
+
+
+def _open_errors(ctx: SyncContext, entity_type: str) -> set[str]:
+    def load() -> set[str]:
+        with ctx.engine.connect() as conn:
+            return set(sync_errors.open_error_ids(conn, ctx.integration.id, entity_type))
+
+    return ctx.remember(f"open_errors:{entity_type}", load)
