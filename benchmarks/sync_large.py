@@ -34,10 +34,11 @@ ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def api_calls(base_url: str) -> Counter[str]:
-    rows = requests.get(f"{base_url}/_sandbox/requests", timeout=30).json()["requests"]
+    served = requests.get(f"{base_url}/_sandbox/requests", timeout=30).json()
     counts: Counter[str] = Counter()
-    for row in rows:
+    for row in served["requests"]:
         counts[row["api"]] += row["count"]
+    counts["429s"] = served["throttled"]
     return counts
 
 
@@ -120,7 +121,7 @@ def report(args, world, full, incremental, floor) -> None:  # type: ignore[no-un
     for label, (elapsed, calls, counts) in (("full", full), ("incremental", incremental)):
         line = (
             f"{label}: {elapsed:.1f}s, fetched {counts['fetched']}, written {counts['written']}, "
-            f"projects calls {calls['projects']}, books calls {calls['books']}, "
+            f"projects calls {calls['projects']}, books calls {calls['books']}, 429s served {calls['429s']}, "
             f"records/s {counts['fetched'] / elapsed:.0f}"
         )
         print(line)
