@@ -68,6 +68,7 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 def downgrade(url: str, revision: str = "base") -> None:
+    _verified.discard(url)
     command.downgrade(alembic_config(url), revision)
 
 
@@ -81,9 +82,18 @@ def current_revision(engine: sa.Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+_verified: set[str] = set()
+
+
 def require_schema(url: str) -> sa.Engine:
-    """The engine for ``url``, or SchemaNotReady if the database is not migrated to head."""
+    """The engine for ``url``, or SchemaNotReady if the database is not migrated to head.
+
+    Checked once per process and URL: every task calls this, and reading the migration scripts each time would
+    put file-system work on the hot path.
+    """
     engine = make_engine(url)
+    if url in _verified:
+        return engine
     try:
         current = current_revision(engine)
     except sa.exc.OperationalError as exc:
@@ -92,4 +102,5 @@ def require_schema(url: str) -> sa.Engine:
     if current != head:
         state = "not migrated" if current is None else f"at revision {current}, this version needs {head}"
         raise SchemaNotReady(f"the database {engine.url!r} is {state}; run: bpsync db upgrade")
+    _verified.add(url)
     return engine
