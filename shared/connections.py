@@ -5,10 +5,12 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import requests
+
 from shared.config import Settings
 from shared.db.integrations import Integration
 from shared.zoho.books import BooksClient
-from shared.zoho.factory import ZohoCredentials, build_books_client, build_projects_client
+from shared.zoho.factory import ZohoCredentials, build_books_client, build_projects_client, new_session
 from shared.zoho.http import Metrics
 from shared.zoho.projects import ProjectsClient
 
@@ -22,8 +24,20 @@ def shared_redis(url: str) -> Any:
 
 def credentials_of(settings: Settings, integration: Integration) -> ZohoCredentials:
     data = integration.credentials(settings)
-    return ZohoCredentials(client_id=data["client_id"], client_secret=data["client_secret"],
-                           refresh_token=data["refresh_token"], data_center=integration.data_center)
+    return ZohoCredentials(
+        client_id=data["client_id"],
+        client_secret=data["client_secret"],
+        refresh_token=data["refresh_token"],
+        data_center=integration.data_center,
+    )
+
+
+@functools.cache
+def _session(integration_id: int, base_urls: tuple[str | None, ...]) -> requests.Session:
+    # One pooled session per integration and process: a module slice is a short task, and a new session per
+    # slice would pay Zoho's TLS handshakes again each time. Slices of one integration never run at once
+    # (one sync per integration, modules in order), so the session is not shared between threads.
+    return new_session()
 
 
 def clients_for(
@@ -31,6 +45,11 @@ def clients_for(
 ) -> tuple[ProjectsClient, BooksClient]:
     creds = credentials_of(settings, integration)
     redis = shared_redis(settings.redis_url) if settings.redis_url else None
-    projects = build_projects_client(settings, creds, integration.projects_portal_id, redis=redis, metrics=metrics)
-    books = build_books_client(settings, creds, integration.books_organization_id, redis=redis, metrics=metrics)
+    session = _session(integration.id, (settings.projects_api_url, settings.books_api_url, settings.accounts_url))
+    projects = build_projects_client(
+        settings, creds, integration.projects_portal_id, redis=redis, metrics=metrics, session=session
+    )
+    books = build_books_client(
+        settings, creds, integration.books_organization_id, redis=redis, metrics=metrics, session=session
+    )
     return projects, books
