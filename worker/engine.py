@@ -18,7 +18,7 @@ from typing import Any
 from shared.db import links, runs, sync_errors
 from shared.db.sync_errors import Problem
 from shared.zoho.errors import FatalError, NotFound, ValidationFailed
-from worker.modules.base import ProblemError, Record, SyncContext, SyncModule
+from worker.modules.base import ProblemError, Record, SyncContext, SyncModule, slice_links
 
 log = logging.getLogger(__name__)
 
@@ -144,12 +144,12 @@ def _parents(ctx: SyncContext, entity_type: str) -> tuple[dict[str, str], dict[s
     """Books ids and open errors of a parent type, read once per slice (parents run before their children)."""
 
     def load() -> tuple[dict[str, str], dict[str, int]]:
+        linked = {
+            pid: link.books_id
+            for pid, link in slice_links(ctx, entity_type).items()
+            if link.books_id and not link.pending
+        }
         with ctx.engine.connect() as conn:
-            linked = {
-                pid: link.books_id
-                for pid, link in links.links_of(conn, ctx.integration.id, entity_type).items()
-                if link.books_id and not link.pending
-            }
             return linked, sync_errors.open_error_ids(conn, ctx.integration.id, entity_type)
 
     return ctx.remember(f"parents:{entity_type}", load)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from shared.config import Settings
 from shared.db.integrations import Integration
-from shared.db.links import Link
+from shared.db.links import Link, links_of
 from shared.db.runs import ModuleRun
 from shared.db.schema import entity_links
 from shared.db.sync_errors import Problem
@@ -55,6 +55,16 @@ def note_intent(ctx: SyncContext, **attributes: Any) -> None:
     with ctx.engine.begin() as conn:
         conn.execute(entity_links.update().where(entity_links.c.id == ctx.link.id).values(attributes=merged))
     ctx.link = dataclasses.replace(ctx.link, attributes=merged)
+
+
+def slice_links(ctx: SyncContext, entity_type: str) -> dict[str, Link]:
+    """Links of a parent entity type (projects id -> Link), read once per slice: parents run before children."""
+
+    def load() -> dict[str, Link]:
+        with ctx.engine.connect() as conn:
+            return links_of(conn, ctx.integration.id, entity_type)
+
+    return ctx.remember(f"links:{entity_type}", load)
 
 
 class ProblemError(Exception):

@@ -24,5 +24,12 @@ def _find(ctx: SyncContext, _record: Record, link: Any, books_project_id: str | 
     return find_books_task(ctx, books_project_id, link.attributes.get("books_name"))
 
 
-BUGS = SyncModule(name="bugs", entity_type="bug", pages=_pages, to_record=_record, create=create_books_task,
-                  update=update_books_task, find_existing=_find)
+BUGS = SyncModule(
+    name="bugs",
+    entity_type="bug",
+    pages=_pages,
+    to_record=_record,
+    create=create_books_task,
+    update=update_books_task,
+    find_existing=_find,
+)

@@ -62,17 +62,21 @@ def _record(ctx: SyncContext, project: Project) -> Record:
     with ctx.engine.connect() as conn:
         user_links = links.links_of(conn, ctx.integration.id, "user")
     member_ids = sorted(
-        user_links[u.id].books_id for u in ctx.projects.iter_project_users(project.id)
+        user_links[u.id].books_id
+        for u in ctx.projects.iter_project_users(project.id)
         if u.id in user_links and user_links[u.id].books_id
     )
     owner = user_links.get(project.owner_id or "")
     fields = {
-        "name": project.name, "description": project.description[:500], "active": project.status == "active",
-        "currency": project.currency_code, "primary_client": primary.id if primary else None,
-        "users": member_ids, "owner": owner.books_id if owner else None,
+        "name": project.name,
+        "description": project.description[:500],
+        "active": project.status == "active",
+        "currency": project.currency_code,
+        "primary_client": primary.id if primary else None,
+        "users": member_ids,
+        "owner": owner.books_id if owner else None,
     }
-    return Record(project.id, project.name, fields, parent=("client", primary.id) if primary else None,
-                  source=project)
+    return Record(project.id, project.name, fields, parent=("client", primary.id) if primary else None, source=project)
 
 
 def _check(ctx: SyncContext, record: Record) -> Problem | None:
@@ -118,16 +122,24 @@ def _create(ctx: SyncContext, record: Record, customer_id: str | None) -> str:
     assert customer_id is not None
     manager = _manager(ctx, record)
     users = [{"user_id": u} for u in record.fields["users"] if u != manager]
-    payload = {"project_name": record.name[:100], "customer_id": customer_id, "billing_type": BILLING_TYPE,
-               "description": record.fields["description"], "user_id": manager, "users": users}
+    payload = {
+        "project_name": record.name[:100],
+        "customer_id": customer_id,
+        "billing_type": BILLING_TYPE,
+        "description": record.fields["description"],
+        "user_id": manager,
+        "users": users,
+    }
     note_intent(ctx, books_name=record.name[:100])
     return ctx.books.create_project(payload).project_id
 
 
 def _update(ctx: SyncContext, record: Record, books_id: str, customer_id: str | None) -> None:
     assert customer_id is not None
-    ctx.books.update_project(books_id, {"project_name": record.name[:100], "customer_id": customer_id,
-                                        "description": record.fields["description"]})
+    ctx.books.update_project(
+        books_id,
+        {"project_name": record.name[:100], "customer_id": customer_id, "description": record.fields["description"]},
+    )
     assigned = {u.user_id for u in ctx.books.iter_project_users(books_id)}
     missing = [u for u in record.fields["users"] if u not in assigned]
     if missing:
@@ -138,5 +150,14 @@ def _update(ctx: SyncContext, record: Record, books_id: str, customer_id: str | 
         ctx.books.mark_project_inactive(books_id)
 
 
-PROJECTS = SyncModule(name="projects", entity_type="project", pages=_pages, to_record=_record, create=_create,
-                      update=_update, check=_check, find_existing=_find, parent_label="primary client")
+PROJECTS = SyncModule(
+    name="projects",
+    entity_type="project",
+    pages=_pages,
+    to_record=_record,
+    create=_create,
+    update=_update,
+    check=_check,
+    find_existing=_find,
+    parent_label="primary client",
+)

@@ -41,11 +41,9 @@ def general_task(ctx: SyncContext, books_project_id: str, project_id: str) -> st
                 attributes={"books_name": GENERAL_TASK_NAME},
             )
     else:
-        # a crash after the POST: adopt the task we made, unless a synced Projects task owns that name
-        with ctx.engine.connect() as conn:
-            taken = links.claimed_books_ids(conn, ctx.integration.id, "task")
+        # a crash after the POST: adopt the task we made (find_books_task skips tasks linked to a Projects task)
         found = find_books_task(ctx, books_project_id, GENERAL_TASK_NAME)
-        if found and found not in taken:
+        if found:
             return _complete_general(ctx, link.id, found)
     task = ctx.books.create_project_task(
         books_project_id,

@@ -31,7 +31,7 @@ from shared.db.sync_errors import Problem
 from shared.zoho.errors import NotFound
 from shared.zoho.projects_models import TimeLog
 from worker.modules import timesheet_books as books_side
-from worker.modules.base import Record, SourcePage, SyncContext, SyncModule, note_intent
+from worker.modules.base import Record, SourcePage, SyncContext, SyncModule, note_intent, slice_links
 from worker.modules.per_project import project_ids
 from worker.modules.timelog_windows import ProjectScan, earliest_log_date, plan_scan
 from worker.modules.timesheet_claims import claim_cutoff, release_cutoff
@@ -186,14 +186,6 @@ def _gone(ctx: SyncContext, project_id: str, plan: ProjectScan, seen: set[str]) 
 
 
 # ----------------------------------------------------------------------------------------------- records
-def _links(ctx: SyncContext, entity_type: str) -> dict[str, links.Link]:
-    def build() -> dict[str, links.Link]:
-        with ctx.engine.connect() as conn:
-            return links.links_of(conn, ctx.integration.id, entity_type)
-
-    return ctx.remember(f"links:{entity_type}", build)
-
-
 def _name(log: TimeLog) -> str:
     hours = f"{log.minutes // 60}:{log.minutes % 60:02d}"
     who = f" by {log.owner_name}" if log.owner_name else ""
@@ -225,8 +217,8 @@ def _record(ctx: SyncContext, item: TimeLog | GoneLog) -> Record:
     reason = _not_qualifying(ctx, log)
     if reason is not None:
         return Record(log.id, _name(log), {"reason": reason}, skip=True, source=log)
-    project = _links(ctx, "project").get(log.project_id or "")
-    user = _links(ctx, "user").get(log.owner_id or "")
+    project = slice_links(ctx, "project").get(log.project_id or "")
+    user = slice_links(ctx, "user").get(log.owner_id or "")
     parent = (
         ("task", log.task_id)
         if log.component == "task"

@@ -41,5 +41,12 @@ def _update(_ctx: SyncContext, _record: Record, _books_id: str, _parent: str | N
     """The email is the identity; nothing else of a user is copied, so a changed name needs no Books write."""
 
 
-USERS = SyncModule(name="users", entity_type="user", pages=_pages, to_record=_record, create=_create,
-                   update=_update, find_existing=_find)
+USERS = SyncModule(
+    name="users",
+    entity_type="user",
+    pages=_pages,
+    to_record=_record,
+    create=_create,
+    update=_update,
+    find_existing=_find,
+)
