@@ -13,9 +13,7 @@ from scheduler.cli import main as bpsync
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
-PROCFILE = dict(
-    line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip()
-)
+PROCFILE = dict(line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
 
 
 def compose_commands() -> dict[str, list[str]]:
@@ -31,7 +29,10 @@ def assert_real_command(argv: list[str]) -> None:
         assert argv[1:3] == ["-A", "worker.app"], argv
         out = subprocess.run(
             [sys.executable, "-m", "celery", "-A", "worker.app", argv[3], "--help"],
-            capture_output=True, text=True, timeout=60, cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
         )
         assert out.returncode == 0, out.stderr
     elif argv[0] != "redis-server":

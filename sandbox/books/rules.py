@@ -26,9 +26,13 @@ CODE_NOT_ALLOWED_IN_STATE = 36020  # e.g. sending a void invoice, resuming an ac
 # Contacts: the display name must be unique; compared case-insensitively after trimming.
 CONTACT_NAME_UNIQUE_CASE_INSENSITIVE = True
 
-# Time entries: Books only offers the project's own users when logging time, and not inactive ones.
+# Time entries: Books only offers the project's own users when logging time (inferred).
 TIME_ENTRY_USER_MUST_BE_ON_PROJECT = True
-TIME_ENTRY_USER_MUST_BE_ACTIVE = True
+# ...but an inactive user can own time: Zoho's own integration adds Projects users missing in Books as "Inactive
+# Timesheet Staff Users" and writes their time to them (Books help, "Integrate Zoho Books with Zoho Projects";
+# a Zoho community thread shows synced time entries owned by such a new inactive timesheet-staff user).
+# A deleted user owns nothing.
+TIME_ENTRY_USER_MUST_BE_ACTIVE = False
 
 # Status names: the record keeps "nonbillable" while the list filter spells it "non-billable".
 EXPENSE_NONBILLABLE_STATUS = "nonbillable"

@@ -88,8 +88,8 @@ def _check_user(world: World, project: BooksProject, user_id: str) -> None:
     user = world.books_users.get(user_id)
     if user is None or user.organization_id != project.organization_id:
         raise invalid_value("user_id")
-    if rules.TIME_ENTRY_USER_MUST_BE_ACTIVE and user.status in ("inactive", "deleted"):
-        raise bad_request(rules.CODE_NOT_ALLOWED_IN_STATE, f"The user {user.name} is inactive.")
+    if user.status == "deleted" or (rules.TIME_ENTRY_USER_MUST_BE_ACTIVE and user.status == "inactive"):
+        raise bad_request(rules.CODE_NOT_ALLOWED_IN_STATE, f"The user {user.name} is {user.status}.")
     if rules.TIME_ENTRY_USER_MUST_BE_ON_PROJECT and all(m.user_id != user_id for m in project.users):
         raise bad_request(rules.CODE_NOT_ALLOWED_IN_STATE, f"The user {user.name} is not associated with the project.")
 

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from sandbox.books import rules as books_rules
 from sandbox.config import SandboxConfig
 from sandbox.generator import credentials
 from sandbox.limits import preset
@@ -69,19 +68,9 @@ class Expectation:
             return False
         return log["component"] == "general" or (log["task_id"] or log["bug_id"]) in self.subjects
 
-    def accepted_user(self, log: dict[str, Any]) -> bool:
-        user = self.books_users[self.users[log["owner_id"]].books_id]
-        # The sandbox refuses time from inactive users (an inferred rule, see the report of issue 7)
-        return not books_rules.TIME_ENTRY_USER_MUST_BE_ACTIVE or user["status"] == "active"
-
     def written(self) -> list[dict[str, Any]]:
         return [
-            log
-            for log in self.logs
-            if self.qualifies(log)
-            and not self.before_cutoff(log)
-            and self.subject_synced(log)
-            and self.accepted_user(log)
+            log for log in self.logs if self.qualifies(log) and not self.before_cutoff(log) and self.subject_synced(log)
         ]
 
     def key(self, log: dict[str, Any]) -> tuple[str, ...]:
@@ -150,7 +139,7 @@ def test_small_preset_books_holds_exactly_the_billable_approved_logs(small_synce
     assert timesheets.created == len(written)
     assert timesheets.skipped >= sum(1 for log in expect.logs if not expect.qualifies(log))
     reasons = Counter(e.reason_code for e in h.errors() if e.module == "timesheets")
-    assert set(reasons) <= {"parent_failed", "books_user_inactive"}
+    assert set(reasons) <= {"parent_failed"}
 
 
 def test_logs_before_the_cutoff_are_claimed_and_never_written(small_synced):
@@ -170,7 +159,7 @@ def test_logs_before_the_cutoff_are_claimed_and_never_written(small_synced):
     assert min(e["log_date"] for e in expect.entries) >= cutoff.isoformat()
 
 
-def test_missing_users_become_inactive_staff_once_and_a_second_run_writes_nothing(small_synced):
+def test_missing_users_become_inactive_timesheet_staff_once_and_a_second_run_writes_nothing(small_synced):
     h, _run, _cutoff = small_synced
     missing = h.sandbox.world.awkward["logs_of_users_missing_in_books"]
     h.reset_requests()
@@ -182,7 +171,7 @@ def test_missing_users_become_inactive_staff_once_and_a_second_run_writes_nothin
     for owner in owners:
         email = expect.portal_users[owner]["email"].lower()
         same = [u for u in expect.books_users.values() if u["email"].lower() == email]
-        assert len(same) == 1 and same[0]["status"] == "inactive" and same[0]["user_role"] == "staff"
+        assert len(same) == 1 and same[0]["status"] == "inactive" and same[0]["user_role"] == "timesheetstaff"
 
 
 def test_blocked_logs_point_at_their_parents_error(small_synced):

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import requests
 
+from sandbox.books import rules as books_rules
 from sandbox.generator import credentials
 from shared.db import links
 from shared.db.integrations import get_integration, update_integration
@@ -144,6 +145,30 @@ def test_an_invoiced_entry_is_never_changed_and_the_error_says_why(tiny):
     _timesheets(tiny)
     assert _entry(tiny, log_id)["billed_status"] == "invoiced"
     assert next(e for e in tiny.errors() if e.source_id == log_id).reason_code == "time_entry_invoiced"
+
+
+def test_if_books_refuses_an_inactive_users_time_the_error_says_who_and_it_is_not_asked_again(tiny, monkeypatch):
+    # The sandbox takes time of inactive users, as Books does for the integration's inactive timesheet staff;
+    # should an organization refuse it anyway, the product must say so instead of failing blindly.
+    monkeypatch.setattr(books_rules, "TIME_ENTRY_USER_MUST_BE_ACTIVE", True)
+    project_id, task_id = _synced_task(tiny)
+    owner = _admin(tiny)
+    books_user = tiny.sandbox.world.books_users[_link(tiny, "user", owner).books_id]
+    books_user.status = "inactive"
+    log_id = _log(tiny, project_id, task_id=task_id)
+    failed_before = len(tiny.errors())
+    assert _timesheets(tiny).failed >= 1
+    error = next(e for e in tiny.errors() if e.source_id == log_id)
+    assert error.reason_code == "books_user_inactive" and books_user.email in error.hint
+    assert len(tiny.errors()) == failed_before + 1
+
+    tiny.reset_requests()
+    _timesheets(tiny)
+    assert ("POST", "/books/v3/projects/timeentries", 1) not in tiny.books_writes()  # not asked again
+
+    books_user.status = "active"
+    assert _timesheets(tiny).created == 1
+    assert _entry(tiny, log_id) is not None and all(e.source_id != log_id for e in tiny.errors())
 
 
 def test_a_blocked_log_syncs_once_its_project_is_fixed(tiny):

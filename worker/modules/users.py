@@ -1,4 +1,9 @@
-"""users: Projects portal users -> Books users, matched by email; a user missing in Books becomes inactive staff."""
+"""users: Projects portal users -> Books users, matched by email.
+
+A user missing in Books is added the way Zoho's own integration does it: as an *inactive timesheet staff* user
+(Books help: "Users from Zoho Projects who are not part of Zoho Books will be fetched as Inactive Timesheet Staff
+Users"). Inactive users take no paid seat, and Books still takes their time entries.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from worker.modules.base import Record, SourcePage, SyncContext, SyncModule
 
 # Client users belong to customers, not to the organization's staff.
 NOT_STAFF_ROLES = {"client"}
+TIMESHEET_STAFF = "timesheetstaff"
 
 
 def _pages(ctx: SyncContext, _cursor: dict[str, Any] | None) -> SourcePage:
@@ -30,8 +36,7 @@ def _find(ctx: SyncContext, record: Record, _link: object, _parent: str | None) 
 
 
 def _create(ctx: SyncContext, record: Record, _parent: str | None) -> str:
-    user = ctx.books.create_user(name=record.name, email=record.fields["email"], role="staff")
-    # Zoho's rule: Projects users missing in Books are added as inactive staff, so they take no seat.
+    user = ctx.books.create_user(name=record.name, email=record.fields["email"], role=TIMESHEET_STAFF)
     ctx.books.mark_user_inactive(user.user_id)
     books_users_by_email(ctx)[record.fields["email"]] = user
     return user.user_id
