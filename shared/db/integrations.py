@@ -36,6 +36,7 @@ class Integration:
     connected_at: dt.datetime
     next_run_at: dt.datetime | None
     sealed_credentials: str
+    webhook_token: str | None = None  # never shown by status or the API; `bpsync webhook-url` prints the URL
 
     @classmethod
     def from_row(cls, row: sa.Row) -> Integration:

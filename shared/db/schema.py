@@ -44,6 +44,10 @@ integrations = sa.Table(
     # Zoho quota pauses all of the integration's work until this time (status: "Waiting for API quota").
     _ts("paused_until", nullable=True),
     sa.Column("paused_reason", sa.Text, nullable=True),
+    # Secret in the Zoho Projects webhook URL. Stored readable on purpose: it only lets a caller ask for an early
+    # look at a project's recent time logs (nothing is disclosed or changed), and ops must be able to print the
+    # URL again; `bpsync webhook-url --rotate` replaces it.
+    sa.Column("webhook_token", sa.String(64), nullable=True),
     _ts("connected_at", nullable=False),
     _ts("next_run_at", nullable=True),
     _ts("created_at", nullable=False),
@@ -189,6 +193,38 @@ transactions = sa.Table(
     _ts("last_modified_at", nullable=True),
     _ts("created_at", nullable=False),
     sa.UniqueConstraint("integration_id", "kind", "books_id"),
+)
+
+# What the timesheets module learned about each project's time-log windows, so a daily run re-reads only the
+# months that can have changed (worker/modules/timelog_windows.py): the first month holding a log of the
+# component at the last deep read (NULL: none), and when that deep (every month) read was.
+timelog_scans = sa.Table(
+    "timelog_scans",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("project_id", sa.String(40), nullable=False),  # Zoho Projects id
+    sa.Column("component", sa.String(10), nullable=False),  # task | bug | general
+    sa.Column("first_month", sa.Date, nullable=True),
+    _ts("deep_read_at", nullable=False),
+    sa.UniqueConstraint("integration_id", "project_id", "component"),
+)
+
+# Webhook calls from Zoho Projects, kept until a timesheets run has looked at their projects: the receiver
+# answers at once and a crash between the call and the run loses nothing.
+webhook_events = sa.Table(
+    "webhook_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("event", sa.String(60), nullable=False),
+    sa.Column("project_id", sa.String(40), nullable=False),
+    sa.Column("log_id", sa.String(40), nullable=True),
+    sa.Column("payload", sa.JSON, nullable=True),
+    _ts("received_at", nullable=False),
+    _ts("handled_at", nullable=True),
+    sa.Column("module_run_id", sa.ForeignKey("module_runs.id", ondelete="SET NULL"), nullable=True),
+    sa.Index("ix_webhook_events_pending", "integration_id", "handled_at"),
 )
 
 # `bpsync check`: a three-step chain through broker and workers writes one row per step, proving the

@@ -1,26 +1,37 @@
-"""Which time-log windows a timesheets run reads, per project.
+"""Which time-log windows a timesheets run reads, per project and component.
 
 The Projects time-log list is date-bound: one call returns one component type (task | bug | general) for one
 day/week/month window, with no modified-since filter and no deletion feed. So:
 
 - windows are whole **months** (the widest view), one call each unless a month holds more than a page;
-- a project's windows start at its **earliest possible log date** (the earlier of its start date and creation
-  day, less a day for time zones) and end at today (Zoho refuses time logged in the future);
 - a component is read only where it can hold logs: ``task``/``bug`` only when the project has tasks/bugs we
   know of (a project that failed to sync is read in full so its logs are recorded as blocked), ``general``
   only with the integration's general-timesheets preference;
-- a **recent** scan (the instant poll) reads only the windows covering the last ``RECENT_DAYS`` days, where new
-  logs land; the scheduled run re-reads every window because a log can be added, edited, re-approved or deleted
-  in any past month and the API offers no other way to see it.
+- a **deep** read covers every month from the project's earliest possible log date (the earlier of its start
+  date and creation day, less a day for time zones) to today (Zoho refuses time logged in the future), and
+  remembers the first month that held a log (``timelog_scans``);
+- a **daily** (full) run reads deep only where the last deep read is older than the deep-read period (and the
+  first time); otherwise from the remembered first month — or, where there were no logs, from the week before
+  the deep read — to today. Edits, approvals and deletions can only touch months that hold logs; a log
+  back-dated before every other log of its project is the one change left to the next deep read. Projects' deep
+  reads are spread over the period so the cost does not come back as one weekly burst;
+- a **recent** scan (the instant poll and webhooks) reads only the months of the last ``RECENT_DAYS`` days,
+  where new logs land;
+- every scan also reads the month of each known log a webhook named (an edit or deletion of an old log).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from shared.db.timelog_scans import Learned
+
 RECENT_DAYS = 7
+FULL, RECENT = "full", "recent"
+COMPONENTS = ("task", "bug", "general")
 # created_ms is UTC while log dates are the portal's local dates: one day of slack keeps the first log in range.
 TIME_ZONE_SLACK = dt.timedelta(days=1)
 
@@ -58,46 +69,91 @@ def earliest_log_date(start_date: dt.date | None, created_ms: int | None, today:
 
 @dataclass(frozen=True)
 class ProjectScan:
-    """The windows of one project, in reading order, and the date range they cover (for deletion detection)."""
+    """The months to read per component, in reading order; ``deep``: components read from their earliest month."""
 
-    components: tuple[str, ...]
-    months: tuple[dt.date, ...]
+    months: dict[str, tuple[dt.date, ...]]
+    deep: tuple[str, ...] = ()
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        return tuple(self.months)
 
     @property
     def windows(self) -> list[tuple[str, dt.date]]:
-        return [(component, month) for component in self.components for month in self.months]
-
-    @property
-    def first_day(self) -> dt.date:
-        return self.months[0]
-
-    @property
-    def last_day(self) -> dt.date:
-        return month_end(self.months[-1])
+        return [(component, month) for component, months in self.months.items() for month in months]
 
     def covers(self, component: str, log_date: dt.date) -> bool:
-        return bool(self.months) and component in self.components and self.first_day <= log_date <= self.last_day
+        """Whether a log of this date was in a window read (so its absence means it is gone)."""
+        return month_start(log_date) in self.months.get(component, ())
 
     def to_json(self) -> dict[str, Any]:
-        return {"components": list(self.components), "months": [m.isoformat() for m in self.months]}
+        return {"months": {c: [m.isoformat() for m in ms] for c, ms in self.months.items()}, "deep": list(self.deep)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ProjectScan:
-        return cls(tuple(data["components"]), tuple(dt.date.fromisoformat(m) for m in data["months"]))
+        raw = data["months"]
+        if isinstance(raw, list):  # before 0002 every component read the same months
+            raw = {c: raw for c in data["components"]}
+        months = {c: tuple(dt.date.fromisoformat(m) for m in ms) for c, ms in raw.items()}
+        return cls(months, tuple(data.get("deep", ())))
+
+
+def deep_read_due(learned: Learned | None, now: dt.datetime, period: dt.timedelta) -> bool:
+    return learned is None or not period or now >= learned.deep_read_at + period
+
+
+def first_deep_read_at(project_id: str, now: dt.datetime, period: dt.timedelta) -> dt.datetime:
+    """When to record a project's first deep read: back-dated by a stable share of the period, so the projects of
+    one big first sync come due for their next deep read on different days instead of all together."""
+    days = int(period.total_seconds() // 86400)
+    if days <= 1:
+        return now
+    share = int(hashlib.sha256(project_id.encode()).hexdigest(), 16) % days
+    return now - dt.timedelta(days=share)
+
+
+def _start_month(
+    earliest: dt.date, today: dt.date, mode: str, learned: Learned | None, now: dt.datetime, period: dt.timedelta
+) -> tuple[dt.date, bool]:
+    """Where reading starts for one component, and whether that is a deep read."""
+    if mode != FULL:
+        return max(earliest, today - dt.timedelta(days=RECENT_DAYS)), False
+    if deep_read_due(learned, now, period):
+        return earliest, True
+    assert learned is not None
+    start = month_start(learned.deep_read_at.date() - dt.timedelta(days=RECENT_DAYS))
+    if learned.first_month is not None:
+        start = min(start, learned.first_month)
+    return max(earliest, start), False
 
 
 def plan_scan(
     *,
     earliest: dt.date | None,
     today: dt.date,
-    recent: bool,
-    has_tasks: bool,
-    has_bugs: bool,
-    general: bool,
+    mode: str,
+    components: tuple[str, ...],
+    learned: dict[str, Learned] | None = None,
+    extra: dict[str, set[dt.date]] | None = None,
+    now: dt.datetime | None = None,
+    deep_period: dt.timedelta = dt.timedelta(0),
 ) -> ProjectScan:
-    """The windows to read for one project; ``earliest`` None means the project is gone from Projects."""
-    components = tuple(c for c, wanted in (("task", has_tasks), ("bug", has_bugs), ("general", general)) if wanted)
+    """The windows to read for one project; ``earliest`` None means the project is gone from Projects.
+
+    ``mode``: FULL (daily run), RECENT (instant poll, webhooks). ``learned``: timelog_scans rows by component;
+    ``extra``: months to read besides (a known log's month that a webhook named), by component.
+    """
     if earliest is None or not components:
-        return ProjectScan(components, ())
-    first = max(earliest, today - dt.timedelta(days=RECENT_DAYS)) if recent else earliest
-    return ProjectScan(components, tuple(months_between(first, today)))
+        return ProjectScan({c: () for c in components})
+    now = now or dt.datetime.now(dt.UTC)
+    months: dict[str, tuple[dt.date, ...]] = {}
+    deep: list[str] = []
+    for component in components:
+        start, is_deep = _start_month(earliest, today, mode, (learned or {}).get(component), now, deep_period)
+        wanted = set(months_between(start, today)) | {
+            month_start(m) for m in (extra or {}).get(component, ()) if month_start(m) <= today
+        }
+        months[component] = tuple(sorted(wanted))
+        if is_deep:
+            deep.append(component)
+    return ProjectScan(months, tuple(deep))
