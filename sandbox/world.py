@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from sandbox.indexes import IndexedTable
+
 Clock = Callable[[], float]
 """Seconds since the epoch; injectable so tests can move time (token expiry, rate-limit windows)."""
 
@@ -440,19 +442,20 @@ class World:
     portal_users: dict[tuple[str, str], PortalUser] = field(default_factory=dict)  # (portal_id, zuid)
     clients: dict[str, ClientCompany] = field(default_factory=dict)
     projects: dict[str, Project] = field(default_factory=dict)
-    milestones: dict[str, Milestone] = field(default_factory=dict)
-    tasklists: dict[str, Tasklist] = field(default_factory=dict)
-    tasks: dict[str, Task] = field(default_factory=dict)
-    bugs: dict[str, Bug] = field(default_factory=dict)
-    timelogs: dict[str, TimeLog] = field(default_factory=dict)
+    # per-project (and per-task/bug) indexes: list endpoints read one project's records, not the world's
+    milestones: IndexedTable[Milestone] = field(default_factory=lambda: IndexedTable("project_id"))
+    tasklists: IndexedTable[Tasklist] = field(default_factory=lambda: IndexedTable("project_id"))
+    tasks: IndexedTable[Task] = field(default_factory=lambda: IndexedTable("project_id"))
+    bugs: IndexedTable[Bug] = field(default_factory=lambda: IndexedTable("project_id"))
+    timelogs: IndexedTable[TimeLog] = field(default_factory=lambda: IndexedTable("project_id", "task_id", "bug_id"))
     # Books
     organizations: dict[str, Organization] = field(default_factory=dict)
     currencies: dict[str, Currency] = field(default_factory=dict)
     books_users: dict[str, BooksUser] = field(default_factory=dict)
     contacts: dict[str, Contact] = field(default_factory=dict)
     books_projects: dict[str, BooksProject] = field(default_factory=dict)
-    books_tasks: dict[str, BooksTask] = field(default_factory=dict)
-    time_entries: dict[str, TimeEntry] = field(default_factory=dict)
+    books_tasks: IndexedTable[BooksTask] = field(default_factory=lambda: IndexedTable("project_id"))
+    time_entries: IndexedTable[TimeEntry] = field(default_factory=lambda: IndexedTable("project_id", "task_id"))
     invoices: dict[str, Invoice] = field(default_factory=dict)
     estimates: dict[str, Estimate] = field(default_factory=dict)
     expenses: dict[str, Expense] = field(default_factory=dict)

@@ -58,7 +58,7 @@ def render_row(world: World, project: BooksProject, tally: Tally) -> dict[str, A
 
 
 def render(world: World, project: BooksProject, current_user_id: str) -> dict[str, Any]:
-    entries = [e for e in world.time_entries.values() if e.project_id == project.project_id]
+    entries = world.time_entries.where("project_id", project.project_id)
     tally = tally_by(world, entries, lambda e: e.project_id).get(project.project_id, Tally())
     recurring = [
         r.recurring_invoice_id for r in world.recurring_invoices.values() if r.project_id == project.project_id
@@ -143,9 +143,8 @@ def list_projects(call: BooksCall) -> Response:
     by_customer = {**LIST.sort_keys, "customer_name": lambda p: records.contact_name(world, p.customer_id)}
     spec = dataclasses.replace(LIST, sort_keys=by_customer)
     page, context = page_of(call.query, rows, spec, lambda p: p.project_id)
-    wanted = {p.project_id for p in page}
     tallies = tally_by(
-        world, (e for e in world.time_entries.values() if e.project_id in wanted), lambda e: e.project_id
+        world, (e for p in page for e in world.time_entries.where("project_id", p.project_id)), lambda e: e.project_id
     )
     return success(
         projects=[render_row(world, p, tallies.get(p.project_id, Tally())) for p in page], page_context=context
@@ -179,14 +178,14 @@ def put_project(call: BooksCall) -> Response:
 def delete_project(call: BooksCall) -> Response:
     project = _project(call)
     world = call.world
-    entries = [e for e in world.time_entries.values() if e.project_id == project.project_id]
+    entries = world.time_entries.where("project_id", project.project_id)
     if any(e.billed_status == "invoiced" for e in entries):
         raise bad_request(
             rules.CODE_NOT_ALLOWED_IN_STATE, "The project cannot be deleted as it has invoiced time entries."
         )
     for entry in entries:
         del world.time_entries[entry.time_entry_id]
-    for task_id in [t.task_id for t in world.books_tasks.values() if t.project_id == project.project_id]:
+    for task_id in [t.task_id for t in world.books_tasks.where("project_id", project.project_id)]:
         del world.books_tasks[task_id]
     del world.books_projects[project.project_id]
     call.emit("project.deleted", {"organization_id": call.org_id, "project_id": project.project_id})

@@ -58,7 +58,7 @@ def render_row(world: World, project: BooksProject, task: BooksTask, tally: Tall
 def render_in_project(world: World, project_id: str, entries: Iterable[TimeEntry]) -> list[dict[str, Any]]:
     """The ``tasks`` array inside a project record."""
     tallies = tally_by(world, entries, lambda e: e.task_id)
-    tasks = sorted((t for t in world.books_tasks.values() if t.project_id == project_id), key=lambda t: t.task_id)
+    tasks = sorted(world.books_tasks.where("project_id", project_id), key=lambda t: t.task_id)
     return [
         {
             "task_id": t.task_id,
@@ -114,9 +114,9 @@ def _task(call: BooksCall, project: BooksProject) -> BooksTask:
 def list_tasks(call: BooksCall) -> Response:
     project = _project(call)
     world = call.world
-    tasks = [t for t in world.books_tasks.values() if t.project_id == project.project_id]
+    tasks = world.books_tasks.where("project_id", project.project_id)
     page, context = page_of(call.query, tasks, LIST, lambda t: t.task_id)
-    entries = (e for e in world.time_entries.values() if e.project_id == project.project_id)
+    entries = world.time_entries.where("project_id", project.project_id)
     tallies = tally_by(world, entries, lambda e: e.task_id)
     rows = [render_row(world, project, t, tallies.get(t.task_id, Tally())) for t in page]
     return success(tasks=rows, page_context=context)
@@ -143,7 +143,7 @@ def put_task(call: BooksCall) -> Response:
 
 def delete_task(call: BooksCall) -> Response:
     task = _task(call, _project(call))
-    if any(e.task_id == task.task_id for e in call.world.time_entries.values()):
+    if call.world.time_entries.count_where("task_id", task.task_id):
         raise bad_request(rules.CODE_NOT_ALLOWED_IN_STATE, "The task cannot be deleted as time has been logged on it.")
     del call.world.books_tasks[task.task_id]
     call.emit("task.deleted", {"organization_id": call.org_id, "task_id": task.task_id})

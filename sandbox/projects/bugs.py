@@ -19,8 +19,8 @@ async def list_bugs(request: Request) -> Response:
         project = caller.project(request.path_params["project"])
         found = [
             b
-            for b in caller.world.bugs.values()
-            if b.project_id == project.id and (status == "all" or b.closed == (status == "closed"))
+            for b in caller.world.bugs.where("project_id", project.id)
+            if status == "all" or b.closed == (status == "closed")
         ]
         page = page_of(request, found)
         if not page:

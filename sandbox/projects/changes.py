@@ -153,7 +153,7 @@ def create_task(
         owners = _project_users(world, project, owner_ids)
         now = world.now_ms()
         tasklist = _tasklist_for(world, project, tasklist_id, now)
-        number = sum(1 for t in world.tasks.values() if t.project_id == project.id) + 1
+        number = world.tasks.count_where("project_id", project.id) + 1
         task = Task(
             id=world.projects_id(),
             project_id=project.id,
@@ -280,10 +280,8 @@ def _tasklist_for(world: World, project: Project, tasklist_id: str | None, now: 
         if tasklist is None or tasklist.project_id != project.id:
             raise invalid_param("tasklist_id", tasklist_id, "a task list of the project")
         return tasklist
-    for tasklist in world.tasklists.values():
-        if tasklist.project_id == project.id:
-            return tasklist
-    return _add_tasklist(world, project, "General", now)
+    existing = world.tasklists.where("project_id", project.id)
+    return existing[0] if existing else _add_tasklist(world, project, "General", now)
 
 
 def _add_tasklist(world: World, project: Project, name: str, now: int) -> Tasklist:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -98,23 +99,12 @@ class PortalView:
         }
 
     # ----------------------------------------------------------------------------------- projects
-    @cached_property
-    def _task_counts(self) -> Counter[tuple[str, bool]]:
-        return Counter((t.project_id, t.completed) for t in self.world.tasks.values())
-
-    @cached_property
-    def _bug_counts(self) -> Counter[tuple[str, bool]]:
-        return Counter((b.project_id, b.closed) for b in self.world.bugs.values())
-
-    @cached_property
-    def _milestone_counts(self) -> Counter[tuple[str, bool]]:
-        return Counter((m.project_id, m.status == "completed") for m in self.world.milestones.values())
-
     def project(self, project: Project) -> dict[str, Any]:
         path = f"projects/{project.id}/"
 
-        def count(counter: Counter[tuple[str, bool]]) -> dict[str, int]:
-            return {"open": counter[(project.id, False)], "closed": counter[(project.id, True)]}
+        def count(records: Sequence[Any], closed: Callable[[Any], bool]) -> dict[str, int]:
+            done = sum(1 for r in records if closed(r))
+            return {"open": len(records) - done, "closed": done}
 
         return {
             **ids(project.id),
@@ -136,9 +126,11 @@ class PortalView:
             "currency_code": project.currency_code,
             "IS_BUG_ENABLED": True,
             "taskbug_prefix": project.key,
-            "task_count": count(self._task_counts),
-            "milestone_count": count(self._milestone_counts),
-            "bug_count": count(self._bug_counts),
+            "task_count": count(self.world.tasks.where("project_id", project.id), lambda t: t.completed),
+            "milestone_count": count(
+                self.world.milestones.where("project_id", project.id), lambda m: m.status == "completed"
+            ),
+            "bug_count": count(self.world.bugs.where("project_id", project.id), lambda b: b.closed),
             "group_name": "Ungrouped Projects",
             "custom_fields": [],
             "link": {

@@ -32,9 +32,7 @@ async def list_tasklists(request: Request) -> Response:
         fields.choice("flag", fields.required(query, "flag"), FLAGS)
     with caller.world.lock:
         project = caller.project(request.path_params["project"])
-        found = [
-            t for t in caller.world.tasklists.values() if t.project_id == project.id and (not flag or t.flag == flag)
-        ]
+        found = [t for t in caller.world.tasklists.where("project_id", project.id) if not flag or t.flag == flag]
         page = page_of(request, found)
         if not page:
             return no_content()
@@ -50,8 +48,8 @@ async def list_milestones(request: Request) -> Response:
         project = caller.project(request.path_params["project"])
         found = [
             m
-            for m in caller.world.milestones.values()
-            if m.project_id == project.id and status in (None, m.status) and flag in (None, m.flag)
+            for m in caller.world.milestones.where("project_id", project.id)
+            if status in (None, m.status) and flag in (None, m.flag)
         ]
         page = page_of(request, found)
         if not page:
@@ -64,7 +62,7 @@ async def list_tasks(request: Request) -> Response:
     wanted = _task_filter(request)
     with caller.world.lock:
         project = caller.project(request.path_params["project"])
-        found = [t for t in caller.world.tasks.values() if t.project_id == project.id and wanted(t)]
+        found = [t for t in caller.world.tasks.where("project_id", project.id) if wanted(t)]
         page = page_of(request, found)
         if not page:
             return no_content()

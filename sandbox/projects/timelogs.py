@@ -73,7 +73,7 @@ async def project_logs(request: Request) -> Response:
     component, wanted = _log_filter(request, None)
     with caller.world.lock:
         project = caller.project(request.path_params["project"])
-        logs = [log for log in caller.world.timelogs.values() if log.project_id == project.id and wanted(log)]
+        logs = [log for log in caller.world.timelogs.where("project_id", project.id) if wanted(log)]
         return _grouped(request, caller, component, logs)
 
 
@@ -83,7 +83,7 @@ async def task_logs(request: Request) -> Response:
     with caller.world.lock:
         project = caller.project(request.path_params["project"])
         task = caller.task(project, request.path_params["task"])
-        logs = [log for log in caller.world.timelogs.values() if log.task_id == task.id and wanted(log)]
+        logs = [log for log in caller.world.timelogs.where("task_id", task.id) if wanted(log)]
         return _grouped(request, caller, "task", logs)
 
 
@@ -93,7 +93,7 @@ async def bug_logs(request: Request) -> Response:
     with caller.world.lock:
         project = caller.project(request.path_params["project"])
         bug = caller.bug(project, request.path_params["bug"])
-        logs = [log for log in caller.world.timelogs.values() if log.bug_id == bug.id and wanted(log)]
+        logs = [log for log in caller.world.timelogs.where("bug_id", bug.id) if wanted(log)]
         return _grouped(request, caller, "bug", logs)
 
 
