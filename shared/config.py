@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     web_bind: str = "127.0.0.1:8000"
     web_token: str | None = None
+    # Where Zoho reaches `bpsync web` (e.g. https://sync.example.com), for the webhook URLs ops paste into Zoho.
+    public_url: str | None = None
     log_level: str = "INFO"
     log_json: bool = False
 

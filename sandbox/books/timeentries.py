@@ -176,9 +176,11 @@ def _date_filter(call: BooksCall) -> Callable[[TimeEntry], bool]:
 def list_time_entries(call: BooksCall) -> Response:
     world, query = call.world, call.query
     in_dates = _date_filter(call)
+    project_id = query.get("project_id")
+    candidates = world.time_entries.where("project_id", project_id) if project_id else world.time_entries.values()
     rows = [
         e
-        for e in world.time_entries.values()
+        for e in candidates
         if e.organization_id == call.org_id
         and matches_id(query, "project_id", e.project_id)
         and matches_id(query, "user_id", e.user_id)

@@ -1,6 +1,7 @@
 """The web app (``bpsync web``): status pages, JSON API under /api, /metrics, webhook receiver.
 
-Every route except /healthz and /login requires the configured token (``Authorization: Bearer
+Every route except /healthz, /login and the webhook receivers (/webhooks/..., authorized by the integration's
+own webhook token) requires the configured token (``Authorization: Bearer
 <BPSYNC_WEB_TOKEN>``, the ``token`` cookie set by /login, or a ``token`` query parameter); a missing or wrong
 token is a 401 (browsers get the sign-in form with it).
 """
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from scheduler.web import api, login, metrics, pages
+from scheduler.web import api, login, metrics, pages, webhooks
 from scheduler.web.context import WebContext
 from scheduler.web.problems import EXCEPTION_HANDLERS
 from shared.config import Settings
@@ -35,7 +36,7 @@ class TokenAuth(BaseHTTPMiddleware):
         self.token = token
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        if request.url.path in OPEN_PATHS:
+        if request.url.path in OPEN_PATHS or request.url.path.startswith(webhooks.PREFIX):
             return await call_next(request)
         if not self.token:
             return JSONResponse({"error": "BPSYNC_WEB_TOKEN is not set; the web app refuses all requests"}, 503)
@@ -56,7 +57,14 @@ def create_web_app(settings: Settings, *, celery: Celery | None = None) -> Starl
     """The web app; ``celery`` sends the refreshes (default: an app built from ``settings``)."""
     context = WebContext(settings, celery)
     app = Starlette(
-        routes=[Route("/healthz", healthz), *login.ROUTES, *pages.ROUTES, *api.ROUTES, *metrics.ROUTES],
+        routes=[
+            Route("/healthz", healthz),
+            *login.ROUTES,
+            *pages.ROUTES,
+            *api.ROUTES,
+            *metrics.ROUTES,
+            *webhooks.ROUTES,
+        ],
         middleware=[Middleware(TokenAuth, token=settings.web_token)],
         exception_handlers=EXCEPTION_HANDLERS,
     )

@@ -213,3 +213,20 @@ def test_refresh_wait_on_postgres(pg_url, world):
     report = json.loads(out.stdout)
     assert [m["module"] for m in report["modules"]] == ["projects", "tasks", "bugs", "timesheets"]
     assert report["status"] in ("succeeded", "partial") and report["modules"][0]["fetched"] > 0
+
+
+def test_webhook_url_prints_a_stable_url_until_rotated(sqlite_url, world, cli):
+    engine, _ = connected(sqlite_url, world)
+    integration_id = get_integration(engine, "acme").id
+    env = base_env(sqlite_url, world)
+    first = json.loads(cli(["webhook-url", "acme", "--json", "--base-url", "https://sync.example.com/"], env).stdout)
+    assert first["url"].startswith(f"https://sync.example.com/webhooks/projects/{integration_id}?token=")
+    assert "timelog.approved" in first["events"] and '"project_id"' in first["body"]
+    again = cli(["webhook-url", "acme"], env | {"BPSYNC_PUBLIC_URL": "https://sync.example.com"})
+    assert again.exit_code == 0 and again.stdout.strip() == first["url"]
+    bare = cli(["webhook-url", "acme"], env)
+    assert bare.stdout.strip() == first["path"] and "BPSYNC_PUBLIC_URL" in bare.stderr
+    rotated = cli(["webhook-url", "acme", "--rotate"], env)
+    assert rotated.stdout.strip() != first["path"] and "update the URL in Zoho Projects" in rotated.stderr
+    unknown = cli(["webhook-url", "nobody"], env)
+    assert unknown.exit_code == 2 and "error: no integration 'nobody'" in unknown.stderr

@@ -7,46 +7,25 @@ Needs Debian's chromium (``apt-get install chromium``); locally it skips without
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 import requests
-import uvicorn
 
 from scheduler.web.app import create_web_app
 from shared.embedded import running_worker
 from shared.modules import modules_for_refresh
 from tests.conftest import service_missing
+from tests.http_support import serving
 from tests.ops_sync import WEB_TOKEN, World
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def web_url(synced: World) -> Iterator[str]:
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_web_app(synced.settings, celery=synced.app), host="127.0.0.1", port=port, log_level="warning"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_web_app(synced.settings, celery=synced.app)) as url:
+        yield url
 
 
 @pytest.fixture

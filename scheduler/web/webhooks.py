@@ -1,0 +1,42 @@
+"""POST /webhooks/projects/{integration_id}?token=...: the receiver for Zoho Projects webhooks (shared.webhooks).
+
+Outside the web token: Zoho cannot send it. The integration's own webhook token in the URL authorizes the call.
+Answers are JSON: 202 with what happened (queued, or why nothing was), 400 bad body, 401 wrong token, 413 too big.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from scheduler.web.context import web_context
+from shared.webhooks import WebhookRejected, receive_projects_webhook
+
+PREFIX = "/webhooks/"
+MAX_BODY_BYTES = 64 * 1024
+
+
+async def projects_webhook(request: Request) -> Response:
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        return JSONResponse({"error": f"body over {MAX_BODY_BYTES} bytes; send only event and payload"}, 413)
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError as exc:
+        return JSONResponse({"error": f"the body is not JSON ({exc}); send Content-Type application/json"}, 400)
+    context = web_context(request)
+    token = request.query_params.get("token", "")
+    try:
+        receipt = await run_in_threadpool(
+            receive_projects_webhook, context.engine, context.celery, request.path_params["integration_id"], token, body
+        )
+    except WebhookRejected as exc:
+        return JSONResponse({"error": exc.message}, exc.status)
+    return JSONResponse(receipt.as_json(), 202)
+
+
+ROUTES = [Route("/webhooks/projects/{integration_id:int}", projects_webhook, methods=["POST"])]
