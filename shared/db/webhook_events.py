@@ -9,6 +9,8 @@ import sqlalchemy as sa
 
 from shared.db.schema import webhook_events
 
+KEEP_HANDLED = dt.timedelta(days=7)
+
 
 def record(
     conn: sa.Connection,
@@ -34,6 +36,12 @@ def record(
 
 def take_pending(conn: sa.Connection, integration_id: int, module_run_id: int, now: dt.datetime) -> list[sa.Row]:
     """The events this module run covers: every unhandled one, plus those it took before a crash and resume."""
+    # handled calls are kept a while for troubleshooting ("did Zoho call us?"), then dropped
+    conn.execute(
+        webhook_events.delete().where(
+            webhook_events.c.integration_id == integration_id, webhook_events.c.handled_at < now - KEEP_HANDLED
+        )
+    )
     mine = sa.or_(webhook_events.c.handled_at.is_(None), webhook_events.c.module_run_id == module_run_id)
     where = (webhook_events.c.integration_id == integration_id, mine)
     conn.execute(
