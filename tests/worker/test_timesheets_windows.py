@@ -10,6 +10,7 @@ from worker.modules.timelog_windows import (
     RECENT,
     RECENT_DAYS,
     ProjectScan,
+    deep_read_due,
     earliest_log_date,
     first_deep_read_at,
     months_between,
@@ -87,6 +88,9 @@ def test_a_deep_read_comes_back_after_the_period_or_every_time_with_period_zero(
         deep_period=WEEK,
     )
     assert again.deep == ("task",) and again.months["task"][0] == dt.date(2023, 1, 1)
+    # last week's run started a little later in the day than this one: still due
+    assert deep_read_due(Learned(dt.date(2024, 2, 1), NOW - WEEK + dt.timedelta(minutes=10)), NOW, WEEK)
+    assert not deep_read_due(Learned(None, NOW - dt.timedelta(days=6)), NOW, WEEK)
     fresh = {"task": Learned(dt.date(2024, 2, 1), NOW)}
     always = plan_scan(
         earliest=dt.date(2023, 1, 10), today=TODAY, mode=FULL, components=("task",), learned=fresh, now=NOW

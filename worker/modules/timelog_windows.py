@@ -31,6 +31,7 @@ from shared.db.timelog_scans import Learned
 
 RECENT_DAYS = 7
 FULL, RECENT = "full", "recent"
+DEEP_READ_SLACK = dt.timedelta(hours=2)
 COMPONENTS = ("task", "bug", "general")
 # created_ms is UTC while log dates are the portal's local dates: one day of slack keeps the first log in range.
 TIME_ZONE_SLACK = dt.timedelta(days=1)
@@ -99,7 +100,8 @@ class ProjectScan:
 
 
 def deep_read_due(learned: Learned | None, now: dt.datetime, period: dt.timedelta) -> bool:
-    return learned is None or not period or now >= learned.deep_read_at + period
+    # the slack: a daily run that starts a few minutes earlier than last week's must not push the read a day on
+    return learned is None or not period or now + DEEP_READ_SLACK >= learned.deep_read_at + period
 
 
 def first_deep_read_at(project_id: str, now: dt.datetime, period: dt.timedelta) -> dt.datetime:
