@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     max_module_attempts: int = 5
     # Instant path: new time logs of synced projects are polled this often (0 turns the poll off).
     instant_poll_minutes: float = 5.0
+    # ...but polls of an integration use at most this share of its Projects quota (big portals poll less often).
+    instant_poll_quota_share: float = Field(0.25, gt=0, le=1)
     # Daily runs re-read every month of a project's time logs this often; in between, only months that can have
     # changed (0: every run reads every month).
     timelog_deep_read_days: float = Field(7.0, ge=0)

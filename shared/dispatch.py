@@ -104,6 +104,8 @@ def dispatch_instant_polls(
             .with_for_update(skip_locked=True)
         ).all()
         for row in due:
+            if not _poll_affordable(conn, row.id, settings, now):
+                continue
             request = runs.request_run(conn, row.id, ["timesheets"], "instant", now)
             started.append(request.run_id)
             if request.start_module_run_id is not None:
@@ -111,6 +113,32 @@ def dispatch_instant_polls(
     for module_run_id in to_enqueue:
         enqueue_module(app, module_run_id)
     return started
+
+
+def _poll_affordable(conn: sa.Connection, integration_id: int, settings: Settings, now: dt.datetime) -> bool:
+    """Whether another poll keeps polling within its share of the Projects quota.
+
+    A poll costs a log-list call per recent month and component of every synced project: a few calls for a small
+    portal, thousands for a big one, where polls every few minutes would eat the whole quota (100 calls per 2
+    minutes) and starve the daily run. So the next poll waits until the last one's Projects calls, at Zoho's
+    rate, fit in ``instant_poll_quota_share`` of the time since it started; webhooks are the instant path there.
+    """
+    last = conn.execute(
+        sa.select(sync_runs.c.id, sync_runs.c.requested_at)
+        .where(sync_runs.c.integration_id == integration_id, sync_runs.c.trigger == "instant")
+        .order_by(sync_runs.c.id.desc())
+        .limit(1)
+    ).first()
+    if last is None:
+        return True
+    calls = conn.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(module_runs.c.projects_calls), 0)).where(
+            module_runs.c.sync_run_id == last.id
+        )
+    ).scalar()
+    seconds_per_call = settings.projects_window_seconds / settings.projects_requests_per_window
+    spacing = dt.timedelta(seconds=int(calls) * seconds_per_call / settings.instant_poll_quota_share)
+    return now >= as_utc(last.requested_at) + spacing
 
 
 def sweep(engine: sa.Engine, app: Celery, settings: Settings) -> list[int]:

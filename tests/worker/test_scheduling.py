@@ -211,5 +211,12 @@ def test_instant_polls_start_a_recent_timesheets_run_for_synced_integrations(san
         with h.engine.begin() as conn:
             conn.execute(sync_runs.update().where(sync_runs.c.id == run_id).values(status="succeeded"))
         assert dispatch_instant_polls(h.engine, h.app, h.settings, now=later + dt.timedelta(seconds=30)) == []
+        # a poll that cost 500 Projects calls (10 minutes of quota) waits 4x that before the next one
+        with h.engine.begin() as conn:
+            conn.execute(module_runs.update().where(module_runs.c.sync_run_id == run_id).values(projects_calls=500))
+        assert dispatch_instant_polls(h.engine, h.app, h.settings, now=later + dt.timedelta(minutes=39)) == []
+        [next_poll] = dispatch_instant_polls(h.engine, h.app, h.settings, now=later + dt.timedelta(minutes=40))
+        with h.engine.begin() as conn:
+            conn.execute(sync_runs.update().where(sync_runs.c.id == next_poll).values(status="succeeded"))
         update_integration(h.engine, h.integration.id, state="disabled")
-        assert dispatch_instant_polls(h.engine, h.app, h.settings, now=later + dt.timedelta(hours=1)) == []
+        assert dispatch_instant_polls(h.engine, h.app, h.settings, now=later + dt.timedelta(hours=5)) == []
