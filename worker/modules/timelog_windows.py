@@ -12,9 +12,10 @@ day/week/month window, with no modified-since filter and no deletion feed. So:
   remembers the first month that held a log (``timelog_scans``);
 - a **daily** (full) run reads deep only where the last deep read is older than the deep-read period (and the
   first time); otherwise from the remembered first month — or, where there were no logs, from the week before
-  the deep read — to today. Edits, approvals and deletions can only touch months that hold logs; a log
-  back-dated before every other log of its project is the one change left to the next deep read. Projects' deep
-  reads are spread over the period so the cost does not come back as one weekly burst;
+  the deep read — to today. Approvals and deletions can only touch months that hold logs, and a log whose date
+  is edited out of the months read is searched for (``timelog_reading``); a new log back-dated before every
+  other log of its project is the one change left to the next deep read. Projects' deep reads are spread over
+  the period so the cost does not come back as one weekly burst;
 - a **recent** scan (the instant poll and webhooks) reads only the months of the last ``RECENT_DAYS`` days,
   where new logs land;
 - every scan also reads the month of each known log a webhook named (an edit or deletion of an old log).
