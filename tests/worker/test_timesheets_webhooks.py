@@ -131,6 +131,11 @@ def test_an_edit_and_a_deletion_of_an_old_log_reach_books_through_webhooks(hooke
     )
     assert edited["notes"] == "corrected"
 
+    _eventually(lambda: all(r.status not in ("queued", "running") for r in _runs(h)), "the edit's runs' end")
+    h.reset_requests()
     api.call("DELETE", f"{project_id}/tasks/{task_id}/logs/{old.id}/")
     _eventually(lambda: link_of(h, "timesheet", old.id) is None, "the deletion reaching Books")
     assert all(e["time_entry_id"] != edited["time_entry_id"] for e in h.state()["time_entries"])
+    _eventually(lambda: all(r.status not in ("queued", "running") for r in _runs(h)), "the deletion's runs' end")
+    # the event said "deleted": the log's month and the recent months are read, no other month is searched for it
+    assert log_list_calls(h) <= 2 * 2 + 1

@@ -7,7 +7,8 @@ The checkpointed state walks the run's projects one by one. For each project it 
   because it was deleted or because its date was edited into a month this scan does not read (a daily run
   between deep reads, an instant poll). Those components' other months are read, newest first, until every
   missing log is found (it then updates its entry with the new date) or none are left; only logs found nowhere
-  are retired. A deep read covers every month already, so it never verifies;
+  are retired. A deep read covers every month already, so it never verifies; nor does a log that a
+  ``timelog.deleted`` webhook named (Projects said it is gone);
 - remembers where the project's logs start (``timelog_scans``), on daily runs.
 """
 
@@ -39,6 +40,7 @@ from worker.modules.timelog_windows import (
 ENTITY = "timesheet"
 INSTANT_TRIGGER = "instant"
 WEBHOOK_TRIGGER = "webhook"
+DELETED_EVENT = "timelog.deleted"
 # Zoho refuses logs in the future by the portal's local date, which can be a day ahead of UTC.
 LOCAL_DATE_SLACK = dt.timedelta(days=1)
 
@@ -130,7 +132,7 @@ def _verify_plan(
 ) -> dict[str, Any]:
     """The months to search for linked logs that the plan's windows should have returned but did not."""
     missing: dict[str, list[str]] = {}
-    for link in _covered_unseen(ctx, project_id, plan, seen):
+    for link in _covered_unseen(ctx, project_id, plan, seen | set(state.get("deleted", ()))):
         missing.setdefault(link.attributes.get("component", ""), []).append(link.projects_id)
     missing = {c: ids for c, ids in missing.items() if c in plan.months and c not in plan.deep}
     months: dict[str, list[str]] = {}
@@ -180,6 +182,8 @@ def _start(ctx: SyncContext) -> dict[str, Any]:
         "linked": sorted(linked),
         "starts": starts,
         "extra": _event_months(ctx, events),
+        # Projects said these were deleted: no need to search other months for them
+        "deleted": sorted({e.log_id for e in events if e.log_id and e.event == DELETED_EVENT}),
         "index": 0,
         "scan": None,
     }
