@@ -3,11 +3,12 @@
     .venv/bin/python -m benchmarks.timesheets --size small
     .venv/bin/python -m benchmarks.timesheets --size large      # long: the parents (20k tasks) sync first
 
-The parents (users..bugs) sync first; then a full timesheets run and an instant (recent windows) run are measured
-alone. The minimum is what an oracle that knew where logs are would need: one call per (project, component,
-month) window holding at least one log of a project the module reads, plus extra pages. The rate-limit floor is
-the time Zoho's limits alone impose on those calls (Projects 100 per 2 minutes per user, Books 100 a minute per
-organization; the two run in parallel, so the larger one).
+The parents (users..bugs) sync first; then three timesheets runs are measured alone: the first (a deep read), a
+daily run between deep reads, and an instant (recent windows) run. The minimum is what an oracle that knew where
+logs are would need: one call per (project, component, month) window holding at least one log of a project the
+module reads, plus extra pages. The rate-limit floor is the time Zoho's limits alone impose on those calls
+(Projects 100 per 2 minutes per user, Books 100 a minute per organization; the two run in parallel, so the larger
+one).
 """
 
 from __future__ import annotations
