@@ -60,6 +60,18 @@ def links_of(conn: sa.Connection, integration_id: int, entity_type: str) -> dict
     return {r.projects_id: _link(r) for r in rows}
 
 
+def links_under(conn: sa.Connection, integration_id: int, entity_type: str, parent_ids: set[str]) -> list[Link]:
+    """Links of ``entity_type`` whose Projects parent is one of ``parent_ids``."""
+    rows = conn.execute(
+        sa.select(entity_links).where(
+            entity_links.c.integration_id == integration_id,
+            entity_links.c.entity_type == entity_type,
+            entity_links.c.parent_projects_id.in_(sorted(parent_ids)),
+        )
+    )
+    return [_link(r) for r in rows]
+
+
 def get_link(conn: sa.Connection, integration_id: int, entity_type: str, projects_id: str) -> Link | None:
     row = conn.execute(
         sa.select(entity_links).where(

@@ -79,7 +79,7 @@ def pages(ctx: SyncContext, cursor: dict[str, Any] | None) -> SourcePage:
         return SourcePage([], _next_project(state))
     if state["mode"] == FULL:
         _learn(ctx, project_id, plan, scan.get("hits", {}))
-    return SourcePage(_gone(ctx, project_id, plan, set(scan["seen"])), _next_project(state))
+    return SourcePage(_gone(ctx, project_id, set(scan["verify"]["unseen"]) - set(scan["seen"])), _next_project(state))
 
 
 def _read(
@@ -131,10 +131,13 @@ def _verify_plan(
     ctx: SyncContext, state: dict[str, Any], project_id: str, plan: ProjectScan, seen: set[str]
 ) -> dict[str, Any]:
     """The months to search for linked logs that the plan's windows should have returned but did not."""
+    unseen = _covered_unseen(ctx, project_id, plan, seen)
+    deleted = set(state.get("deleted", ()))
     missing: dict[str, list[str]] = {}
-    for link in _covered_unseen(ctx, project_id, plan, seen | set(state.get("deleted", ()))):
-        missing.setdefault(link.attributes.get("component", ""), []).append(link.projects_id)
-    missing = {c: ids for c, ids in missing.items() if c in plan.months and c not in plan.deep}
+    for link in unseen:
+        component = link.attributes.get("component", "")
+        if link.projects_id not in deleted and component not in plan.deep:
+            missing.setdefault(component, []).append(link.projects_id)
     months: dict[str, list[str]] = {}
     if missing:
         earliest = _earliest(ctx, state, project_id)
@@ -142,7 +145,9 @@ def _verify_plan(
         for component in missing:
             read = set(plan.months[component])
             months[component] = [m.isoformat() for m in reversed(everything) if m not in read]
-    return {"months": months, "missing": missing, "w": 0, "page": None}
+    # what the end of the project retires unless a verify window returns it
+    candidates = sorted(link.projects_id for link in unseen)
+    return {"months": months, "missing": missing, "unseen": candidates, "w": 0, "page": None}
 
 
 def _earliest(ctx: SyncContext, state: dict[str, Any], project_id: str) -> dt.date | None:
@@ -289,40 +294,27 @@ def _next_project(state: dict[str, Any]) -> dict[str, Any] | None:
     return {**state, "index": index, "scan": None} if index < len(state["projects"]) else None
 
 
+def _log_links(ctx: SyncContext, project_id: str) -> list[links.Link]:
+    """Linked logs of the project: under the project itself (general logs) or under its tasks and bugs."""
+    parents = {project_id}.union(*_subjects(ctx, project_id).values())
+    with ctx.engine.connect() as conn:
+        return links.links_under(conn, ctx.integration.id, ENTITY, parents)
+
+
 def _covered_unseen(ctx: SyncContext, project_id: str, plan: ProjectScan, seen: set[str]) -> list[links.Link]:
     """Linked logs of the project dated in a window the plan read, that no window read returned."""
     if not plan.windows:
         return []
-    parents = {project_id} | set().union(*_subjects(ctx, project_id).values())
-    with ctx.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(entity_links).where(
-                entity_links.c.integration_id == ctx.integration.id,
-                entity_links.c.entity_type == ENTITY,
-                entity_links.c.parent_projects_id.in_(sorted(parents)),
-            )
-        ).all()
-    found = []
-    for row in rows:
-        attributes = row.attributes or {}
-        logged = attributes.get("log_date")
-        if row.projects_id in seen or not logged:
-            continue
-        if plan.covers(attributes.get("component", ""), dt.date.fromisoformat(logged)):
-            found.append(
-                links.Link(
-                    row.id,
-                    row.entity_type,
-                    row.projects_id,
-                    row.books_id,
-                    row.state,
-                    row.fingerprint,
-                    row.parent_projects_id,
-                    attributes,
-                )
-            )
-    return found
+    return [
+        link
+        for link in _log_links(ctx, project_id)
+        if link.projects_id not in seen
+        and link.attributes.get("log_date")
+        and plan.covers(link.attributes.get("component", ""), dt.date.fromisoformat(link.attributes["log_date"]))
+    ]
 
 
-def _gone(ctx: SyncContext, project_id: str, plan: ProjectScan, seen: set[str]) -> list[GoneLog]:
-    return [GoneLog(link) for link in _covered_unseen(ctx, project_id, plan, seen)]
+def _gone(ctx: SyncContext, project_id: str, log_ids: set[str]) -> list[GoneLog]:
+    if not log_ids:
+        return []
+    return [GoneLog(link) for link in _log_links(ctx, project_id) if link.projects_id in log_ids]
