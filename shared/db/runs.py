@@ -230,7 +230,7 @@ def advance(engine: sa.Engine, run_id: int) -> int | None:
         rows = _module_rows(conn, run_id)
         for row in rows:
             if row.status not in FINISHED:
-                return int(row.id)
+                return _handed_on(conn, int(row.id))
         statuses = {r.status for r in rows}
         status = "failed" if statuses & {"failed"} else "partial" if statuses & {"partial", "skipped"} else "succeeded"
         run = conn.execute(sa.select(sync_runs).where(sync_runs.c.id == run_id)).one()
@@ -249,7 +249,14 @@ def _start_waiting(conn: sa.Connection, integration_id: int) -> int | None:
     conn.execute(
         sync_runs.update().where(sync_runs.c.id == waiting[0].id).values(status="running", started_at=utcnow())
     )
-    return int(_module_rows(conn, waiting[0].id)[0].id)
+    return _handed_on(conn, int(_module_rows(conn, waiting[0].id)[0].id))
+
+
+def _handed_on(conn: sa.Connection, module_run_id: int) -> int:
+    # The module is about to be enqueued: that counts as a sign of life, or a sweep between now and a worker's
+    # claim would take a module queued since the run began (hours ago) for a lost message and enqueue it twice.
+    conn.execute(module_runs.update().where(module_runs.c.id == module_run_id).values(heartbeat_at=utcnow()))
+    return module_run_id
 
 
 def fail_remaining(engine: sa.Engine, run_id: int, error: str) -> None:

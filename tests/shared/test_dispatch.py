@@ -1,7 +1,12 @@
-"""What dispatch puts on the broker: module tasks carry their integration and module as readable labels."""
+"""What dispatch puts on the broker (module tasks labelled for Flower) and when the sweeper re-enqueues."""
+
+import datetime as dt
 
 from shared.celery_app import SYNC_QUEUE
-from shared.dispatch import request_sync
+from shared.clock import utcnow
+from shared.db import runs
+from shared.db.schema import module_runs
+from shared.dispatch import request_sync, sweep
 from tests.sync_support import sync_harness
 
 
@@ -19,3 +24,20 @@ def test_module_tasks_name_their_integration_and_module_for_flower(sandbox, sqli
             "integration_id": h.integration.id,
             "module": "tasks",
         }
+
+
+def test_a_module_handed_on_is_not_taken_for_lost_until_it_idles(sandbox, sqlite_url):
+    with sync_harness(sandbox, sqlite_url, worker=False, stale_after_seconds=60) as h:
+        request = request_sync(h.engine, h.app, h.integration.id)
+        long_ago = utcnow() - dt.timedelta(hours=2)  # the run began long ago; users just finished
+        with h.engine.begin() as conn:
+            conn.execute(module_runs.update().values(heartbeat_at=long_ago))
+            conn.execute(
+                module_runs.update().where(module_runs.c.id == request.start_module_run_id).values(status="succeeded")
+            )
+        clients = runs.advance(h.engine, request.run_id)
+        assert clients == h.run(request.run_id).modules["clients"].id
+        assert sweep(h.engine, h.app, h.settings) == []  # enqueued a moment ago: a worker will claim it
+        with h.engine.begin() as conn:
+            conn.execute(module_runs.update().where(module_runs.c.id == clients).values(heartbeat_at=long_ago))
+        assert sweep(h.engine, h.app, h.settings) == [clients]  # nobody claimed it: the message was lost
