@@ -4,10 +4,13 @@ Set up in Zoho Projects (Settings > Developer Space > Webhooks) per integration:
 (it carries the integration's secret token), method POST, a JSON body naming the event and its project::
 
     {"event": "timelog.created", "payload": {"portal_id": "<portal id>", "project_id": "<project id>",
-     "log_id": "<log id>"}}
+     "log_id": "<log id>", "log_date": "<log date>", "component_type": "<task|bug|general>"}}
+
+``log_id``, ``log_date`` (MM-DD-YYYY or YYYY-MM-DD) and ``component_type`` are optional; a log date lets the run
+read that month too, so even a new log dated before every other log of its project arrives at once.
 
 A call is checked (token, shape, portal), stored in ``webhook_events`` and answered at once; the timesheets run it
-requests reads the recent months of that project (plus the month of a known log it names), so a new, edited,
+requests reads the recent months of that project (plus the months of the log it names), so a new, edited,
 approved or deleted log reaches Books within seconds instead of at the next poll. Only ``timelog.*`` events start
 work: other changes (projects, tasks) wait for the daily run, and the answer says so.
 """
@@ -17,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 import sqlalchemy as sa
 from celery import Celery
@@ -28,8 +31,10 @@ from shared.db.integrations import Integration, IntegrationNotFound, get_integra
 from shared.db.links import get_link
 from shared.db.schema import integrations
 from shared.dispatch import enqueue_module
+from shared.zoho.projects_models import Component
 
 TRIGGER = "webhook"
+COMPONENTS: tuple[str, ...] = get_args(Component)
 HANDLED_PREFIX = "timelog."
 ID_MAX = 40
 
@@ -75,12 +80,39 @@ def _id(payload: dict[str, Any], key: str, *, required: bool) -> str | None:
     value = payload.get(key)
     if value is None or value == "":
         if required:
-            raise WebhookRejected(400, f'payload.{key} is missing; the body must be {{"event": ..., "payload": '
-                                       f'{{"portal_id": ..., "project_id": ..., "log_id": ...}}}}')
+            raise WebhookRejected(
+                400,
+                f'payload.{key} is missing; the body must be {{"event": ..., "payload": '
+                f'{{"portal_id": ..., "project_id": ..., "log_id": ...}}}}',
+            )
         return None
     text = str(value).strip()
     if not text.isdigit() or len(text) > ID_MAX:
         raise WebhookRejected(400, f"payload.{key} must be a Zoho id (digits), got {value!r}")
+    return text
+
+
+def _log_date(payload: dict[str, Any]) -> str | None:
+    """The log's date as ISO, from Zoho's MM-DD-YYYY (what its placeholders give) or YYYY-MM-DD; optional."""
+    value = payload.get("log_date")
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    for fmt in ("%m-%d-%Y", "%Y-%m-%d"):
+        try:
+            return dt.datetime.strptime(text, fmt).date().isoformat()
+        except ValueError:
+            continue
+    raise WebhookRejected(400, f"payload.log_date must be a date as MM-DD-YYYY or YYYY-MM-DD, got {value!r}")
+
+
+def _component(payload: dict[str, Any]) -> str | None:
+    value = payload.get("component_type")
+    if value is None or value == "":
+        return None
+    text = str(value).strip().lower()
+    if text not in COMPONENTS:
+        raise WebhookRejected(400, f"payload.component_type must be one of {', '.join(COMPONENTS)}, got {value!r}")
     return text
 
 
@@ -124,6 +156,8 @@ def receive_projects_webhook(
     project_id = _id(payload, "project_id", required=True)
     log_id = _id(payload, "log_id", required=False)
     assert project_id is not None
+    # stored normalized: the run reads this date's month, which finds a new log back-dated before all others
+    payload = {**payload, "log_date": _log_date(payload), "component_type": _component(payload)}
     if not event.startswith(HANDLED_PREFIX):
         return Receipt(False, f"{event!r} starts no work: only timelog.* events do; the daily sync picks it up")
     if integration.state != "active":

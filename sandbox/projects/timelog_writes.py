@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from sandbox.projects import fields, timesheet
 from sandbox.projects.envelope import json, not_found, params_of, route
+from sandbox.projects.render import DATE_FORMAT
 from sandbox.projects.scope import Caller, caller_in_portal
 from sandbox.projects.timelogs import GROUP_KEYS
 from sandbox.world import Project, TimeLog
@@ -53,6 +54,8 @@ def _emit(request: Request, caller: Caller, event: str, log: TimeLog) -> None:
         "project_id": log.project_id,
         "log_id": log.id,
         "component_type": log.component,
+        # the log's date as Zoho's webhook placeholders give it: the product reads that month for this event
+        "log_date": log.log_date.strftime(DATE_FORMAT),
     }
     request.app.state.emit(event, payload)
 

@@ -8,7 +8,8 @@ from scheduler.cli_support import emit_json, friendly_errors, settings
 
 EVENTS = ["timelog.created", "timelog.updated", "timelog.deleted", "timelog.approved", "timelog.rejected"]
 BODY = (
-    '{"event": "<event>", "payload": {"portal_id": "<portal id>", "project_id": "<project id>", "log_id": "<log id>"}}'
+    '{"event": "<event>", "payload": {"portal_id": "<portal id>", "project_id": "<project id>", "log_id": "<log id>", '
+    '"log_date": "<log date>", "component_type": "<task|bug|general>"}}'
 )
 
 

@@ -139,3 +139,30 @@ def test_an_edit_and_a_deletion_of_an_old_log_reach_books_through_webhooks(hooke
     _eventually(lambda: all(r.status not in ("queued", "running") for r in _runs(h)), "the deletion's runs' end")
     # the event said "deleted": the log's month and the recent months are read, no other month is searched for it
     assert log_list_calls(h) <= 2 * 2 + 1
+
+
+def test_a_new_log_dated_before_every_other_log_of_its_project_arrives_through_its_webhook(hooked):
+    h = hooked
+    project_id, task_id = synced_task(h)
+    world = h.sandbox.world
+    first_log = min(log.log_date for log in world.timelogs.values() if log.project_id == project_id)
+    back_dated = world.projects[project_id].start_date + dt.timedelta(days=2)
+    assert back_dated < first_log.replace(day=1), "tiny's project should start a month before its first log"
+    assert back_dated < dt.date.today() - dt.timedelta(days=40), "the day must be outside the recent months"
+    api = Projects(h)
+    runs_before = len(_runs(h))
+    h.reset_requests()
+    made = api.call(
+        "POST", f"{project_id}/tasks/{task_id}/logs/", date=_mdy(back_dated), hours="01:00", bill_status="Billable"
+    )
+    log_id = str(made["timelogs"]["tasklogs"][0]["id"])
+    api.call("POST", f"{project_id}/tasks/{task_id}/logs/{log_id}/approval", approval_status="Approved")
+
+    # no daily run reads before the project's first log until its next deep read: the event's date brings it now
+    entry = _eventually(lambda: entry_of(h, log_id), "the back-dated time entry")
+    assert (entry["log_date"], entry["minutes"]) == (back_dated.isoformat(), 60)
+    _eventually(lambda: all(r.status not in ("queued", "running") for r in _runs(h)), "the runs' end")
+    new_runs = _runs(h)[runs_before:]
+    assert new_runs and {r.trigger for r in new_runs} == {"webhook"}
+    # each run read the recent months (at most two per component) and the named month of the task component
+    assert log_list_calls(h) <= (2 * 2 + 1) * len(new_runs)

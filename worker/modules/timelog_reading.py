@@ -195,26 +195,35 @@ def _start(ctx: SyncContext) -> dict[str, Any]:
 
 
 def _event_months(ctx: SyncContext, events: list[sa.Row]) -> dict[str, dict[str, list[str]]]:
-    """Months of the known logs that webhooks named (an edit or deletion of an old log), by project and component."""
-    log_ids = sorted({e.log_id for e in events if e.log_id})
-    if not log_ids:
-        return {}
-    with ctx.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(entity_links.c.projects_id, entity_links.c.attributes).where(
-                entity_links.c.integration_id == ctx.integration.id,
-                entity_links.c.entity_type == ENTITY,
-                entity_links.c.projects_id.in_(log_ids),
-            )
-        ).all()
-    by_log_project = {e.log_id: e.project_id for e in events if e.log_id}
+    """Days whose months webhooks named, by project and component: a known log's recorded date (an edit or deletion
+    of an old log) and the date the event carries (a new log back-dated before every other log of its project)."""
     extra: dict[str, dict[str, set[str]]] = {}
-    for row in rows:
-        attributes = row.attributes or {}
-        project = by_log_project[row.projects_id]
-        logged, component = attributes.get("log_date"), attributes.get("component")
-        if logged and component:
-            extra.setdefault(project, {}).setdefault(component, set()).add(logged)
+
+    def add(project: str, components: tuple[str, ...], day: str) -> None:
+        for component in components:
+            extra.setdefault(project, {}).setdefault(component, set()).add(day)
+
+    for event in events:
+        payload = event.payload or {}
+        if payload.get("log_date"):
+            named = payload.get("component_type")
+            add(event.project_id, (named,) if named in COMPONENTS else COMPONENTS, payload["log_date"])
+    log_ids = sorted({e.log_id for e in events if e.log_id})
+    if log_ids:
+        with ctx.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(entity_links.c.projects_id, entity_links.c.attributes).where(
+                    entity_links.c.integration_id == ctx.integration.id,
+                    entity_links.c.entity_type == ENTITY,
+                    entity_links.c.projects_id.in_(log_ids),
+                )
+            ).all()
+        by_log_project = {e.log_id: e.project_id for e in events if e.log_id}
+        for row in rows:
+            attributes = row.attributes or {}
+            logged, component = attributes.get("log_date"), attributes.get("component")
+            if logged and component:
+                add(by_log_project[row.projects_id], (component,), logged)
     return {p: {c: sorted(days) for c, days in by_c.items()} for p, by_c in extra.items()}
 
 

@@ -14,11 +14,12 @@ day/week/month window, with no modified-since filter and no deletion feed. So:
   first time); otherwise from the remembered first month — or, where there were no logs, from the week before
   the deep read — to today. Approvals and deletions can only touch months that hold logs, and a log whose date
   is edited out of the months read is searched for (``timelog_reading``); a new log back-dated before every
-  other log of its project is the one change left to the next deep read. Projects' deep reads are spread over
-  the period so the cost does not come back as one weekly burst;
+  other log of its project is the one change left to the next deep read, unless a webhook names its date.
+  Projects' deep reads are spread over the period so the cost does not come back as one weekly burst;
 - a **recent** scan (the instant poll and webhooks) reads only the months of the last ``RECENT_DAYS`` days,
   where new logs land;
-- every scan also reads the month of each known log a webhook named (an edit or deletion of an old log).
+- every scan also reads the months a webhook named: a known log's recorded date (an edit or deletion of an old
+  log) and the log date the event carries.
 """
 
 from __future__ import annotations
@@ -26,14 +27,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 from shared.db.timelog_scans import Learned
+from shared.zoho.projects_models import Component
 
 RECENT_DAYS = 7
 FULL, RECENT = "full", "recent"
 DEEP_READ_SLACK = dt.timedelta(hours=2)
-COMPONENTS = ("task", "bug", "general")
+COMPONENTS: tuple[str, ...] = get_args(Component)
 # created_ms is UTC while log dates are the portal's local dates: one day of slack keeps the first log in range.
 TIME_ZONE_SLACK = dt.timedelta(days=1)
 

@@ -37,6 +37,7 @@ def test_add_task_log_returns_it_under_tasklogs_and_lists_it(admin):
     assert admin.world.timelogs[log["id_string"]].owner_id == admin.zuid
     assert admin.events == [("timelog.created", admin.events[0][1])]
     assert admin.events[0][1]["log_id"] == log["id_string"]
+    assert admin.events[0][1]["log_date"] == log["log_date"]  # as Zoho's webhook placeholders give it
 
 
 @pytest.mark.parametrize(

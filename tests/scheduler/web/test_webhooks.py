@@ -114,3 +114,21 @@ def test_calls_that_start_no_work_say_why(hook):
     disabled = client.post(path, json=_body(world, project_id)).json()
     assert disabled["accepted"] is False and "disabled" in disabled["detail"]
     assert _events(world) == []
+
+
+def test_a_log_date_is_stored_as_a_date_and_a_bad_one_or_a_bad_component_is_a_400(hook):
+    client, path, world = hook
+    project_id = _synced_project(world)
+    zoho = client.post(path, json=_body(world, project_id, log_date="03-15-2026", component_type="Task"))
+    iso = client.post(path, json=_body(world, project_id, log_date="2026-03-16"))
+    assert (zoho.status_code, iso.status_code) == (202, 202)
+    assert [(e.payload["log_date"], e.payload["component_type"]) for e in _events(world)] == [
+        ("2026-03-15", "task"),
+        ("2026-03-16", None),
+    ]
+    bad_date = client.post(path, json=_body(world, project_id, log_date="15/03/2026"))
+    assert bad_date.status_code == 400 and "payload.log_date" in bad_date.json()["error"]
+    assert "MM-DD-YYYY" in bad_date.json()["error"]
+    bad_component = client.post(path, json=_body(world, project_id, component_type="milestone"))
+    assert bad_component.status_code == 400 and "task, bug, general" in bad_component.json()["error"]
+    assert len(_events(world)) == 2
