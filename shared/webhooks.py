@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any
 
 import sqlalchemy as sa
 from celery import Celery
@@ -31,10 +31,9 @@ from shared.db.integrations import Integration, IntegrationNotFound, get_integra
 from shared.db.links import get_link
 from shared.db.schema import integrations
 from shared.dispatch import enqueue_module
-from shared.zoho.projects_models import Component
+from shared.zoho.projects_models import COMPONENTS
 
 TRIGGER = "webhook"
-COMPONENTS: tuple[str, ...] = get_args(Component)
 HANDLED_PREFIX = "timelog."
 ID_MAX = 40
 

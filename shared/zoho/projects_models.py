@@ -8,7 +8,7 @@ wins when present); dates ``MM-DD-YYYY`` (optionally followed by a time) become 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
@@ -203,6 +203,7 @@ class Bug(ProjectsModel):
 
 
 Component = Literal["task", "bug", "general"]
+COMPONENTS: tuple[str, ...] = get_args(Component)
 
 
 class TimeLog(ProjectsModel):

@@ -24,10 +24,10 @@ from shared.clock import utcnow
 from shared.db import links, timelog_scans, webhook_events
 from shared.db.schema import entity_links, sync_runs
 from shared.zoho.errors import NotFound
+from shared.zoho.projects_models import COMPONENTS
 from worker.modules.base import SourcePage, SyncContext
 from worker.modules.per_project import project_ids
 from worker.modules.timelog_windows import (
-    COMPONENTS,
     FULL,
     RECENT,
     ProjectScan,

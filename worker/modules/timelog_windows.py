@@ -27,15 +27,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any
 
 from shared.db.timelog_scans import Learned
-from shared.zoho.projects_models import Component
 
 RECENT_DAYS = 7
 FULL, RECENT = "full", "recent"
 DEEP_READ_SLACK = dt.timedelta(hours=2)
-COMPONENTS: tuple[str, ...] = get_args(Component)
 # created_ms is UTC while log dates are the portal's local dates: one day of slack keeps the first log in range.
 TIME_ZONE_SLACK = dt.timedelta(days=1)
 
