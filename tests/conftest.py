@@ -65,3 +65,13 @@ def redis_url() -> Iterator[str]:
     yield REDIS_URL
     client.flushdb()
     client.close()
+
+
+@pytest.fixture(autouse=True)
+def _empty_memory_broker() -> None:
+    """kombu's memory transport is one broker for the whole process: a message an earlier test left behind (a beat
+    tick's poll, a continuation its worker stopped before taking) must not reach this test's queue or worker."""
+    from kombu.transport import memory
+
+    for queue in memory.Channel.queues.values():
+        queue.queue.clear()
