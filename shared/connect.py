@@ -84,15 +84,7 @@ def check_preferences(
         raise ConnectError("the integration needs a name (--name), e.g. --name acme")
     if len(name.strip()) > 200:
         raise ConnectError("the integration name is longer than 200 characters; choose a shorter --name")
-    for label, value in (
-        ("client id", creds.client_id),
-        ("client secret", creds.client_secret),
-        ("refresh token", creds.refresh_token),
-    ):
-        if not value:
-            raise ConnectError(f"the {label} is empty; copy it from the Zoho API console")
-    if creds.data_center not in DATA_CENTERS:
-        raise ConnectError(f"unknown data center {creds.data_center!r}; use one of {', '.join(DATA_CENTERS)}")
+    check_credentials_given(creds)
     if contact_duplication not in CONTACT_DUPLICATION:
         raise ConnectError(f"contact duplication {contact_duplication!r} is not one of: merge, clone")
     if interval_hours is not None and not 0 < interval_hours <= 24 * 366:
@@ -102,6 +94,19 @@ def check_preferences(
     if taken is not None:
         raise ConnectError(f"an integration named {name.strip()!r} already exists; choose another --name")
     return None if interval_hours is None else max(60, round(interval_hours * 3600))
+
+
+def check_credentials_given(creds: ZohoCredentials) -> None:
+    """The local checks of credentials (no Zoho call): nothing empty, a known data center."""
+    for label, value in (
+        ("client id", creds.client_id),
+        ("client secret", creds.client_secret),
+        ("refresh token", creds.refresh_token),
+    ):
+        if not value:
+            raise ConnectError(f"the {label} is empty; copy it from the Zoho API console")
+    if creds.data_center not in DATA_CENTERS:
+        raise ConnectError(f"unknown data center {creds.data_center!r}; use one of {', '.join(DATA_CENTERS)}")
 
 
 def check_access(
@@ -204,7 +209,10 @@ def create_checked(
         ).scalar()
     if holder is not None:
         # one organization syncs with one portal (Zoho's rule too); re-connecting is enable/update credentials
-        raise ConnectError(f"Zoho Books organization {org_id} is already connected as integration {holder!r}")
+        raise ConnectError(
+            f"Zoho Books organization {org_id} is already connected as integration {holder!r}; to sync it again "
+            f"use `bpsync enable {holder}` (a disabled one) or `bpsync update-credentials {holder}`"
+        )
     return create_integration(
         engine,
         settings,

@@ -58,7 +58,7 @@ def integration_json(integration: Integration) -> dict[str, object]:
 
 
 # --------------------------------------------------------------------------------------------- connect
-def _secret(value: str | None, name: str, option: str) -> str:
+def secret_value(value: str | None, name: str, option: str) -> str:
     if value:
         return value
     if sys.stdin.isatty():
@@ -135,9 +135,9 @@ def connect_command(
     quiet_logging(conf)
     engine = require_schema(conf.database_url)
     creds = ZohoCredentials(
-        _secret(client_id, "client_id", "--client-id").strip(),
-        _secret(client_secret, "client_secret", "--client-secret").strip(),
-        _secret(refresh_token, "refresh_token", "--refresh-token").strip(),
+        secret_value(client_id, "client_id", "--client-id").strip(),
+        secret_value(client_secret, "client_secret", "--client-secret").strip(),
+        secret_value(refresh_token, "refresh_token", "--refresh-token").strip(),
         (data_center or conf.data_center).upper(),
     )
     try:

@@ -1,4 +1,5 @@
-"""``bpsync connect``, ``refresh`` and ``integrations`` as an admin runs them: real processes against the sandbox.
+"""``bpsync connect``, ``refresh``, ``integrations`` and the lifecycle commands (``disable``, ``enable``,
+``update-credentials``) as an admin runs them: real processes against the sandbox.
 
 The CLI runs in embedded mode (memory:// broker), so ``refresh`` runs the Celery worker inside its own process.
 """
@@ -13,6 +14,7 @@ import sys
 import pytest
 from celery import Celery
 
+from sandbox.accounts import mint_refresh_token, revoke_refresh_token
 from sandbox.generator import credentials
 from shared import crypto
 from shared.config import load_settings
@@ -195,14 +197,15 @@ def test_bad_input_is_one_line_and_exit_2(sqlite_url, world, cli):
 
 
 def test_refresh_refuses_an_unknown_module_or_a_disabled_integration(sqlite_url, world, cli):
-    engine, _ = connected(sqlite_url, world)
+    connected(sqlite_url, world)
     env = base_env(sqlite_url, world)
     out = cli(["refresh", "acme", "--module", "invoices"], env)
     assert out.exit_code == 2 and out.stderr.startswith("error: unknown module 'invoices'; choose one of: users")
-    update_integration(engine, get_integration(engine, "acme").id, state="disabled")
+    assert cli(["disable", "acme"], env).exit_code == 0
     out = cli(["refresh", "acme"], env)
     assert out.exit_code == 2
     assert out.stderr.strip() == "error: integration 'acme' is disabled; enable it first: bpsync enable acme"
+    assert cli(["enable", "acme"], env).exit_code == 0  # the command the hint names exists and works
 
 
 @pytest.mark.postgres
@@ -230,3 +233,58 @@ def test_webhook_url_prints_a_stable_url_until_rotated(sqlite_url, world, cli):
     assert rotated.stdout.strip() != first["path"] and "update the URL in Zoho Projects" in rotated.stderr
     unknown = cli(["webhook-url", "nobody"], env)
     assert unknown.exit_code == 2 and "error: no integration 'nobody'" in unknown.stderr
+
+
+def test_disable_and_enable_say_what_changed_and_enable_checks_the_stored_credentials(sqlite_url, world, cli):
+    engine, settings = connected(sqlite_url, world)
+    env = base_env(sqlite_url, world)
+    off = json.loads(cli(["disable", "acme", "--json"], env).stdout)
+    assert (off["state"], off["changed"]) == ("disabled", True)
+    again = cli(["disable", "acme"], env)
+    assert again.exit_code == 0 and again.stdout.strip() == "integration 'acme' is already disabled"
+
+    creds = credentials(world.world)
+    stored = get_integration(engine, "acme").credentials(settings)
+    revoke_refresh_token(world.world, stored["refresh_token"])
+    refused = cli(["enable", "acme"], env)
+    assert refused.exit_code == 2 and refused.stderr.startswith("error: cannot re-enable 'acme': Zoho refused")
+    assert "give working ones with: bpsync update-credentials acme" in refused.stderr
+    assert get_integration(engine, "acme").state == "disabled"
+
+    fresh = mint_refresh_token(world.world, creds["admin"]["zuid"])
+    secrets_env = {
+        "BPSYNC_CONNECT_CLIENT_ID": creds["client_id"],
+        "BPSYNC_CONNECT_CLIENT_SECRET": creds["client_secret"],
+        "BPSYNC_CONNECT_REFRESH_TOKEN": fresh,
+    }
+    updated = cli(["update-credentials", "acme"], env | secrets_env)
+    assert updated.exit_code == 0, updated.stderr
+    assert "still disabled" in updated.stdout and fresh not in updated.stdout
+    assert get_integration(engine, "acme").credentials(settings)["refresh_token"] == fresh
+    on = json.loads(cli(["enable", "acme", "--json"], env).stdout)
+    assert (on["state"], on["changed"], on["projects_portal_id"]) == ("active", True, creds["portal_id"])
+    assert "a sync is due now" in on["detail"]
+
+
+def test_update_credentials_refuses_a_user_who_cannot_administer_the_portal_and_keeps_the_old_ones(
+    sqlite_url, world, cli
+):
+    engine, _ = connected(sqlite_url, world)
+    env = base_env(sqlite_url, world)
+    before = get_integration(engine, "acme").sealed_credentials
+    creds = credentials(world.world)
+    args = ["update-credentials", "acme", "--client-id", creds["client_id"], "--client-secret", creds["client_secret"]]
+    refused = cli([*args, "--refresh-token", creds["non_admin"]["refresh_token"]], env)
+    assert refused.exit_code == 2
+    assert refused.stderr.startswith("error: cannot use these credentials for 'acme': this user is")
+    assert f"portal {creds['portal_id']}" in refused.stderr
+    assert creds["non_admin"]["refresh_token"] not in refused.stderr
+    unknown = cli([*args, "--refresh-token", creds["admin"]["refresh_token"], "--data-center", "XX"], env)
+    assert unknown.exit_code == 2 and "unknown data center 'XX'" in unknown.stderr
+    missing = cli(["update-credentials", "acme", "--client-id", creds["client_id"]], env)
+    assert missing.exit_code == 2 and "missing --client-secret" in missing.stderr
+    assert get_integration(engine, "acme").sealed_credentials == before
+    token = ["--refresh-token", creds["admin"]["refresh_token"], "--organization", creds["organization_id"]]
+    again = cli(["connect", "--name", "other", *args[2:], *token], env)
+    assert again.exit_code == 2 and "already connected as integration 'acme'" in again.stderr
+    assert "bpsync enable acme" in again.stderr and "bpsync update-credentials acme" in again.stderr

@@ -1,0 +1,112 @@
+"""``bpsync disable``, ``bpsync enable`` and ``bpsync update-credentials``: an integration's life after connect.
+
+New secrets come as for ``connect``: options, the BPSYNC_CONNECT_* environment variables, or a prompt on a terminal.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from scheduler.cli_support import emit_json, friendly_errors, settings
+from scheduler.commands.sync import SECRET_ENV, fail, integration_json, quiet_logging, secret_value
+
+if TYPE_CHECKING:
+    from shared.lifecycle import Change
+
+
+def _report(change: Change, as_json: bool) -> None:
+    if as_json:
+        emit_json({**integration_json(change.integration), "changed": change.changed, "detail": change.detail})
+    else:
+        click.echo(change.detail)
+
+
+@click.command("disable")
+@click.argument("integration_ref", metavar="INTEGRATION")
+@click.option("--json", "as_json", is_flag=True)
+@friendly_errors
+def disable_command(integration_ref: str, as_json: bool) -> None:
+    """Stop INTEGRATION's syncs, refreshes and webhook runs; links and history are kept for re-enabling."""
+    from shared.db.engine import require_schema
+    from shared.lifecycle import disable
+
+    conf = settings()
+    quiet_logging(conf)
+    _report(disable(require_schema(conf.database_url), integration_ref), as_json)
+
+
+@click.command("enable")
+@click.argument("integration_ref", metavar="INTEGRATION")
+@click.option("--json", "as_json", is_flag=True)
+@friendly_errors
+def enable_command(integration_ref: str, as_json: bool) -> None:
+    """Re-enable INTEGRATION with the portal it was connected to; a sync is due at once.
+
+    The stored credentials are checked with Zoho first: if they no longer reach the portal and organization as
+    an admin, nothing changes (give new ones with `bpsync update-credentials`).
+    """
+    from shared.connect import ConnectError
+    from shared.db.engine import require_schema
+    from shared.lifecycle import enable
+
+    conf = settings()
+    quiet_logging(conf)
+    try:
+        change = enable(require_schema(conf.database_url), conf, integration_ref)
+    except ConnectError as exc:
+        fail(str(exc))
+    _report(change, as_json)
+
+
+@click.command("update-credentials")
+@click.argument("integration_ref", metavar="INTEGRATION")
+@click.option("--client-id", envvar=SECRET_ENV["client_id"], show_envvar=True, help="Zoho OAuth client id.")
+@click.option("--client-secret", envvar=SECRET_ENV["client_secret"], show_envvar=True, help="Zoho OAuth client secret.")
+@click.option(
+    "--refresh-token",
+    envvar=SECRET_ENV["refresh_token"],
+    show_envvar=True,
+    help="Refresh token of an admin of the integration's organization and owner/admin of its portal.",
+)
+@click.option("--data-center", default=None, help="US, EU, IN, AU, JP, CA, CN or SA (default: the integration's).")
+@click.option("--json", "as_json", is_flag=True)
+@friendly_errors
+def update_credentials_command(
+    integration_ref: str,
+    client_id: str | None,
+    client_secret: str | None,
+    refresh_token: str | None,
+    data_center: str | None,
+    as_json: bool,
+) -> None:
+    """Replace INTEGRATION's Zoho credentials (e.g. after a revoked refresh token).
+
+    The new ones are checked with Zoho against the integration's portal and organization before anything is
+    stored; credentials of another portal are refused.
+    """
+    from shared.connect import ConnectError
+    from shared.db.engine import require_schema
+    from shared.db.integrations import get_integration
+    from shared.lifecycle import update_credentials
+    from shared.zoho.factory import ZohoCredentials
+
+    conf = settings()
+    quiet_logging(conf)
+    engine = require_schema(conf.database_url)
+    integration = get_integration(engine, integration_ref)  # an unknown name fails before any prompt
+    creds = ZohoCredentials(
+        secret_value(client_id, "client_id", "--client-id").strip(),
+        secret_value(client_secret, "client_secret", "--client-secret").strip(),
+        secret_value(refresh_token, "refresh_token", "--refresh-token").strip(),
+        (data_center or integration.data_center).upper(),
+    )
+    try:
+        change = update_credentials(engine, conf, integration.id, creds)
+    except ConnectError as exc:
+        fail(str(exc))
+    _report(change, as_json)
+
+
+COMMANDS = [disable_command, enable_command, update_credentials_command]

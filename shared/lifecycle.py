@@ -1,0 +1,102 @@
+"""Disable, re-enable and new credentials: an integration's life after connect (reference: "Disable the
+Integration", "Re-enable the Integration").
+
+Disabling stops every kind of work: the beat dispatches nothing, webhooks are answered "disabled", refreshes are
+refused, and a module running at that moment stops at its next slice (the rest of its run is skipped with the
+reason). It keeps everything else — links, errors, history, pending webhook calls — so re-enabling continues where
+the integration stood: records synced before are updated, never created twice.
+
+Zoho's rule is "You can re-enable the integration only with the Zoho Projects portal that was connected
+previously". So re-enabling and new credentials are checked with Zoho against the stored portal and organization:
+credentials that cannot reach both as an admin (another account, a revoked token, a user no longer admin) are
+refused with the reason and nothing changes. A different portal means a new integration (``bpsync connect``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from shared import crypto
+from shared.clock import utcnow
+from shared.config import Settings
+from shared.connect import ConnectError, check_access, check_credentials_given
+from shared.db.integrations import Integration, get_integration, update_integration
+from shared.zoho.factory import ZohoCredentials
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a lifecycle command did: ``changed`` False when the integration already was in the wanted state."""
+
+    integration: Integration
+    changed: bool
+    detail: str
+
+
+def disable(engine: sa.Engine, ref: int | str) -> Change:
+    integration = get_integration(engine, ref)
+    if integration.state == "disabled":
+        return Change(integration, False, f"integration {integration.name!r} is already disabled")
+    update_integration(engine, integration.id, state="disabled")
+    return Change(
+        get_integration(engine, integration.id),
+        True,
+        f"disabled {integration.name!r}: no syncs, refreshes or webhook runs until `bpsync enable "
+        f"{integration.name}`; links and history are kept",
+    )
+
+
+def enable(engine: sa.Engine, settings: Settings, ref: int | str, *, now: dt.datetime | None = None) -> Change:
+    """Check the stored credentials still reach the same portal and organization, then make a sync due at once."""
+    integration = get_integration(engine, ref)
+    if integration.state == "active":
+        return Change(integration, False, f"integration {integration.name!r} is already enabled")
+    stored = integration.credentials(settings)
+    creds = ZohoCredentials(
+        stored["client_id"], stored["client_secret"], stored["refresh_token"], integration.data_center
+    )
+    remedy = f"; give working ones with: bpsync update-credentials {integration.name}"
+    _check_same_access(settings, creds, integration, "re-enable", remedy)
+    # due at once: what changed while it was disabled comes over in the next beat tick
+    update_integration(engine, integration.id, state="active", next_run_at=now or utcnow())
+    return Change(
+        get_integration(engine, integration.id),
+        True,
+        f"enabled {integration.name!r} (portal {integration.projects_portal_id}, organization "
+        f"{integration.books_organization_id}); a sync is due now",
+    )
+
+
+def update_credentials(engine: sa.Engine, settings: Settings, ref: int | str, creds: ZohoCredentials) -> Change:
+    """Replace the stored credentials with ones checked to reach the integration's portal and organization."""
+    integration = get_integration(engine, ref)
+    check_credentials_given(creds)
+    _check_same_access(settings, creds, integration, "use these credentials for", "")
+    sealed = crypto.seal(
+        settings,
+        {"client_id": creds.client_id, "client_secret": creds.client_secret, "refresh_token": creds.refresh_token},
+    )
+    update_integration(engine, integration.id, credentials=sealed, data_center=creds.data_center)
+    state = "" if integration.state == "active" else f"; it is still disabled: bpsync enable {integration.name}"
+    return Change(get_integration(engine, integration.id), True, f"credentials of {integration.name!r} updated{state}")
+
+
+def _check_same_access(
+    settings: Settings, creds: ZohoCredentials, integration: Integration, doing: str, remedy: str
+) -> None:
+    try:
+        check_access(
+            settings,
+            creds,
+            portal_id=integration.projects_portal_id,
+            organization_id=integration.books_organization_id,
+        )
+    except ConnectError as exc:
+        raise ConnectError(
+            f"cannot {doing} {integration.name!r}: {exc}{remedy} (credentials must reach its portal "
+            f"{integration.projects_portal_id} and organization {integration.books_organization_id} as an admin; "
+            "another portal needs a new integration: bpsync connect)"
+        ) from None
