@@ -1,7 +1,8 @@
-"""What the web's buttons (and the matching /api POSTs) do: request a sync through ``shared.dispatch``.
+"""What the web's buttons (and the matching /api POSTs) do: request a sync through ``shared.dispatch``, or disable
+and re-enable an integration through ``shared.lifecycle``.
 
-Both refuse clearly instead of queueing work that cannot run (a disabled integration, an already
-resolved error); bad module names raise UnknownModule, which the app turns into a 400.
+They refuse clearly instead of queueing work that cannot run (a disabled integration, an already resolved error,
+credentials that no longer reach the portal); bad module names raise UnknownModule, which the app turns into a 400.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scheduler.web.context import WebContext
+from shared import lifecycle
+from shared.connect import ConnectError
 from shared.db.integrations import get_integration
 from shared.db.runs import RunRequest
 from shared.dispatch import request_sync
@@ -64,3 +67,13 @@ def retry_error(ctx: WebContext, error_id: int) -> Started:
     if error.resolved_at is not None:
         raise ActionRefused(f"error #{error_id} was resolved at {display(error.resolved_at)}; nothing to retry")
     return refresh(ctx, error.integration_id, error.module)
+
+
+def set_enabled(ctx: WebContext, ref: int | str, enabled: bool) -> lifecycle.Change:
+    """Disable, or re-enable after checking the stored credentials with Zoho (same portal and organization)."""
+    if not enabled:
+        return lifecycle.disable(ctx.engine, ref)
+    try:
+        return lifecycle.enable(ctx.engine, ctx.settings, ref)
+    except ConnectError as exc:
+        raise ActionRefused(str(exc)) from None

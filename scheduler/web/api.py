@@ -83,6 +83,28 @@ async def refresh(request: Request) -> Response:
     return JSONResponse(started.as_json(), 202)
 
 
+async def _set_enabled(request: Request, enabled: bool) -> Response:
+    change = await run_in_threadpool(actions.set_enabled, web_context(request), request.path_params["ref"], enabled)
+    integration = change.integration
+    return JSONResponse(
+        {
+            "integration_id": integration.id,
+            "integration": integration.name,
+            "state": integration.state,
+            "changed": change.changed,
+            "detail": change.detail,
+        }
+    )
+
+
+async def disable(request: Request) -> Response:
+    return await _set_enabled(request, False)
+
+
+async def enable(request: Request) -> Response:
+    return await _set_enabled(request, True)
+
+
 def retry(request: Request) -> Response:
     started = actions.retry_error(web_context(request), error_id_param(request))
     return JSONResponse(started.as_json(), 202)
@@ -109,6 +131,8 @@ ROUTES = [
     Route("/api/integrations/{ref}/projects", projects),
     Route("/api/integrations/{ref}/projects/{project_id}", project),
     Route("/api/integrations/{ref}/refresh", refresh, methods=["POST"]),
+    Route("/api/integrations/{ref}/disable", disable, methods=["POST"]),
+    Route("/api/integrations/{ref}/enable", enable, methods=["POST"]),
     Route("/api/errors/{error_id}", error),
     Route("/api/errors/{error_id}/retry", retry, methods=["POST"]),
 ]

@@ -28,9 +28,17 @@ def _render(request: Request, name: str, **context: object) -> Response:
     return web_context(request).templates.TemplateResponse(request, name, context)
 
 
+STATE_NOTICES = {
+    "disabled": "Disabled: no syncs, refreshes or webhook runs until it is enabled again; links and history are kept.",
+    "active": "Enabled with the same portal; a sync is due now.",
+}
+
+
 def _notice(request: Request) -> str | None:
     run = request.query_params.get("requested", "")
-    return f"Run #{run} requested; this page updates while it runs." if run.isdigit() else None
+    if run.isdigit():
+        return f"Run #{run} requested; this page updates while it runs."
+    return STATE_NOTICES.get(request.query_params.get("state", ""))
 
 
 def home(_request: Request) -> Response:
@@ -61,6 +69,19 @@ async def refresh(request: Request) -> Response:
     module = module_param(str(form.get("module") or ""))
     started = await run_in_threadpool(actions.refresh, web_context(request), request.path_params["ref"], module)
     return RedirectResponse(f"/integrations/{started.integration_id}?requested={started.request.run_id}", 303)
+
+
+async def _set_enabled(request: Request, enabled: bool) -> Response:
+    change = await run_in_threadpool(actions.set_enabled, web_context(request), request.path_params["ref"], enabled)
+    return RedirectResponse(f"/integrations/{change.integration.id}?state={change.integration.state}", 303)
+
+
+async def disable(request: Request) -> Response:
+    return await _set_enabled(request, False)
+
+
+async def enable(request: Request) -> Response:
+    return await _set_enabled(request, True)
 
 
 def history_page(request: Request) -> Response:
@@ -121,6 +142,8 @@ ROUTES = [
     Route("/integrations", integrations_page),
     Route("/integrations/{ref}", integration_page),
     Route("/integrations/{ref}/refresh", refresh, methods=["POST"]),
+    Route("/integrations/{ref}/disable", disable, methods=["POST"]),
+    Route("/integrations/{ref}/enable", enable, methods=["POST"]),
     Route("/integrations/{ref}/history", history_page),
     Route("/integrations/{ref}/errors", errors_page),
     Route("/integrations/{ref}/projects", projects_page),

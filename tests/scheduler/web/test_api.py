@@ -1,11 +1,15 @@
-"""The JSON API mirrors the pages with the keys documented in README; POSTs request syncs."""
+"""The JSON API mirrors the pages with the keys documented in README; POSTs request syncs, disable and enable."""
 
 from __future__ import annotations
 
-from shared.db.integrations import update_integration
+from sandbox.accounts import mint_refresh_token, revoke_refresh_token
+from sandbox.generator import credentials
+from shared.db.integrations import get_integration, update_integration
 from shared.embedded import running_worker
+from shared.lifecycle import update_credentials
 from shared.modules import MODULE_ORDER, modules_for_refresh
 from shared.status import error_details
+from shared.zoho.factory import ZohoCredentials
 from tests.ops_sync import wait_for_run
 
 
@@ -65,3 +69,31 @@ def test_bad_input_gets_a_clear_error(client, synced):
     update_integration(synced.engine, 1, state="disabled")
     refused = client.post("/api/integrations/1/refresh", json={})
     assert refused.status_code == 409 and "disabled" in refused.json()["error"]
+
+
+def test_disable_and_enable_over_the_api_and_enable_refused_when_the_credentials_no_longer_work(client, synced):
+    off = client.post("/api/integrations/acme/disable")
+    assert off.status_code == 200
+    assert {k: off.json()[k] for k in ("integration_id", "state", "changed")} == {
+        "integration_id": 1,
+        "state": "disabled",
+        "changed": True,
+    }
+    assert client.post("/api/integrations/1/disable").json()["changed"] is False
+    assert client.post("/api/integrations/1/refresh", json={}).status_code == 409
+    assert client.get("/api/integrations/1").json()["badge"] == "Disabled"
+
+    creds = credentials(synced.sandbox.world)  # read before the admin's only token is revoked
+    stored = get_integration(synced.engine, 1).credentials(synced.settings)["refresh_token"]
+    revoke_refresh_token(synced.sandbox.world, stored)
+    refused = client.post("/api/integrations/1/enable")
+    assert refused.status_code == 409 and refused.json()["error"].startswith("cannot re-enable 'acme'")
+    assert "bpsync update-credentials acme" in refused.json()["error"]
+    assert get_integration(synced.engine, 1).state == "disabled"  # nothing changed
+
+    fresh = mint_refresh_token(synced.sandbox.world, creds["admin"]["zuid"])
+    new = ZohoCredentials(creds["client_id"], creds["client_secret"], fresh, "US")
+    assert update_credentials(synced.engine, synced.settings, 1, new).changed
+    on = client.post("/api/integrations/1/enable")
+    assert on.status_code == 200 and (on.json()["state"], on.json()["changed"]) == ("active", True)
+    assert client.post("/api/integrations/1/refresh", json={}).status_code == 202

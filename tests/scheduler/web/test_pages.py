@@ -84,3 +84,17 @@ def test_bad_or_refused_actions_explain_themselves(client, synced):
     refused = client.post("/integrations/1/refresh", data={})
     assert refused.status_code == 409 and "is disabled" in refused.text
     assert badge_of(client.get("/integrations/1").text, "users") == "Disabled"
+
+
+def test_the_disable_and_enable_buttons(client, synced):
+    page = client.get("/integrations/1").text
+    assert 'id="disable"' in page and 'id="enable"' not in page
+    off = client.post("/integrations/1/disable", follow_redirects=False)
+    assert off.status_code == 303 and off.headers["location"] == "/integrations/1?state=disabled"
+    page = client.get(off.headers["location"]).text
+    assert "Disabled: no syncs" in page and 'id="enable"' in page and "never (disabled)" in page
+    assert badge_of(page, "tasks") == "Disabled"
+    on = client.post("/integrations/1/enable", follow_redirects=False)
+    assert on.status_code == 303
+    page = client.get(on.headers["location"]).text
+    assert "a sync is due now" in page and 'id="disable"' in page and badge_of(page, "tasks") != "Disabled"
