@@ -87,13 +87,19 @@ def check_preferences(
     check_credentials_given(creds)
     if contact_duplication not in CONTACT_DUPLICATION:
         raise ConnectError(f"contact duplication {contact_duplication!r} is not one of: merge, clone")
-    if interval_hours is not None and not 0 < interval_hours <= 24 * 366:
-        raise ConnectError(f"sync interval {interval_hours} h is out of range; give hours between 0 and 8784")
+    interval = None if interval_hours is None else interval_seconds(interval_hours)
     with engine.connect() as conn:
         taken = conn.execute(sa.select(integrations.c.id).where(integrations.c.name == name.strip())).first()
     if taken is not None:
         raise ConnectError(f"an integration named {name.strip()!r} already exists; choose another --name")
-    return None if interval_hours is None else max(60, round(interval_hours * 3600))
+    return interval
+
+
+def interval_seconds(hours: float) -> int:
+    """A sync interval in hours as seconds (at least a minute), or a ConnectError naming the range."""
+    if not 0 < hours <= 24 * 366:
+        raise ConnectError(f"sync interval {hours} h is out of range; give hours between 0 and 8784")
+    return max(60, round(hours * 3600))
 
 
 def check_credentials_given(creds: ZohoCredentials) -> None:

@@ -1,5 +1,5 @@
-"""Disable, re-enable and new credentials: an integration's life after connect (reference: "Disable the
-Integration", "Re-enable the Integration").
+"""Disable, re-enable, new credentials and preferences: an integration's life after connect (reference: "Disable
+the Integration", "Re-enable the Integration").
 
 Disabling stops every kind of work: the beat dispatches nothing, webhooks are answered "disabled", refreshes are
 refused, and a module running at that moment stops at its next slice (the rest of its run is skipped with the
@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from shared import crypto
 from shared.clock import utcnow
 from shared.config import Settings
-from shared.connect import ConnectError, check_access, check_credentials_given
-from shared.db.integrations import Integration, get_integration, update_integration
+from shared.connect import CONTACT_DUPLICATION, ConnectError, check_access, check_credentials_given, interval_seconds
+from shared.db.integrations import Integration, get_integration, next_run_after, update_integration
 from shared.zoho.factory import ZohoCredentials
 
 
@@ -82,6 +82,47 @@ def update_credentials(engine: sa.Engine, settings: Settings, ref: int | str, cr
     update_integration(engine, integration.id, credentials=sealed, data_center=creds.data_center)
     state = "" if integration.state == "active" else f"; it is still disabled: bpsync enable {integration.name}"
     return Change(get_integration(engine, integration.id), True, f"credentials of {integration.name!r} updated{state}")
+
+
+def update_preferences(
+    engine: sa.Engine,
+    ref: int | str,
+    *,
+    contact_duplication: str | None = None,
+    general_timesheets: bool | None = None,
+    sync_interval_hours: float | None = None,
+    now: dt.datetime | None = None,
+) -> Change:
+    """Change the preferences that only steer later syncs. The cutoff date is fixed at connect: moving it would
+    re-classify logs already recorded as invoiced or already written to Books."""
+    integration = get_integration(engine, ref)
+    values: dict[str, object] = {}
+    said: list[str] = []
+    if contact_duplication is not None and contact_duplication != integration.contact_duplication:
+        if contact_duplication not in CONTACT_DUPLICATION:
+            raise ConnectError(f"contact duplication {contact_duplication!r} is not one of: merge, clone")
+        values["contact_duplication"] = contact_duplication
+        said.append(f"contact duplication {integration.contact_duplication} -> {contact_duplication} (new clients)")
+    if general_timesheets is not None and general_timesheets != integration.general_timesheets:
+        values["general_timesheets"] = general_timesheets
+        said.append(
+            "general timesheets on: the next full sync reads general logs from every month"
+            if general_timesheets
+            else "general timesheets off: no new general logs are synced; those in Books stay"
+        )
+    if sync_interval_hours is not None:
+        interval = interval_seconds(sync_interval_hours)
+        if interval != integration.sync_interval_seconds:
+            values["sync_interval_seconds"] = interval
+            now = now or utcnow()
+            if integration.next_run_at is not None and integration.next_run_at > now:
+                # the schedule stays anchored to connect time, on the new grid (a sync already due stays due)
+                values["next_run_at"] = next_run_after(integration.connected_at, interval, now)
+            said.append(f"sync interval {integration.sync_interval_seconds / 3600:g} h -> {interval / 3600:g} h")
+    if not values:
+        return Change(integration, False, f"the preferences of {integration.name!r} already are as given")
+    update_integration(engine, integration.id, **values)
+    return Change(get_integration(engine, integration.id), True, f"{integration.name!r}: " + "; ".join(said))
 
 
 def _check_same_access(

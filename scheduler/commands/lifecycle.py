@@ -1,4 +1,4 @@
-"""``bpsync disable``, ``bpsync enable`` and ``bpsync update-credentials``: an integration's life after connect.
+"""``bpsync disable``, ``enable``, ``update-credentials`` and ``preferences``: an integration's life after connect.
 
 New secrets come as for ``connect``: options, the BPSYNC_CONNECT_* environment variables, or a prompt on a terminal.
 """
@@ -109,4 +109,54 @@ def update_credentials_command(
     _report(change, as_json)
 
 
-COMMANDS = [disable_command, enable_command, update_credentials_command]
+@click.command("preferences")
+@click.argument("integration_ref", metavar="INTEGRATION")
+@click.option("--contact-duplication", type=click.Choice(["merge", "clone"]), default=None, help="For new clients.")
+@click.option(
+    "--general-timesheets/--no-general-timesheets",
+    default=None,
+    help="Sync time logged to a project but to no task or bug (turning it off leaves those in Books).",
+)
+@click.option("--interval-hours", type=float, default=None, help="Hours between scheduled syncs.")
+@click.option("--json", "as_json", is_flag=True)
+@friendly_errors
+def preferences_command(
+    integration_ref: str,
+    contact_duplication: str | None,
+    general_timesheets: bool | None,
+    interval_hours: float | None,
+    as_json: bool,
+) -> None:
+    """Show INTEGRATION's preferences, or change those given. The cutoff date is fixed at connect."""
+    from shared.connect import ConnectError
+    from shared.db.engine import require_schema
+    from shared.db.integrations import get_integration
+    from shared.lifecycle import Change, update_preferences
+
+    conf = settings()
+    quiet_logging(conf)
+    engine = require_schema(conf.database_url)
+    if contact_duplication is None and general_timesheets is None and interval_hours is None:
+        integration = get_integration(engine, integration_ref)
+        cutoff = integration.timesheet_cutoff_date or "none"
+        detail = (
+            f"{integration.name}: contact duplication {integration.contact_duplication}; general timesheets "
+            f"{'on' if integration.general_timesheets else 'off'}; timesheet cutoff date {cutoff}; sync every "
+            f"{integration.sync_interval_seconds / 3600:g} h"
+        )
+        _report(Change(integration, False, detail), as_json)
+        return
+    try:
+        change = update_preferences(
+            engine,
+            integration_ref,
+            contact_duplication=contact_duplication,
+            general_timesheets=general_timesheets,
+            sync_interval_hours=interval_hours,
+        )
+    except ConnectError as exc:
+        fail(str(exc))
+    _report(change, as_json)
+
+
+COMMANDS = [disable_command, enable_command, update_credentials_command, preferences_command]

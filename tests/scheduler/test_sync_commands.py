@@ -6,6 +6,7 @@ The CLI runs in embedded mode (memory:// broker), so ``refresh`` runs the Celery
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -288,3 +289,31 @@ def test_update_credentials_refuses_a_user_who_cannot_administer_the_portal_and_
     again = cli(["connect", "--name", "other", *args[2:], *token], env)
     assert again.exit_code == 2 and "already connected as integration 'acme'" in again.stderr
     assert "bpsync enable acme" in again.stderr and "bpsync update-credentials acme" in again.stderr
+
+
+def test_preferences_show_and_change_and_the_schedule_keeps_its_anchor(sqlite_url, world, cli):
+    engine, _ = connected(sqlite_url, world)
+    env = base_env(sqlite_url, world)
+    shown = cli(["preferences", "acme"], env)
+    assert shown.exit_code == 0
+    assert shown.stdout.strip() == (
+        "acme: contact duplication merge; general timesheets off; timesheet cutoff date none; sync every 24 h"
+    )
+    changed = json.loads(
+        cli(["preferences", "acme", "--interval-hours", "6", "--contact-duplication", "clone", "--json"], env).stdout
+    )
+    assert changed["changed"] is True and changed["sync_interval_hours"] == 6
+    assert changed["contact_duplication"] == "clone" and "sync interval 24 h -> 6 h" in changed["detail"]
+    integration = get_integration(engine, "acme")
+    assert integration.next_run_at == integration.connected_at  # the first sync, due at connect, stays due
+    update_integration(engine, integration.id, next_run_at=integration.connected_at + dt.timedelta(days=1))
+    cli(["preferences", "acme", "--interval-hours", "4"], env)
+    integration = get_integration(engine, "acme")
+    slot = (integration.next_run_at - integration.connected_at).total_seconds()
+    assert slot == 4 * 3600  # the next slot on the new grid, still anchored to connect time
+    cli(["preferences", "acme", "--interval-hours", "6"], env)
+    same = cli(["preferences", "acme", "--interval-hours", "6"], env)
+    assert same.exit_code == 0 and "already are as given" in same.stdout
+    bad = cli(["preferences", "acme", "--interval-hours", "0"], env)
+    assert bad.exit_code == 2 and "sync interval 0.0 h is out of range" in bad.stderr
+    assert get_integration(engine, "acme").sync_interval_seconds == 6 * 3600

@@ -1,7 +1,8 @@
-"""Disable and re-enable on a synced `tiny` integration: real Postgres, sandbox over HTTP, a Celery worker.
+"""Disable, re-enable and preferences on a synced `tiny` integration: real Postgres, sandbox over HTTP, a Celery
+worker.
 
 Disabling stops the work in flight and all new work; re-enabling (same portal, stored links) brings over what
-changed meanwhile without creating anything twice.
+changed meanwhile without creating anything twice. Turning general timesheets on brings every general log.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import datetime as dt
 from shared.clock import utcnow
 from shared.db.integrations import get_integration
 from shared.dispatch import dispatch_due, request_sync
-from shared.lifecycle import disable, enable
+from shared.lifecycle import disable, enable, update_preferences
+from tests.worker.timesheet_expectation import Expectation
 from tests.worker.timesheet_support import links_of, synced_task
 
 
@@ -44,3 +46,24 @@ def test_a_disabled_integration_stops_and_a_re_enabled_one_syncs_only_what_chang
     assert books_names.count("Renamed while disabled") == 1 and books_names.count("Added while disabled") == 1
     links_after = {kind: len(links_of(h, kind)) for kind in ("project", "task", "bug", "timesheet")}
     assert links_after == {**links_before, "task": links_before["task"] + 1}
+
+
+def test_turning_general_timesheets_on_brings_general_logs_and_off_leaves_them(tiny):
+    h = tiny
+
+    def general_entries() -> list[tuple[str, ...]]:
+        expect = Expectation(h, general=True, cutoff=None)
+        return sorted(expect.entry_key(e) for e in expect.entries if expect.entry_key(e)[1] == "General")
+
+    assert general_entries() == []  # connected with the preference off
+    on = update_preferences(h.engine, h.integration.id, general_timesheets=True)
+    assert on.changed and "general timesheets on" in on.detail
+    h.sync("timesheets")
+    expect = Expectation(h, general=True, cutoff=None)
+    wanted = sorted(expect.key(log) for log in expect.written() if log["component"] == "general")
+    assert wanted and general_entries() == wanted
+
+    assert update_preferences(h.engine, h.integration.id, general_timesheets=False).changed
+    h.reset_requests()
+    h.sync("timesheets")
+    assert h.books_writes() == [] and general_entries() == wanted  # what is in Books stays
