@@ -225,11 +225,7 @@ def create_checked(
         name=name,
         organization_id=org_id,
         portal_id=access.portal.id,
-        credentials={
-            "client_id": creds.client_id,
-            "client_secret": creds.client_secret,
-            "refresh_token": creds.refresh_token,
-        },
+        credentials=creds.secrets(),
         data_center=creds.data_center,
         contact_duplication=contact_duplication,
         timesheet_cutoff_date=timesheet_cutoff_date,

@@ -23,6 +23,7 @@ from shared import crypto
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.connect import CONTACT_DUPLICATION, ConnectError, check_access, check_credentials_given, interval_seconds
+from shared.connections import credentials_of
 from shared.db.integrations import Integration, get_integration, next_run_after, update_integration
 from shared.zoho.factory import ZohoCredentials
 
@@ -54,10 +55,7 @@ def enable(engine: sa.Engine, settings: Settings, ref: int | str, *, now: dt.dat
     integration = get_integration(engine, ref)
     if integration.state == "active":
         return Change(integration, False, f"integration {integration.name!r} is already enabled")
-    stored = integration.credentials(settings)
-    creds = ZohoCredentials(
-        stored["client_id"], stored["client_secret"], stored["refresh_token"], integration.data_center
-    )
+    creds = credentials_of(settings, integration)
     remedy = f"; give working ones with: bpsync update-credentials {integration.name}"
     _check_same_access(settings, creds, integration, "re-enable", remedy)
     # due at once: what changed while it was disabled comes over in the next beat tick
@@ -75,10 +73,7 @@ def update_credentials(engine: sa.Engine, settings: Settings, ref: int | str, cr
     integration = get_integration(engine, ref)
     check_credentials_given(creds)
     _check_same_access(settings, creds, integration, "use these credentials for", "")
-    sealed = crypto.seal(
-        settings,
-        {"client_id": creds.client_id, "client_secret": creds.client_secret, "refresh_token": creds.refresh_token},
-    )
+    sealed = crypto.seal(settings, creds.secrets())
     update_integration(engine, integration.id, credentials=sealed, data_center=creds.data_center)
     state = "" if integration.state == "active" else f"; it is still disabled: bpsync enable {integration.name}"
     return Change(get_integration(engine, integration.id), True, f"credentials of {integration.name!r} updated{state}")

@@ -47,6 +47,10 @@ class ZohoCredentials:
     def __repr__(self) -> str:  # never print secrets
         return f"ZohoCredentials(client_id={self.client_id[:6]}…, data_center={self.data_center!r})"
 
+    def secrets(self) -> dict[str, str]:
+        """What an integration stores, sealed (the data center has a column of its own)."""
+        return {"client_id": self.client_id, "client_secret": self.client_secret, "refresh_token": self.refresh_token}
+
 
 def new_session() -> requests.Session:
     session = requests.Session()
