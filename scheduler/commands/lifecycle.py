@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from scheduler.cli_support import emit_json, friendly_errors, settings
-from scheduler.commands.sync import SECRET_ENV, fail, integration_json, quiet_logging, secret_value
+from scheduler.commands.sync import credentials_given, fail, integration_json, quiet_logging, secret_options
 
 if TYPE_CHECKING:
     from shared.lifecycle import Change
@@ -62,14 +62,7 @@ def enable_command(integration_ref: str, as_json: bool) -> None:
 
 @click.command("update-credentials")
 @click.argument("integration_ref", metavar="INTEGRATION")
-@click.option("--client-id", envvar=SECRET_ENV["client_id"], show_envvar=True, help="Zoho OAuth client id.")
-@click.option("--client-secret", envvar=SECRET_ENV["client_secret"], show_envvar=True, help="Zoho OAuth client secret.")
-@click.option(
-    "--refresh-token",
-    envvar=SECRET_ENV["refresh_token"],
-    show_envvar=True,
-    help="Refresh token of an admin of the integration's organization and owner/admin of its portal.",
-)
+@secret_options
 @click.option("--data-center", default=None, help="US, EU, IN, AU, JP, CA, CN or SA (default: the integration's).")
 @click.option("--json", "as_json", is_flag=True)
 @friendly_errors
@@ -90,18 +83,12 @@ def update_credentials_command(
     from shared.db.engine import require_schema
     from shared.db.integrations import get_integration
     from shared.lifecycle import update_credentials
-    from shared.zoho.factory import ZohoCredentials
 
     conf = settings()
     quiet_logging(conf)
     engine = require_schema(conf.database_url)
     integration = get_integration(engine, integration_ref)  # an unknown name fails before any prompt
-    creds = ZohoCredentials(
-        secret_value(client_id, "client_id", "--client-id").strip(),
-        secret_value(client_secret, "client_secret", "--client-secret").strip(),
-        secret_value(refresh_token, "refresh_token", "--refresh-token").strip(),
-        (data_center or integration.data_center).upper(),
-    )
+    creds = credentials_given(client_id, client_secret, refresh_token, data_center or integration.data_center)
     try:
         change = update_credentials(engine, conf, integration.id, creds)
     except ConnectError as exc:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Callable
 from contextlib import nullcontext
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -20,6 +21,7 @@ from shared.logging import configure_logging
 if TYPE_CHECKING:
     from scheduler.run_watch import RunOutcome
     from shared.db.integrations import Integration
+    from shared.zoho.factory import ZohoCredentials
 
 EXIT_RUN_FAILED = 1
 SECRET_ENV = {
@@ -66,16 +68,40 @@ def secret_value(value: str | None, name: str, option: str) -> str:
     fail(f"missing {option}; pass it or set {SECRET_ENV[name]} (keeps secrets out of shell history)")
 
 
+def secret_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--client-id, --client-secret and --refresh-token, each also read from its BPSYNC_CONNECT_* variable."""
+    for option, name, help_text in reversed(
+        (
+            ("--client-id", "client_id", "Zoho OAuth client id."),
+            ("--client-secret", "client_secret", "Zoho OAuth client secret."),
+            (
+                "--refresh-token",
+                "refresh_token",
+                "Refresh token of a user who is admin of the Books organization and owner/admin of the portal.",
+            ),
+        )
+    ):
+        func = click.option(option, envvar=SECRET_ENV[name], show_envvar=True, help=help_text)(func)
+    return func
+
+
+def credentials_given(
+    client_id: str | None, client_secret: str | None, refresh_token: str | None, data_center: str
+) -> ZohoCredentials:
+    """The credentials from options, environment or (on a terminal) prompts; a missing one fails in one line."""
+    from shared.zoho.factory import ZohoCredentials
+
+    return ZohoCredentials(
+        secret_value(client_id, "client_id", "--client-id").strip(),
+        secret_value(client_secret, "client_secret", "--client-secret").strip(),
+        secret_value(refresh_token, "refresh_token", "--refresh-token").strip(),
+        data_center.upper(),
+    )
+
+
 @click.command("connect")
 @click.option("--name", required=True, help="A name for the integration (used by every other command).")
-@click.option("--client-id", envvar=SECRET_ENV["client_id"], show_envvar=True, help="Zoho OAuth client id.")
-@click.option("--client-secret", envvar=SECRET_ENV["client_secret"], show_envvar=True, help="Zoho OAuth client secret.")
-@click.option(
-    "--refresh-token",
-    envvar=SECRET_ENV["refresh_token"],
-    show_envvar=True,
-    help="Refresh token of a user who is admin of the Books organization and owner/admin of the portal.",
-)
+@secret_options
 @click.option("--data-center", default=None, help="US, EU, IN, AU, JP, CA, CN or SA (default: BPSYNC_DATA_CENTER).")
 @click.option(
     "--portal", "portal_id", default=None, help="Projects portal id (needed when the user administers several)."
@@ -129,17 +155,11 @@ def connect_command(
     """
     from shared.connect import ConnectError, check_access, check_preferences, create_checked
     from shared.db.engine import require_schema
-    from shared.zoho.factory import ZohoCredentials
 
     conf = settings()
     quiet_logging(conf)
     engine = require_schema(conf.database_url)
-    creds = ZohoCredentials(
-        secret_value(client_id, "client_id", "--client-id").strip(),
-        secret_value(client_secret, "client_secret", "--client-secret").strip(),
-        secret_value(refresh_token, "refresh_token", "--refresh-token").strip(),
-        (data_center or conf.data_center).upper(),
-    )
+    creds = credentials_given(client_id, client_secret, refresh_token, data_center or conf.data_center)
     try:
         interval = check_preferences(engine, name, creds, contact_duplication, interval_hours)
         access = check_access(conf, creds, portal_id=portal_id, organization_id=organization_id)
