@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -83,7 +84,7 @@ async def refresh(request: Request) -> Response:
     return JSONResponse(started.as_json(), 202)
 
 
-async def _set_enabled(request: Request, enabled: bool) -> Response:
+async def set_enabled(request: Request, enabled: bool) -> Response:
     change = await run_in_threadpool(actions.set_enabled, web_context(request), request.path_params["ref"], enabled)
     integration = change.integration
     return JSONResponse(
@@ -95,14 +96,6 @@ async def _set_enabled(request: Request, enabled: bool) -> Response:
             "detail": change.detail,
         }
     )
-
-
-async def disable(request: Request) -> Response:
-    return await _set_enabled(request, False)
-
-
-async def enable(request: Request) -> Response:
-    return await _set_enabled(request, True)
 
 
 def retry(request: Request) -> Response:
@@ -131,8 +124,8 @@ ROUTES = [
     Route("/api/integrations/{ref}/projects", projects),
     Route("/api/integrations/{ref}/projects/{project_id}", project),
     Route("/api/integrations/{ref}/refresh", refresh, methods=["POST"]),
-    Route("/api/integrations/{ref}/disable", disable, methods=["POST"]),
-    Route("/api/integrations/{ref}/enable", enable, methods=["POST"]),
+    Route("/api/integrations/{ref}/disable", partial(set_enabled, enabled=False), methods=["POST"]),
+    Route("/api/integrations/{ref}/enable", partial(set_enabled, enabled=True), methods=["POST"]),
     Route("/api/errors/{error_id}", error),
     Route("/api/errors/{error_id}/retry", retry, methods=["POST"]),
 ]

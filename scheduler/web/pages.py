@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -71,17 +73,9 @@ async def refresh(request: Request) -> Response:
     return RedirectResponse(f"/integrations/{started.integration_id}?requested={started.request.run_id}", 303)
 
 
-async def _set_enabled(request: Request, enabled: bool) -> Response:
+async def set_enabled(request: Request, enabled: bool) -> Response:
     change = await run_in_threadpool(actions.set_enabled, web_context(request), request.path_params["ref"], enabled)
     return RedirectResponse(f"/integrations/{change.integration.id}?state={change.integration.state}", 303)
-
-
-async def disable(request: Request) -> Response:
-    return await _set_enabled(request, False)
-
-
-async def enable(request: Request) -> Response:
-    return await _set_enabled(request, True)
 
 
 def history_page(request: Request) -> Response:
@@ -142,8 +136,8 @@ ROUTES = [
     Route("/integrations", integrations_page),
     Route("/integrations/{ref}", integration_page),
     Route("/integrations/{ref}/refresh", refresh, methods=["POST"]),
-    Route("/integrations/{ref}/disable", disable, methods=["POST"]),
-    Route("/integrations/{ref}/enable", enable, methods=["POST"]),
+    Route("/integrations/{ref}/disable", partial(set_enabled, enabled=False), methods=["POST"]),
+    Route("/integrations/{ref}/enable", partial(set_enabled, enabled=True), methods=["POST"]),
     Route("/integrations/{ref}/history", history_page),
     Route("/integrations/{ref}/errors", errors_page),
     Route("/integrations/{ref}/projects", projects_page),
