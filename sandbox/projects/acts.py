@@ -136,6 +136,20 @@ def create_task(world: World, params: dict[str, Any]) -> dict[str, Any]:
     return {"task_id": task.id, "project_id": project.id, "tasklist_id": task.tasklist_id}
 
 
+@act("delete_task")
+def delete_task(world: World, params: dict[str, Any]) -> dict[str, Any]:
+    task = changes.task_by_id(world, _required(params, "task_id"))
+    changes.delete_task(world, task)
+    return {"task_id": task.id, "deleted": True}
+
+
+@act("delete_project")
+def delete_project(world: World, params: dict[str, Any]) -> dict[str, Any]:
+    project = changes.project_by_id(world, _required(params, "project_id"))
+    changes.delete_project(world, project)
+    return {"project_id": project.id, "deleted": True}
+
+
 @act("rename_client")
 def rename_client(world: World, params: dict[str, Any]) -> dict[str, Any]:
     client = changes.client_by_id(world, _required(params, "client_id"))

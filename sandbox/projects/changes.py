@@ -119,6 +119,15 @@ def update_project(
         return project
 
 
+def delete_project(world: World, project: Project) -> None:
+    """The project and everything under it: milestones, task lists, tasks, bugs and time logs."""
+    with world.lock:
+        for table in (world.timelogs, world.tasks, world.bugs, world.tasklists, world.milestones):
+            for record in table.where("project_id", project.id):
+                del table[record.id]
+        del world.projects[project.id]
+
+
 def set_primary_client(world: World, project: Project, client_id: str) -> Project:
     with world.lock:
         client = client_by_id(world, client_id)
@@ -212,6 +221,14 @@ def update_task(
 
 
 # --------------------------------------------------------------------------------------------- clients
+def delete_task(world: World, task: Task) -> None:
+    """The task and its time logs."""
+    with world.lock:
+        for log in world.timelogs.where("task_id", task.id):
+            del world.timelogs[log.id]
+        del world.tasks[task.id]
+
+
 def create_client(
     world: World, portal_id: str, name: str, *, email: str = "", currency_code: str = "USD"
 ) -> ClientCompany:

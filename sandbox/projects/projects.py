@@ -12,6 +12,8 @@ from sandbox.projects.scope import caller_in_portal
 SORT_COLUMNS = {"created_time": "created_ms", "last_modified_time": "updated_ms"}
 SORT_ORDERS = ("ascending", "descending")
 LIST_STATUSES = ("active", "archived", "template")
+# (inferred) the body of a project delete, shaped like the documented time-log delete's
+PROJECT_DELETED_MESSAGE = "Project Deleted Successfully."
 
 
 async def list_projects(request: Request) -> Response:
@@ -94,9 +96,20 @@ async def update_project(request: Request) -> Response:
         return json({"projects": [caller.view.project(project)]})
 
 
+async def delete_project(request: Request) -> Response:
+    caller = caller_in_portal(request)
+    with caller.world.lock:
+        project = caller.project(request.path_params["project"])
+    caller.require_manager("delete projects")
+    changes.delete_project(caller.world, project)
+    request.app.state.emit("project.deleted", {"portal_id": caller.portal_id, "project_id": project.id})
+    return json({"response": PROJECT_DELETED_MESSAGE})
+
+
 routes = [
     *route("/portal/{portal}/projects/", list_projects, ["GET"]),
     *route("/portal/{portal}/projects/", create_project, ["POST"]),
     *route("/portal/{portal}/projects/{project}/", get_project, ["GET"]),
     *route("/portal/{portal}/projects/{project}/", update_project, ["POST"]),
+    *route("/portal/{portal}/projects/{project}/", delete_project, ["DELETE"]),
 ]

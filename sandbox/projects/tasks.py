@@ -22,6 +22,8 @@ TASKS_MODIFIED_SINCE_PARAM = "last_modified_time"
 # Classic task update marks completion through the percentage (inferred; V3 uses a status object).
 TASK_COMPLETION_PARAM = "percent_complete"
 TASK_OWNERS_PARAM = "person_responsible"
+# (inferred) the body of a task delete, shaped like the documented time-log delete's
+TASK_DELETED_MESSAGE = "Task Deleted Successfully."
 
 
 async def list_tasklists(request: Request) -> Response:
@@ -145,6 +147,17 @@ async def update_task(request: Request) -> Response:
         return json({"tasks": [caller.view.task(task)]})
 
 
+async def delete_task(request: Request) -> Response:
+    caller = caller_in_portal(request)
+    with caller.world.lock:
+        project = caller.project(request.path_params["project"])
+        task = caller.task(project, request.path_params["task"])
+    caller.require_manager("delete tasks")
+    changes.delete_task(caller.world, task)
+    _emit(request, caller, "task.deleted", task)
+    return json({"response": TASK_DELETED_MESSAGE})
+
+
 def _owners(params: Mapping[str, str]) -> list[str] | None:
     raw = params.get(TASK_OWNERS_PARAM)
     return None if raw is None else fields.id_list(TASK_OWNERS_PARAM, raw)
@@ -164,4 +177,5 @@ routes = [
     *route(f"{_PROJECT}/tasks/", create_task, ["POST"]),
     *route(f"{_PROJECT}/tasks/{{task}}/", get_task, ["GET"]),
     *route(f"{_PROJECT}/tasks/{{task}}/", update_task, ["POST"]),
+    *route(f"{_PROJECT}/tasks/{{task}}/", delete_task, ["DELETE"]),
 ]

@@ -1,17 +1,22 @@
 """Paging for modules whose records live under a project (tasks, bugs): project by project, page by page.
 
 The project list is fixed when the module starts (linked projects plus projects with an open error, whose
-children are recorded as blocked) and kept in the checkpoint, so a resumed slice continues exactly there.
+children are recorded as blocked) and kept in the checkpoint, so a resumed slice continues exactly there. A project
+deleted in Projects since it synced answers 404: it is skipped, not a reason to fail the module.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from shared.db import links, sync_errors
+from shared.zoho.errors import NotFound
 from shared.zoho.paging import Page
 from worker.modules.base import SourcePage, SyncContext
+
+log = logging.getLogger(__name__)
 
 
 def project_ids(ctx: SyncContext) -> list[str]:
@@ -30,7 +35,13 @@ def per_project_pages(
     if index >= len(projects):
         return SourcePage([], None)
     project_id = projects[index]
-    page = fetch(project_id, state["page"])
+    try:
+        page = fetch(project_id, state["page"])
+    except NotFound:
+        # Deleted in Projects since it synced: nothing under it to list, and no reason to stop the sync of every
+        # other project. What Books holds for it stays as it is.
+        log.info("project %s is gone from Zoho Projects; its children are not listed", project_id)
+        page = Page([], None)
     items = [(project_id, child) for child in page.items]
     if page.next_cursor is not None:
         return SourcePage(items, {**state, "page": page.next_cursor})

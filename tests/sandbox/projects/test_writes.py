@@ -138,3 +138,28 @@ def test_create_and_archive_a_project(admin):
     archived = admin.post(admin.in_portal(f"projects/{project['id_string']}/"), status="archived")
     assert archived.json()["projects"][0]["status"] == "archived"
     assert admin.post(admin.in_portal("projects/"), description="no name").status_code == 400
+
+
+def test_deleting_a_task_or_a_project_takes_what_is_under_it(fresh_projects):
+    employee = fresh_projects("non_admin")
+    admin = fresh_projects("admin")  # made last: this session receives the webhook events
+    project, task = _project_and_task(admin)
+    world = admin.world
+    task_logs = [log.id for log in world.timelogs.values() if log.task_id == task]
+    assert task_logs, "the first task should have time logged"
+    assert employee.delete(admin.in_portal(f"projects/{project}/tasks/{task}/")).status_code == 401
+    gone = admin.delete(admin.in_portal(f"projects/{project}/tasks/{task}/"))
+    assert gone.json() == {"response": "Task Deleted Successfully."}
+    assert admin.get(admin.in_portal(f"projects/{project}/tasks/{task}/")).status_code == 404
+    assert not any(log_id in world.timelogs for log_id in task_logs)
+    assert [e for e, _ in admin.events] == ["task.deleted"]
+
+    assert world.tasks.where("project_id", project) and world.timelogs.where("project_id", project)
+    dropped = admin.delete(admin.in_portal(f"projects/{project}/"))
+    assert dropped.json() == {"response": "Project Deleted Successfully."}
+    for path in (f"projects/{project}/", f"projects/{project}/tasks/", f"projects/{project}/bugs/"):
+        assert admin.get(admin.in_portal(path)).status_code == 404, path
+    assert not world.tasks.where("project_id", project) and not world.timelogs.where("project_id", project)
+    assert not world.bugs.where("project_id", project)
+    world.timelogs.check()
+    world.tasks.check()
