@@ -25,6 +25,7 @@ from shared.config import Settings
 from shared.connect import CONTACT_DUPLICATION, ConnectError, check_access, check_credentials_given, interval_seconds
 from shared.connections import credentials_of
 from shared.db.integrations import Integration, get_integration, next_run_after, update_integration
+from shared.db.schema import integrations, module_runs
 from shared.zoho.factory import ZohoCredentials
 
 
@@ -118,6 +119,38 @@ def update_preferences(
         return Change(integration, False, f"the preferences of {integration.name!r} already are as given")
     update_integration(engine, integration.id, **values)
     return Change(get_integration(engine, integration.id), True, f"{integration.name!r}: " + "; ".join(said))
+
+
+def delete(engine: sa.Engine, ref: int | str, *, now: dt.datetime | None = None) -> Change:
+    """Forget a disabled integration and everything stored for it (links, history, errors); Zoho is not touched."""
+    integration = get_integration(engine, ref)
+    if integration.state != "disabled":
+        raise ConnectError(
+            f"integration {integration.name!r} is enabled; disable it first (bpsync disable {integration.name}) so "
+            "no new work starts, then delete it"
+        )
+    now = now or utcnow()
+    with engine.begin() as conn:
+        conn.execute(sa.select(integrations.c.id).where(integrations.c.id == integration.id).with_for_update())
+        held = conn.execute(
+            sa.select(module_runs.c.sync_run_id, module_runs.c.module).where(
+                module_runs.c.integration_id == integration.id, module_runs.c.lease_until > now
+            )
+        ).first()
+        if held is not None:
+            raise ConnectError(
+                f"a worker is still running {held.module} of run #{held.sync_run_id} for {integration.name!r}; it "
+                "stops at its next slice now that the integration is disabled — try again in a minute"
+            )
+        conn.execute(integrations.delete().where(integrations.c.id == integration.id))  # the rest cascades
+    return Change(
+        integration,
+        True,
+        f"deleted {integration.name!r} and everything this system stored for it; Zoho Projects and Zoho Books are "
+        "untouched. Connecting organization "
+        f"{integration.books_organization_id} again starts without links: users and clients are matched by email "
+        "or name, but projects, tasks and time entries are created again",
+    )
 
 
 def _check_same_access(

@@ -1,10 +1,12 @@
-"""``bpsync disable``, ``enable``, ``update-credentials`` and ``preferences``: an integration's life after connect.
+"""``bpsync disable``, ``enable``, ``update-credentials``, ``preferences`` and ``delete``: an integration's life after
+connect.
 
 New secrets come as for ``connect``: options, the BPSYNC_CONNECT_* environment variables, or a prompt on a terminal.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 import click
@@ -146,4 +148,37 @@ def preferences_command(
     _report(change, as_json)
 
 
-COMMANDS = [disable_command, enable_command, update_credentials_command, preferences_command]
+@click.command("delete")
+@click.argument("integration_ref", metavar="INTEGRATION")
+@click.option("--yes", is_flag=True, help="Do not ask for the integration's name to confirm.")
+@click.option("--json", "as_json", is_flag=True)
+@friendly_errors
+def delete_command(integration_ref: str, yes: bool, as_json: bool) -> None:
+    """Forget a disabled INTEGRATION: its links, history and errors. Nothing in Zoho is touched.
+
+    Connecting the same organization again later starts without links, so Books would get its projects, tasks
+    and time entries a second time: disable an integration to pause it, delete it only to be rid of it.
+    """
+    from shared.connect import ConnectError
+    from shared.db.engine import require_schema
+    from shared.db.integrations import get_integration
+    from shared.lifecycle import delete
+
+    conf = settings()
+    quiet_logging(conf)
+    engine = require_schema(conf.database_url)
+    integration = get_integration(engine, integration_ref)
+    if not yes:
+        if not sys.stdin.isatty():
+            fail(f"deleting {integration.name!r} needs confirmation: pass --yes (no terminal to ask on)")
+        typed = click.prompt(f"This forgets every link of {integration.name!r}. Type its name to delete it")
+        if typed.strip() != integration.name:
+            fail("the name does not match; nothing was deleted")
+    try:
+        change = delete(engine, integration.id)
+    except ConnectError as exc:
+        fail(str(exc))
+    _report(change, as_json)
+
+
+COMMANDS = [disable_command, enable_command, update_credentials_command, preferences_command, delete_command]

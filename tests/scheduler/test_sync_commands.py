@@ -1,5 +1,5 @@
 """``bpsync connect``, ``refresh``, ``integrations`` and the lifecycle commands (``disable``, ``enable``,
-``update-credentials``) as an admin runs them: real processes against the sandbox.
+``update-credentials``, ``preferences``, ``delete``) as an admin runs them: real processes against the sandbox.
 
 The CLI runs in embedded mode (memory:// broker), so ``refresh`` runs the Celery worker inside its own process.
 """
@@ -13,15 +13,18 @@ import subprocess
 import sys
 
 import pytest
+import sqlalchemy as sa
 from celery import Celery
 
 from sandbox.accounts import mint_refresh_token, revoke_refresh_token
 from sandbox.generator import credentials
 from shared import crypto
+from shared.clock import utcnow
 from shared.config import load_settings
 from shared.connect import connect
 from shared.db.engine import make_engine, upgrade
 from shared.db.integrations import get_integration, update_integration
+from shared.db.schema import module_runs
 from shared.dispatch import request_sync
 from shared.zoho.factory import reset_embedded_state
 
@@ -317,3 +320,34 @@ def test_preferences_show_and_change_and_the_schedule_keeps_its_anchor(sqlite_ur
     bad = cli(["preferences", "acme", "--interval-hours", "0"], env)
     assert bad.exit_code == 2 and "sync interval 0.0 h is out of range" in bad.stderr
     assert get_integration(engine, "acme").sync_interval_seconds == 6 * 3600
+
+
+def test_delete_needs_a_disabled_integration_no_running_module_and_confirmation(sqlite_url, world, cli):
+    engine, _ = connected(sqlite_url, world)
+    env = base_env(sqlite_url, world)
+    integration_id = get_integration(engine, "acme").id
+    enabled = cli(["delete", "acme", "--yes"], env)
+    assert enabled.exit_code == 2 and "disable it first (bpsync disable acme)" in enabled.stderr
+    cli(["disable", "acme"], env)
+    unconfirmed = cli(["delete", "acme"], env)
+    assert unconfirmed.exit_code == 2 and "pass --yes" in unconfirmed.stderr
+
+    run = request_sync(engine, Celery("gone", broker="memory://"), integration_id)
+    with engine.begin() as conn:  # a worker mid-slice holds the first module
+        conn.execute(
+            module_runs.update()
+            .where(module_runs.c.id == run.start_module_run_id)
+            .values(lease_until=utcnow() + dt.timedelta(minutes=2))
+        )
+    busy = cli(["delete", "acme", "--yes"], env)
+    assert busy.exit_code == 2 and f"still running users of run #{run.run_id}" in busy.stderr
+    assert get_integration(engine, "acme").id == integration_id
+
+    with engine.begin() as conn:
+        conn.execute(module_runs.update().values(lease_until=None))
+    deleted = json.loads(cli(["delete", "acme", "--yes", "--json"], env).stdout)
+    assert deleted["changed"] is True and "projects, tasks and time entries are created again" in deleted["detail"]
+    assert json.loads(cli(["integrations", "--json"], env).stdout) == []
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(module_runs)).scalar() == 0  # cascaded
+    connected(sqlite_url, world, name="acme-again")  # the organization is free to connect again
