@@ -124,14 +124,18 @@ def update_preferences(
 def delete(engine: sa.Engine, ref: int | str, *, now: dt.datetime | None = None) -> Change:
     """Forget a disabled integration and everything stored for it (links, history, errors); Zoho is not touched."""
     integration = get_integration(engine, ref)
-    if integration.state != "disabled":
-        raise ConnectError(
-            f"integration {integration.name!r} is enabled; disable it first (bpsync disable {integration.name}) so "
-            "no new work starts, then delete it"
-        )
     now = now or utcnow()
     with engine.begin() as conn:
-        conn.execute(sa.select(integrations.c.id).where(integrations.c.id == integration.id).with_for_update())
+        # locked, so no enable slips in before the delete; a worker claiming a module now finds it disabled and
+        # writes nothing to Zoho
+        state = conn.execute(
+            sa.select(integrations.c.state).where(integrations.c.id == integration.id).with_for_update()
+        ).scalar()
+        if state != "disabled":
+            raise ConnectError(
+                f"integration {integration.name!r} is enabled; disable it first (bpsync disable {integration.name}) "
+                "so no new work starts, then delete it"
+            )
         held = conn.execute(
             sa.select(module_runs.c.sync_run_id, module_runs.c.module).where(
                 module_runs.c.integration_id == integration.id, module_runs.c.lease_until > now
