@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import sqlalchemy as sa
+
 from shared.clock import utcnow
 from shared.db.integrations import get_integration
+from shared.db.schema import integrations, metadata
 from shared.dispatch import dispatch_due, request_sync
-from shared.lifecycle import disable, enable, update_preferences
+from shared.lifecycle import delete, disable, enable, update_preferences
 from tests.worker.timesheet_expectation import Expectation
 from tests.worker.timesheet_support import links_of, synced_task
 
@@ -67,3 +70,19 @@ def test_turning_general_timesheets_on_brings_general_logs_and_off_leaves_them(t
     h.reset_requests()
     h.sync("timesheets")
     assert h.books_writes() == [] and general_entries() == wanted  # what is in Books stays
+
+
+def test_deleting_a_synced_integration_leaves_no_row_of_it_and_books_untouched(tiny):
+    h = tiny
+    books_before = h.state()
+    tables = [t for t in metadata.sorted_tables if "integration_id" in t.c]
+    with h.engine.connect() as conn:
+        counts = {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar() for t in tables}
+    assert all(counts[name] for name in ("entity_links", "sync_runs", "module_runs", "timelog_scans")), counts
+    disable(h.engine, h.integration.id)
+    assert delete(h.engine, h.integration.name).changed
+    with h.engine.connect() as conn:
+        left = {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar() for t in tables}
+        assert conn.execute(sa.select(sa.func.count()).select_from(integrations)).scalar() == 0
+    assert set(left.values()) == {0}, left
+    assert h.state() == books_before
