@@ -220,7 +220,6 @@ def update_task(
         return task
 
 
-# --------------------------------------------------------------------------------------------- clients
 def delete_task(world: World, task: Task) -> None:
     """The task and its time logs."""
     with world.lock:
@@ -229,6 +228,7 @@ def delete_task(world: World, task: Task) -> None:
         del world.tasks[task.id]
 
 
+# --------------------------------------------------------------------------------------------- clients
 def create_client(
     world: World, portal_id: str, name: str, *, email: str = "", currency_code: str = "USD"
 ) -> ClientCompany:
