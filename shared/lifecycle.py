@@ -76,7 +76,11 @@ def update_credentials(engine: sa.Engine, settings: Settings, ref: int | str, cr
     _check_same_access(settings, creds, integration, "use these credentials for", "")
     sealed = crypto.seal(settings, creds.secrets())
     update_integration(engine, integration.id, credentials=sealed, data_center=creds.data_center)
-    state = "" if integration.state == "active" else f"; it is still disabled: bpsync enable {integration.name}"
+    state = (
+        f"; sync now with: bpsync refresh {integration.name}"
+        if integration.state == "active"
+        else f"; it is still disabled: bpsync enable {integration.name}"
+    )
     return Change(get_integration(engine, integration.id), True, f"credentials of {integration.name!r} updated{state}")
 
 
