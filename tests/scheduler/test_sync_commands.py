@@ -288,6 +288,10 @@ def test_update_credentials_refuses_a_user_who_cannot_administer_the_portal_and_
     missing = cli(["update-credentials", "acme", "--client-id", creds["client_id"]], env)
     assert missing.exit_code == 2 and "missing --client-secret" in missing.stderr
     assert get_integration(engine, "acme").sealed_credentials == before
+    fresh = mint_refresh_token(world.world, creds["admin"]["zuid"])
+    renewed = cli([*args, "--refresh-token", fresh], env)
+    assert renewed.exit_code == 0 and "sync now with: bpsync refresh acme" in renewed.stdout
+    assert get_integration(engine, "acme").sealed_credentials != before
     token = ["--refresh-token", creds["admin"]["refresh_token"], "--organization", creds["organization_id"]]
     again = cli(["connect", "--name", "other", *args[2:], *token], env)
     assert again.exit_code == 2 and "already connected as integration 'acme'" in again.stderr
