@@ -65,7 +65,8 @@ def books_error(status: int, body: Any, headers: Mapping[str, str], endpoint: st
     if code == CODE_NOT_IN_ORGANIZATION:
         return AuthError(
             message,
-            hint="the connected Zoho user is not a member of this Books organization: reconnect with one who is",
+            hint="the connected Zoho user is not a member of this Books organization: give credentials of one who is "
+            "(bpsync update-credentials)",
             **common,
         )
     if status == 404 or code == CODE_DOES_NOT_EXIST:

@@ -79,7 +79,7 @@ class FatalError(ZohoError):
 
 
 class AuthError(FatalError):
-    default_hint = "update the Zoho credentials of this integration (reconnect with an admin account)"
+    default_hint = "give this integration an admin's credentials: bpsync update-credentials"
 
 
 class NotFound(FatalError):

@@ -270,8 +270,10 @@ class TokenProvider:
                 code=error,
             )
         hints = {
-            "invalid_code": f"the {what} is invalid, expired or revoked: reconnect the integration to get a new one",
-            "invalid_client": "the OAuth client id/secret is wrong or the client was deleted: update the credentials",
+            "invalid_code": f"the {what} is invalid, expired or revoked: generate a new one in the Zoho API console "
+            "(a connected integration takes it with: bpsync update-credentials)",
+            "invalid_client": "the OAuth client id/secret is wrong or the client was deleted: fix it with "
+            "bpsync update-credentials",
             "invalid_redirect_uri": "the redirect URI does not match the one registered for the OAuth client",
         }
         return AuthError(
@@ -280,5 +282,5 @@ class TokenProvider:
             endpoint=endpoint,
             status=status,
             code=error,
-            hint=hints.get(error, "update the Zoho credentials of this integration"),
+            hint=hints.get(error, "update the Zoho credentials of this integration: bpsync update-credentials"),
         )

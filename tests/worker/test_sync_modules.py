@@ -177,6 +177,6 @@ def test_revoked_credentials_fail_the_run_with_a_hint_and_skip_the_rest(sandbox,
         assert run.status == "failed"
         assert run.modules["users"].status == "failed"
         assert "refused the refresh token" in run.modules["users"].error
-        assert "reconnect the integration" in run.modules["users"].error
+        assert "bpsync update-credentials" in run.modules["users"].error
         assert {m.status for name, m in run.modules.items() if name != "users"} == {"skipped"}
         assert harness.books_writes() == []

@@ -95,7 +95,7 @@ def test_tokens_are_cached_a_little_shorter_than_zoho_says() -> None:
 
 @pytest.mark.parametrize(
     ("error", "hint_words"),
-    [("invalid_code", "reconnect"), ("invalid_client", "client id/secret")],
+    [("invalid_code", "update-credentials"), ("invalid_client", "client id/secret")],
 )
 def test_token_endpoint_errors_are_auth_errors_with_a_hint(error: str, hint_words: str) -> None:
     fake = FakeZoho()

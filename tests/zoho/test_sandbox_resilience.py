@@ -94,7 +94,7 @@ def test_revoked_refresh_token_is_an_auth_error_with_a_hint(sandbox: SandboxServ
     bad = ZohoCredentials(c["client_id"], c["client_secret"], "1000.revoked.refresh")
     with pytest.raises(AuthError) as err:
         build_projects_client(settings, bad, c["portal_id"]).list_portals()
-    assert err.value.code == "invalid_code" and "reconnect" in err.value.hint
+    assert err.value.code == "invalid_code" and "update-credentials" in err.value.hint
 
 
 def test_eight_workers_sharing_redis_cause_one_refresh(sandbox: SandboxServer, redis_url: str) -> None:
