@@ -85,14 +85,18 @@ def check_preferences(
     if len(name.strip()) > 200:
         raise ConnectError("the integration name is longer than 200 characters; choose a shorter --name")
     check_credentials_given(creds)
-    if contact_duplication not in CONTACT_DUPLICATION:
-        raise ConnectError(f"contact duplication {contact_duplication!r} is not one of: merge, clone")
+    check_contact_duplication(contact_duplication)
     interval = None if interval_hours is None else interval_seconds(interval_hours)
     with engine.connect() as conn:
         taken = conn.execute(sa.select(integrations.c.id).where(integrations.c.name == name.strip())).first()
     if taken is not None:
         raise ConnectError(f"an integration named {name.strip()!r} already exists; choose another --name")
     return interval
+
+
+def check_contact_duplication(value: str) -> None:
+    if value not in CONTACT_DUPLICATION:
+        raise ConnectError(f"contact duplication {value!r} is not one of: {', '.join(CONTACT_DUPLICATION)}")
 
 
 def interval_seconds(hours: float) -> int:

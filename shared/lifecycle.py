@@ -22,7 +22,13 @@ import sqlalchemy as sa
 from shared import crypto
 from shared.clock import utcnow
 from shared.config import Settings
-from shared.connect import CONTACT_DUPLICATION, ConnectError, check_access, check_credentials_given, interval_seconds
+from shared.connect import (
+    ConnectError,
+    check_access,
+    check_contact_duplication,
+    check_credentials_given,
+    interval_seconds,
+)
 from shared.connections import credentials_of
 from shared.db.integrations import Integration, get_integration, next_run_after, update_integration
 from shared.db.schema import integrations, module_runs
@@ -99,8 +105,7 @@ def update_preferences(
     values: dict[str, object] = {}
     said: list[str] = []
     if contact_duplication is not None and contact_duplication != integration.contact_duplication:
-        if contact_duplication not in CONTACT_DUPLICATION:
-            raise ConnectError(f"contact duplication {contact_duplication!r} is not one of: merge, clone")
+        check_contact_duplication(contact_duplication)
         values["contact_duplication"] = contact_duplication
         said.append(f"contact duplication {integration.contact_duplication} -> {contact_duplication} (new clients)")
     if general_timesheets is not None and general_timesheets != integration.general_timesheets:

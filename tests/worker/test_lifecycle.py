@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 
 from shared.clock import utcnow
+from shared.connect import ConnectError
 from shared.db.integrations import get_integration
 from shared.db.schema import integrations, metadata
 from shared.dispatch import dispatch_due, request_sync
@@ -59,6 +61,9 @@ def test_turning_general_timesheets_on_brings_general_logs_and_off_leaves_them(t
         return sorted(expect.entry_key(e) for e in expect.entries if expect.entry_key(e)[1] == "General")
 
     assert general_entries() == []  # connected with the preference off
+    with pytest.raises(ConnectError, match="'both' is not one of: merge, clone"):
+        update_preferences(h.engine, h.integration.id, contact_duplication="both", general_timesheets=True)
+    assert get_integration(h.engine, h.integration.id).general_timesheets is False  # nothing half-applied
     on = update_preferences(h.engine, h.integration.id, general_timesheets=True)
     assert on.changed and "general timesheets on" in on.detail
     h.sync("timesheets")
