@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scheduler.web.context import WebContext
+from scheduler.web.queries import BadRequest
 from shared import lifecycle
 from shared.connect import ConnectError
 from shared.db.integrations import get_integration
@@ -77,3 +78,24 @@ def set_enabled(ctx: WebContext, ref: int | str, enabled: bool) -> lifecycle.Cha
         return lifecycle.enable(ctx.engine, ctx.settings, ref)
     except ConnectError as exc:
         raise ActionRefused(str(exc)) from None
+
+
+def set_preferences(
+    ctx: WebContext,
+    ref: int | str,
+    *,
+    contact_duplication: str | None,
+    general_timesheets: bool | None,
+    sync_interval_hours: float | None,
+) -> lifecycle.Change:
+    """Change the preferences given (None: keep); a bad value is a 400 naming it."""
+    try:
+        return lifecycle.update_preferences(
+            ctx.engine,
+            ref,
+            contact_duplication=contact_duplication,
+            general_timesheets=general_timesheets,
+            sync_interval_hours=sync_interval_hours,
+        )
+    except ConnectError as exc:
+        raise BadRequest(str(exc)) from None

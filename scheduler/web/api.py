@@ -98,6 +98,41 @@ async def set_enabled(request: Request, enabled: bool) -> Response:
     )
 
 
+PREFERENCES = {
+    "contact_duplication": ('"merge" or "clone"', lambda v: isinstance(v, str)),
+    "general_timesheets": ("true or false", lambda v: isinstance(v, bool)),
+    "sync_interval_hours": ("a number of hours", lambda v: isinstance(v, int | float) and not isinstance(v, bool)),
+}
+
+
+async def preferences(request: Request) -> Response:
+    body = await _json_body(request)
+    unknown = sorted(set(body) - set(PREFERENCES))
+    if unknown:
+        raise BadRequest(f"unknown preference {unknown[0]!r}; send any of: {', '.join(PREFERENCES)}")
+    for key, (expected, valid) in PREFERENCES.items():
+        if body.get(key) is not None and not valid(body[key]):
+            raise BadRequest(f'"{key}" must be {expected}, got {body[key]!r}')
+    change = await run_in_threadpool(
+        partial(actions.set_preferences, **{key: body.get(key) for key in PREFERENCES}),  # type: ignore[arg-type]
+        web_context(request),
+        request.path_params["ref"],
+    )
+    integration = change.integration
+    return JSONResponse(
+        {
+            "integration_id": integration.id,
+            "integration": integration.name,
+            "changed": change.changed,
+            "detail": change.detail,
+            "contact_duplication": integration.contact_duplication,
+            "general_timesheets": integration.general_timesheets,
+            "sync_interval_hours": integration.sync_interval_seconds / 3600,
+            "timesheet_cutoff_date": integration.timesheet_cutoff_date,
+        },
+    )
+
+
 def retry(request: Request) -> Response:
     started = actions.retry_error(web_context(request), error_id_param(request))
     return JSONResponse(started.as_json(), 202)
@@ -126,6 +161,7 @@ ROUTES = [
     Route("/api/integrations/{ref}/refresh", refresh, methods=["POST"]),
     Route("/api/integrations/{ref}/disable", partial(set_enabled, enabled=False), methods=["POST"]),
     Route("/api/integrations/{ref}/enable", partial(set_enabled, enabled=True), methods=["POST"]),
+    Route("/api/integrations/{ref}/preferences", preferences, methods=["POST"]),
     Route("/api/errors/{error_id}", error),
     Route("/api/errors/{error_id}/retry", retry, methods=["POST"]),
 ]

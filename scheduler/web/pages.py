@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from scheduler.web import actions
 from scheduler.web.context import web_context
-from scheduler.web.queries import error_id_param, limit_param, module_param
+from scheduler.web.queries import BadRequest, error_id_param, limit_param, module_param
 from shared.db.integrations import get_integration
 from shared.modules import MODULE_ORDER
 from shared.status import (
@@ -40,6 +40,8 @@ def _notice(request: Request) -> str | None:
     run = request.query_params.get("requested", "")
     if run.isdigit():
         return f"Run #{run} requested; this page updates while it runs."
+    if request.query_params.get("saved") == "preferences":
+        return "Preferences saved; they steer the next syncs."
     return STATE_NOTICES.get(request.query_params.get("state", ""))
 
 
@@ -76,6 +78,26 @@ async def refresh(request: Request) -> Response:
 async def set_enabled(request: Request, enabled: bool) -> Response:
     change = await run_in_threadpool(actions.set_enabled, web_context(request), request.path_params["ref"], enabled)
     return RedirectResponse(f"/integrations/{change.integration.id}?state={change.integration.state}", 303)
+
+
+async def preferences(request: Request) -> Response:
+    form = await request.form()
+    raw_hours = str(form.get("sync_interval_hours") or "").strip()
+    try:
+        hours = float(raw_hours) if raw_hours else None
+    except ValueError:
+        raise BadRequest(f"the sync interval must be a number of hours, got {raw_hours!r}") from None
+    change = await run_in_threadpool(
+        partial(
+            actions.set_preferences,
+            contact_duplication=str(form.get("contact_duplication") or "") or None,
+            general_timesheets=form.get("general_timesheets") == "on",  # an unticked box is not sent at all
+            sync_interval_hours=hours,
+        ),
+        web_context(request),
+        request.path_params["ref"],
+    )
+    return RedirectResponse(f"/integrations/{change.integration.id}?saved=preferences", 303)
 
 
 def history_page(request: Request) -> Response:
@@ -138,6 +160,7 @@ ROUTES = [
     Route("/integrations/{ref}/refresh", refresh, methods=["POST"]),
     Route("/integrations/{ref}/disable", partial(set_enabled, enabled=False), methods=["POST"]),
     Route("/integrations/{ref}/enable", partial(set_enabled, enabled=True), methods=["POST"]),
+    Route("/integrations/{ref}/preferences", preferences, methods=["POST"]),
     Route("/integrations/{ref}/history", history_page),
     Route("/integrations/{ref}/errors", errors_page),
     Route("/integrations/{ref}/projects", projects_page),

@@ -97,3 +97,24 @@ def test_disable_and_enable_over_the_api_and_enable_refused_when_the_credentials
     on = client.post("/api/integrations/1/enable")
     assert on.status_code == 200 and (on.json()["state"], on.json()["changed"]) == ("active", True)
     assert client.post("/api/integrations/1/refresh", json={}).status_code == 202
+
+
+def test_preferences_over_the_api_change_what_is_given_and_refuse_bad_values(client, synced):
+    url = "/api/integrations/acme/preferences"
+    changed = client.post(url, json={"general_timesheets": True, "sync_interval_hours": 12})
+    assert changed.status_code == 200, changed.text
+    body = changed.json()
+    assert (body["changed"], body["general_timesheets"], body["sync_interval_hours"]) == (True, True, 12)
+    assert body["contact_duplication"] == "merge" and body["timesheet_cutoff_date"] is None
+    assert client.post(url, json={"sync_interval_hours": 12}).json()["changed"] is False
+    for sent, complaint in (
+        ({"cutoff_date": "2024-01-01"}, "unknown preference 'cutoff_date'"),
+        ({"general_timesheets": "yes"}, '"general_timesheets" must be true or false'),
+        ({"sync_interval_hours": True}, '"sync_interval_hours" must be a number of hours'),
+        ({"sync_interval_hours": -1}, "sync interval -1 h is out of range"),
+        ({"contact_duplication": "both"}, "'both' is not one of: merge, clone"),
+    ):
+        refused = client.post(url, json=sent)
+        assert refused.status_code == 400 and complaint in refused.json()["error"], refused.text
+    integration = get_integration(synced.engine, 1)
+    assert (integration.general_timesheets, integration.sync_interval_seconds) == (True, 12 * 3600)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from shared.db.integrations import update_integration
+from shared.db.integrations import get_integration, update_integration
 from shared.embedded import running_worker
 from shared.modules import MODULE_ORDER, modules_for_refresh
 from shared.status import error_details, project_summaries
@@ -98,3 +98,22 @@ def test_the_disable_and_enable_buttons(client, synced):
     assert on.status_code == 303
     page = client.get(on.headers["location"]).text
     assert "a sync is due now" in page and 'id="disable"' in page and badge_of(page, "tasks") != "Disabled"
+
+
+def test_the_preferences_form_shows_and_saves_them(client, synced):
+    page = client.get("/integrations/1").text
+    assert 'id="preferences"' in page and '<option value="merge" selected>' in page
+    assert 'name="sync_interval_hours" min="0.02" max="8784" step="any" value="24"' in page
+    saved = client.post(
+        "/integrations/1/preferences",
+        data={"contact_duplication": "clone", "sync_interval_hours": "6"},  # the box unticked: not sent
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    page = client.get(saved.headers["location"]).text
+    assert "Preferences saved" in page and '<option value="clone" selected>' in page
+    integration = get_integration(synced.engine, 1)
+    assert (integration.contact_duplication, integration.general_timesheets) == ("clone", False)
+    assert integration.sync_interval_seconds == 6 * 3600
+    bad = client.post("/integrations/1/preferences", data={"sync_interval_hours": "six"})
+    assert bad.status_code == 400 and "must be a number of hours" in bad.text
