@@ -15,6 +15,7 @@ from scheduler.web.context import web_context
 from scheduler.web.queries import BadRequest, error_id_param, limit_param, module_param
 from shared.clock import utcnow
 from shared.db.integrations import get_integration
+from shared.lifecycle import Change
 from shared.status import (
     error_details,
     error_summary,
@@ -84,18 +85,22 @@ async def refresh(request: Request) -> Response:
     return JSONResponse(started.as_json(), 202)
 
 
-async def set_enabled(request: Request, enabled: bool) -> Response:
-    change = await run_in_threadpool(actions.set_enabled, web_context(request), request.path_params["ref"], enabled)
+def _change_json(change: Change, **fields: object) -> JSONResponse:
     integration = change.integration
     return JSONResponse(
         {
             "integration_id": integration.id,
             "integration": integration.name,
-            "state": integration.state,
             "changed": change.changed,
             "detail": change.detail,
+            **fields,
         }
     )
+
+
+async def set_enabled(request: Request, enabled: bool) -> Response:
+    change = await run_in_threadpool(actions.set_enabled, web_context(request), request.path_params["ref"], enabled)
+    return _change_json(change, state=change.integration.state)
 
 
 PREFERENCES = {
@@ -119,17 +124,13 @@ async def preferences(request: Request) -> Response:
         request.path_params["ref"],
     )
     integration = change.integration
-    return JSONResponse(
-        {
-            "integration_id": integration.id,
-            "integration": integration.name,
-            "changed": change.changed,
-            "detail": change.detail,
-            "contact_duplication": integration.contact_duplication,
-            "general_timesheets": integration.general_timesheets,
-            "sync_interval_hours": integration.sync_interval_seconds / 3600,
-            "timesheet_cutoff_date": integration.timesheet_cutoff_date,
-        },
+    cutoff = integration.timesheet_cutoff_date
+    return _change_json(
+        change,
+        contact_duplication=integration.contact_duplication,
+        general_timesheets=integration.general_timesheets,
+        sync_interval_hours=integration.sync_interval_seconds / 3600,
+        timesheet_cutoff_date=cutoff.isoformat() if cutoff else None,
     )
 
 

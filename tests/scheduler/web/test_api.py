@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sandbox.accounts import mint_refresh_token, revoke_refresh_token
 from sandbox.generator import credentials
 from shared.db.integrations import get_integration, update_integration
@@ -118,3 +120,5 @@ def test_preferences_over_the_api_change_what_is_given_and_refuse_bad_values(cli
         assert refused.status_code == 400 and complaint in refused.json()["error"], refused.text
     integration = get_integration(synced.engine, 1)
     assert (integration.general_timesheets, integration.sync_interval_seconds) == (True, 12 * 3600)
+    update_integration(synced.engine, 1, timesheet_cutoff_date=dt.date(2024, 1, 31))  # set at connect
+    assert client.post(url, json={}).json()["timesheet_cutoff_date"] == "2024-01-31"
