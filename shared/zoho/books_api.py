@@ -17,6 +17,7 @@ from shared.zoho.errors import (
     ValidationFailed,
     ZohoError,
 )
+from shared.zoho.ratelimit import retry_after
 
 PER_PAGE = 200  # documented default and maximum
 CODE_DOES_NOT_EXIST = 1002
@@ -25,7 +26,8 @@ CODE_NOT_IN_ORGANIZATION = 6041
 CODE_PER_MINUTE = 44
 CODE_DAILY = 45
 CODE_CONCURRENCY = 1070
-# "back off ~60s on 429" (reference §6); the concurrency limit frees as soon as a call finishes.
+# "back off ~60s on 429" (reference §6); the concurrency limit frees as soon as a call finishes. Both are
+# fallbacks: a ``Retry-After`` header, when Zoho sends one, decides.
 PER_MINUTE_PENALTY_SECONDS = 60.0
 CONCURRENCY_PENALTY_SECONDS = 2.0
 
@@ -80,11 +82,14 @@ def books_error(status: int, body: Any, headers: Mapping[str, str], endpoint: st
 
 def _throttled(code: Any, message: str, headers: Mapping[str, str], common: dict[str, Any]) -> RateLimited:
     now = time.time()
+    asked = retry_after(headers, now)
     if code == CODE_DAILY or headers.get("X-Rate-Limit-Remaining") == "0":
-        return DailyQuotaExhausted(
-            f"Zoho Books daily quota exhausted: {message}", retry_at=_daily_reset(headers, now), **common
-        )
-    wait = CONCURRENCY_PENALTY_SECONDS if code == CODE_CONCURRENCY else PER_MINUTE_PENALTY_SECONDS
+        reset = now + asked if asked is not None else _daily_reset(headers, now)
+        return DailyQuotaExhausted(f"Zoho Books daily quota exhausted: {message}", retry_at=reset, **common)
+    if asked is not None:
+        wait = asked
+    else:
+        wait = CONCURRENCY_PENALTY_SECONDS if code == CODE_CONCURRENCY else PER_MINUTE_PENALTY_SECONDS
     return RateLimited(f"Zoho Books rate limit hit: {message}", retry_at=now + wait, **common)
 
 

@@ -45,21 +45,26 @@ class ZohoError(Exception):
 
 
 class RetryableError(ZohoError):
-    """Try again later: nothing is wrong with the request itself."""
+    """Try again later: nothing is wrong with the request itself.
+
+    Hints say the fault is transient, never that "the call will be retried": the HTTP layer has already spent
+    its on-the-spot retries when this is raised, and whoever catches it decides whether to try again (the
+    sync engine appends how many attempts it gave up after).
+    """
 
     retryable = True
 
 
 class ServerError(RetryableError):
-    default_hint = "Zoho had an internal error; the call will be retried"
+    default_hint = "Zoho had an internal error, usually a passing one"
 
 
 class ConnectionFailed(RetryableError):
-    default_hint = "check network access to Zoho; the call will be retried"
+    default_hint = "check network access to Zoho; a dropped connection is usually a passing fault"
 
 
 class MalformedResponse(RetryableError):
-    default_hint = "Zoho sent a body that is not the expected JSON; the call will be retried"
+    default_hint = "Zoho sent a body that is not the expected JSON, usually a passing fault"
 
 
 class RateLimited(RetryableError):

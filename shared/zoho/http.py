@@ -1,14 +1,23 @@
 """The one HTTP layer under both clients: auth header, rate-limit permits, retries, errors, metrics.
 
-Rules (issue 5): timeouts always set; GETs are retried with exponential backoff + full jitter on connection
-errors and 5xx; POST/PUT/DELETE are never retried blindly (Zoho writes have no idempotency key, the caller
-looks the record up first — design §7) and surface as a ``RetryableError``; a 401 invalidates the token,
-refreshes once and retries once; a 429 closes the limiter's key until Zoho's penalty is over. Nothing here
-logs headers, tokens or form bodies.
+Rules (issues 5 and 13): timeouts always set; GETs are retried on the spot with exponential backoff + full
+jitter on transient faults — connection errors, a connection dropped mid-body, 5xx, and a body that is not
+JSON (malformed or cut short); POST/PUT/DELETE are never retried blindly (Zoho writes have no idempotency key,
+the caller looks the record up first — design §7) and surface as a ``RetryableError``; a 401 invalidates the
+token, refreshes once and retries once; a 429 closes the limiter's key until Zoho's penalty is over (its
+``Retry-After`` when sent) and, when that is a short wait, is waited out here for any method (Zoho did not
+run a refused request). Nothing here logs headers, tokens or form bodies.
+
+Why a loop of our own and not urllib3's ``Retry`` or tenacity (issue 16): ``Retry`` works inside the
+adapter, below the limiter — its retries would take no permit and reach the metrics as one exchange — and it
+never sees a body that fails to parse. tenacity could drive the backoff, but the loop has three different
+outcomes (refresh once on 401, wait Zoho's delay on 429, jittered backoff on a transient fault) that would
+become callbacks around a ~30-line loop; it is not worth a dependency.
 """
 
 from __future__ import annotations
 
+import http.client
 import logging
 import random
 import time
@@ -17,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import requests
+import urllib3.exceptions
 
 from shared.zoho.errors import (
     AuthError,
@@ -33,6 +43,11 @@ from shared.zoho.ratelimit import Permit, RateLimiter
 log = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+# What a broken exchange raises: requests' own errors (ChunkedEncodingError and ContentDecodingError for a body
+# cut off or garbled in transit), and the urllib3 / http.client ones beneath them (IncompleteRead), should one
+# get past requests' wrapping.
+TRANSPORT_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException)
+WRITE_MAY_HAVE_LANDED = "the write may have reached Zoho: look the record up before creating it again"
 
 Metrics = Callable[[str, str, int | None, float], None]
 """Called once per HTTP exchange with (api, endpoint, status or None on a connection error, seconds)."""
@@ -93,6 +108,7 @@ class ZohoHttp:
         retry: RetryPolicy | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
+        max_inline_wait: float = 5.0,
     ) -> None:
         self.api = api
         self.base_url = base_url.rstrip("/")
@@ -105,6 +121,7 @@ class ZohoHttp:
         self.metrics = metrics
         self._translate = translate_error
         self._clock = clock
+        self.max_inline_wait = max_inline_wait  # a 429 asking for longer is raised (the worker reschedules)
 
     def request(
         self,
@@ -120,17 +137,18 @@ class ZohoHttp:
         method = method.upper()
         endpoint = f"{method} {endpoint}"
         safe = method in SAFE_METHODS
-        attempt = 0
+        attempt = 0  # transient faults retried so far
+        waits = 0  # short 429 waits so far
         refreshed = False
         while True:
             token = self.tokens.access_token()
             try:
                 resp = self._send(method, path, endpoint, token, params=params, data=data, json=json)
-            except requests.RequestException as exc:
+            except TRANSPORT_ERRORS as exc:
                 if safe and attempt + 1 < self.retry.attempts:
                     attempt = self._pause(attempt, endpoint, type(exc).__name__)
                     continue
-                raise self._connection_failed(exc, endpoint, safe) from None
+                raise self._connection_failed(exc, endpoint, safe, attempt + 1) from None
             if resp.status_code == 401 and not refreshed:
                 # expired or revoked token: refresh once (under the shared lock) and retry once
                 self.tokens.invalidate(token)
@@ -139,7 +157,16 @@ class ZohoHttp:
             if resp.status_code >= 500 and safe and attempt + 1 < self.retry.attempts:
                 attempt = self._pause(attempt, endpoint, f"HTTP {resp.status_code}")
                 continue
-            return self._result(resp, endpoint)
+            try:
+                return self._result(resp, endpoint, safe, attempt + 1)
+            except MalformedResponse:
+                if not (safe and attempt + 1 < self.retry.attempts):
+                    raise
+                attempt = self._pause(attempt, endpoint, "malformed body")
+            except RateLimited as exc:
+                if not self._wait_inline(exc, endpoint, waits):
+                    raise
+                waits += 1
 
     def _send(self, method: str, path: str, endpoint: str, token: str, **kwargs: Any) -> requests.Response:
         permit = self._permit(endpoint)
@@ -178,15 +205,26 @@ class ZohoHttp:
         self.retry.sleep(delay)
         return attempt + 1
 
-    def _connection_failed(self, exc: Exception, endpoint: str, safe: bool) -> ConnectionFailed:
-        hint = None if safe else "the write may have reached Zoho: look the record up before creating it again"
+    def _wait_inline(self, error: RateLimited, endpoint: str, waits: int) -> bool:
+        """Sleep out a short 429 (Zoho's ``Retry-After``, or a short fallback) instead of raising it."""
+        if isinstance(error, DailyQuotaExhausted) or waits + 1 >= self.retry.attempts:
+            return False
+        wait = max(0.0, error.retry_at - self._clock())
+        if wait > self.max_inline_wait:
+            return False
+        log.info("%s %s throttled; waiting %.2fs as Zoho asked", self.api, endpoint, wait)
+        self.retry.sleep(wait)
+        return True
+
+    def _connection_failed(self, exc: Exception, endpoint: str, safe: bool, tries: int) -> ConnectionFailed:
+        hint = None if safe else WRITE_MAY_HAVE_LANDED
         return ConnectionFailed(
-            f"no response from Zoho ({type(exc).__name__})", api=self.api, endpoint=endpoint, hint=hint
+            f"no response from Zoho ({type(exc).__name__}{_tries(tries)})", api=self.api, endpoint=endpoint, hint=hint
         )
 
-    def _result(self, resp: requests.Response, endpoint: str) -> ZohoResponse:
+    def _result(self, resp: requests.Response, endpoint: str, safe: bool = True, tries: int = 1) -> ZohoResponse:
         self._note_quota(resp.headers)
-        body = self._parse(resp, endpoint)
+        body = self._parse(resp, endpoint, safe, tries)
         if 200 <= resp.status_code < 300:
             return ZohoResponse(resp.status_code, body, resp.headers)
         error = self._translate(resp.status_code, body, resp.headers, endpoint)
@@ -201,7 +239,7 @@ class ZohoHttp:
             self.limiter.penalize(self.limit_key, error.retry_at, daily=isinstance(error, DailyQuotaExhausted))
         raise error
 
-    def _parse(self, resp: requests.Response, endpoint: str) -> Any:
+    def _parse(self, resp: requests.Response, endpoint: str, safe: bool, tries: int) -> Any:
         if resp.status_code == 204 or not resp.content.strip():
             return None  # Projects: 204 with an empty body = no (more) records
         try:
@@ -210,10 +248,11 @@ class ZohoHttp:
             if resp.status_code >= 400:
                 return None  # an HTML error page from a proxy: the status still says what happened
             raise MalformedResponse(
-                f"response body is not valid JSON ({len(resp.content)} bytes)",
+                f"response body is not valid JSON ({len(resp.content)} bytes{_tries(tries)})",
                 api=self.api,
                 endpoint=endpoint,
                 status=resp.status_code,
+                hint=None if safe else WRITE_MAY_HAVE_LANDED,
             ) from None
 
     def _note_quota(self, headers: Mapping[str, str]) -> None:
@@ -228,3 +267,7 @@ class ZohoHttp:
             return
         if left <= 0:
             self.limiter.penalize(self.limit_key, self._clock() + max(reset, 1.0), daily=True)
+
+
+def _tries(tries: int) -> str:
+    return f"; {tries} tries" if tries > 1 else ""

@@ -14,6 +14,7 @@ from typing import Any
 
 from shared.zoho.errors import NotFound, RateLimited, ServerError, ValidationFailed, ZohoError
 from shared.zoho.paging import cursor_number
+from shared.zoho.ratelimit import retry_after
 
 # Zoho: more than 100 calls in 2 minutes locks the user out "for the next 30 mins" (reference §5).
 PROJECTS_LOCKOUT_SECONDS = 30 * 60
@@ -92,7 +93,15 @@ def projects_error(status: int, body: Any, headers: Mapping[str, str], endpoint:
     message = str(error.get("message")) if isinstance(error, dict) and error.get("message") else f"HTTP {status}"
     common: dict[str, Any] = {"api": "projects", "endpoint": endpoint, "status": status, "code": code}
     if status == 429:
-        # No Retry-After is documented; the lockout is 30 minutes from the breach.
+        asked = retry_after(headers, time.time())
+        if asked is not None:  # not documented for Projects, but when Zoho says when, believe it
+            return RateLimited(
+                f"Zoho Projects rate limit hit: {message}",
+                retry_at=time.time() + asked,
+                hint=f"Zoho asked to wait {asked:.0f} s; syncing of this portal resumes after that",
+                **common,
+            )
+        # No Retry-After: the lockout is 30 minutes from the breach.
         return RateLimited(
             f"Zoho Projects rate limit hit: {message}",
             retry_at=time.time() + PROJECTS_LOCKOUT_SECONDS,

@@ -18,11 +18,12 @@ Zoho — that only makes the limiter more conservative.
 
 from __future__ import annotations
 
+import email.utils
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Protocol
@@ -166,6 +167,29 @@ class MemoryLimiterBackend:
             entry = log.popleft()
             self._entries.pop((key, limit, entry[1]), None)
         return log
+
+
+def retry_after(headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds a 429 asks to wait by ``Retry-After`` (delay seconds or an HTTP date, RFC 9110 §10.2.3), or None.
+
+    Neither Books nor Projects documents the header (reference Books §6, Projects §5); Zoho's front ends may
+    still send it, and when they do it is the best word on when to come back. Books' ``X-Rate-Limit-Reset`` is
+    not read here: it counts down to the *daily* quota's reset, and using it for a per-minute 429 would park
+    the organization for hours (it is honoured where the daily quota is meant, ``books_api._throttled``).
+    """
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None  # garbage: fall back to the API's own rule
+    return max(0.0, when.timestamp() - now)
 
 
 def _script(name: str) -> str:

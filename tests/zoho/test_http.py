@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import email.utils
+import http.client
 import logging
+import time
 
 import pytest
 import requests
+import urllib3.exceptions
 
 from shared.zoho.books_api import books_error
 from shared.zoho.errors import (
@@ -192,3 +196,101 @@ def test_tokens_and_secrets_never_reach_the_logs(fake: FakeZoho, caplog: pytest.
     assert caplog.records, "the layer should log at DEBUG"
     for secret in (SECRET, REFRESH, TOKEN_1):
         assert secret not in caplog.text
+
+
+# ---------------------------------------------------------------------------- issue 13: transient faults, 429
+
+
+def test_a_malformed_body_on_a_get_is_retried_on_the_spot(fake: FakeZoho) -> None:
+    fake.on("GET", "/contacts", 200, b'{"code": 0, "contacts": [{"contact_id": ')
+    fake.on("GET", "/contacts", 200, b'{"code": 0, "contacts": [')  # truncated
+    fake.on("GET", "/contacts", 200, {"code": 0, "contacts": []})
+    assert make_http(fake).request("GET", "/contacts", endpoint="/contacts").body == {"code": 0, "contacts": []}
+    assert len(fake.calls("GET", "/contacts")) == 3
+
+
+def test_a_malformed_body_gives_up_after_the_retry_budget_naming_the_endpoint(fake: FakeZoho) -> None:
+    fake.on("GET", "/contacts", 200, b'{"code": 0, "contacts": [')
+    with pytest.raises(MalformedResponse) as err:
+        make_http(fake).request("GET", "/contacts", endpoint="/contacts")
+    assert err.value.retryable and "GET /contacts" in str(err.value) and "3 tries" in str(err.value)
+    assert len(fake.calls("GET", "/contacts")) == 3
+
+
+def test_a_malformed_answer_to_a_write_is_not_repeated(fake: FakeZoho) -> None:
+    fake.on("POST", "/contacts", 201, b'{"code": 0, "contact": {')
+    with pytest.raises(MalformedResponse) as err:
+        make_http(fake).request("POST", "/contacts", endpoint="/contacts", json={"contact_name": "Acme"})
+    assert "look the record up" in err.value.hint
+    assert len(fake.calls("POST", "/contacts")) == 1
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead(10 bytes read, 90 more)"),
+        requests.exceptions.ContentDecodingError("Received response with content-encoding: gzip, but failed"),
+        http.client.IncompleteRead(b'{"code": 0', 90),
+        urllib3.exceptions.ProtocolError("Connection broken"),
+    ],
+)
+def test_a_connection_dropped_mid_body_is_retried_on_gets_only(fake: FakeZoho, exc: Exception) -> None:
+    fake.raise_on("GET", "/contacts", exc)
+    fake.on("GET", "/contacts", 200, {"code": 0, "contacts": []})
+    assert make_http(fake).request("GET", "/contacts", endpoint="/contacts").status == 200
+    fake.raise_on("PUT", "/contacts/1", exc)
+    with pytest.raises(ConnectionFailed) as err:
+        make_http(fake).request("PUT", "/contacts/1", endpoint="/contacts/{id}", json={})
+    assert "look the record up" in err.value.hint and len(fake.calls("PUT", "/contacts/1")) == 1
+
+
+@pytest.mark.parametrize("api", ["books", "projects"])
+def test_a_long_retry_after_sets_retry_at(fake: FakeZoho, api: str) -> None:
+    body = {"code": 44, "message": "slow down"} if api == "books" else {"error": {"code": 6429, "message": "wait"}}
+    fake.on("GET", "/x", 429, body, {"Retry-After": "120"})
+    limiter = RateLimiter(MemoryLimiterBackend(), [Limit(100, 60)], max_inline_wait=5.0)
+    http = make_http(fake, api=api, limiter=limiter)
+    with pytest.raises(RateLimited) as err:
+        http.request("GET", "/x", endpoint="/x")
+    assert time.time() + 110 < err.value.retry_at < time.time() + 130  # not Books' 60 s nor Projects' 30 min
+    assert len(fake.calls("GET", "/x")) == 1  # a wait longer than max_inline_wait is not slept here
+
+
+def test_retry_after_as_an_http_date(fake: FakeZoho) -> None:
+    when = email.utils.formatdate(time.time() + 600, usegmt=True)
+    fake.on("GET", "/x", 429, {"error": {"code": 6429, "message": "wait"}}, {"retry-after": when})
+    with pytest.raises(RateLimited) as err:
+        make_http(fake, api="projects").request("GET", "/x", endpoint="/x")
+    assert time.time() + 590 < err.value.retry_at < time.time() + 610
+    assert "600 s" in err.value.hint or "599 s" in err.value.hint
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])  # Zoho ran nothing it answered 429 to: a write may go again
+def test_a_short_retry_after_is_waited_out_inline(fake: FakeZoho, method: str) -> None:
+    slept: list[float] = []
+    fake.on(method, "/invoices", 429, {"code": 44, "message": "slow down"}, {"Retry-After": "2"})
+    fake.on(method, "/invoices", 200, {"code": 0, "invoices": []})
+    http = make_http(fake)
+    http.retry.sleep = slept.append
+    assert http.request(method, "/invoices", endpoint="/invoices").status == 200
+    assert len(fake.calls(method, "/invoices")) == 2 and 1.5 < max(slept) <= 2.0
+
+
+def test_inline_429_waits_are_bounded(fake: FakeZoho) -> None:
+    fake.on("GET", "/invoices", 429, {"code": 44, "message": "slow down"}, {"Retry-After": "1"})
+    with pytest.raises(RateLimited):
+        make_http(fake).request("GET", "/invoices", endpoint="/invoices")
+    assert len(fake.calls("GET", "/invoices")) == 3
+
+
+def test_retryable_messages_do_not_promise_a_retry(fake: FakeZoho) -> None:
+    # the sync engine appends "gave up after N attempts": the error itself must not say it will be retried
+    fake.on("GET", "/a", 503, {"code": 1000, "message": "Internal error"})
+    fake.on("GET", "/b", 200, b"<html>")
+    fake.raise_on("GET", "/c", requests.ConnectionError("down"))
+    http = make_http(fake)
+    for path, error in (("/a", ServerError), ("/b", MalformedResponse), ("/c", ConnectionFailed)):
+        with pytest.raises(error) as err:
+            http.request("GET", path, endpoint=path)
+        assert "will be retried" not in str(err.value)
+        assert len(fake.calls("GET", path)) == 3
