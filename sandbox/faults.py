@@ -1,5 +1,11 @@
 """Fault injection: make chosen requests slow, failing, throttled, garbled, cut off or dropped.
 
+Kinds: ``truncated`` delivers the first half of the body as if it were all of it (a matching Content-Length:
+what a misbehaving proxy hands over); ``cut`` announces the whole body, sends half and drops the connection
+(the client sees an incomplete read); ``429`` answers with the API's throttle envelope and, given
+``retry_after_s``, a ``Retry-After`` header — neither API documents one (reference Books §6, Projects §5), so
+it is sent only when a test asks.
+
 A fault matches requests by API (``"projects"``, ``"books"``, ``"accounts"`` or ``"*"``), optionally a path
 (a route template such as ``/restapi/portal/{portal_id}/projects/``, or a prefix of the template or of the
 raw path) and a method. It fires for every match, for a ``rate`` fraction of them (seeded, so a run is
@@ -17,7 +23,7 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
-KINDS = ("latency", "error5xx", "429", "malformed", "truncated", "reset", "expire_token", "revoke_token")
+KINDS = ("latency", "error5xx", "429", "malformed", "truncated", "cut", "reset", "expire_token", "revoke_token")
 APIS = ("projects", "books", "accounts", "*")
 STATUSES_5XX = (500, 502, 503, 504)
 
@@ -34,6 +40,7 @@ class Fault:
     status: int = 500
     latency_ms: int = 1000
     until: float | None = None  # sandbox-clock seconds after which the fault is gone
+    retry_after_s: int | None = None  # kind 429: the Retry-After header's delay (none sent when None)
     fired: int = 0
 
     def matches(self, api: str, method: str, template: str, raw_path: str) -> bool:
@@ -65,6 +72,9 @@ def parse_fault(fault_id: int, spec: dict[str, Any], now: float) -> Fault:
     if kind == "error5xx" and status not in STATUSES_5XX:
         raise ValueError(f"status must be one of {list(STATUSES_5XX)}, got {status}")
     duration = spec.get("duration_s")
+    retry_after = spec.get("retry_after_s")
+    if retry_after is not None and (kind != "429" or int(retry_after) < 0):
+        raise ValueError(f"retry_after_s must be a whole number of seconds >= 0 on a 429 fault, got {retry_after!r}")
     return Fault(
         id=fault_id,
         kind=kind,
@@ -76,6 +86,7 @@ def parse_fault(fault_id: int, spec: dict[str, Any], now: float) -> Fault:
         status=status,
         latency_ms=int(spec.get("latency_ms", 1000)),
         until=None if duration is None else now + float(duration),
+        retry_after_s=None if retry_after is None else int(retry_after),
     )
 
 

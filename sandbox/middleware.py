@@ -121,13 +121,16 @@ class SandboxMiddleware:
         if fault.kind == "error5xx":
             await JSONResponse(envelopes.SERVER_ERROR[api], status_code=fault.status)(scope, receive, send)
         elif fault.kind == "429":
-            await JSONResponse(envelopes.THROTTLED[api], status_code=429)(scope, receive, send)
+            headers = None if fault.retry_after_s is None else {"Retry-After": str(fault.retry_after_s)}
+            await JSONResponse(envelopes.THROTTLED[api], status_code=429, headers=headers)(scope, receive, send)
         elif fault.kind == "malformed":
             await Response(MALFORMED_BODY, media_type="application/json")(scope, receive, send)
         elif fault.kind == "reset":
             await _drop_connection(receive)
         elif fault.kind == "truncated":
             return False, _truncating(send)
+        elif fault.kind == "cut":
+            return False, _cutting(send, receive)
         elif fault.kind == "expire_token":
             auth.expire_access_token(world, authorization)
             return False, send
@@ -178,6 +181,39 @@ def _truncating(send: Send) -> Send:
         await send({"type": "http.response.body", "body": half})
 
     return truncating_send
+
+
+def _cutting(send: Send, receive: Receive) -> Send:
+    """Announce the real response's full length, send the first half of its body, then drop the connection."""
+    start: dict[str, Any] = {}
+    chunks: list[bytes] = []
+
+    async def cutting_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            start.update(message)
+            return
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        chunks.append(message.get("body", b""))
+        if message.get("more_body"):
+            return
+        full = b"".join(chunks)
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(full)).encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": full[: len(full) // 2], "more_body": True})
+        _close_connection(receive)
+
+    return cutting_send
+
+
+def _close_connection(receive: Receive) -> None:
+    """Close the TCP connection after what was sent (a FIN, not a reset), mid-response."""
+    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    if transport is None:
+        raise ConnectionResetError("sandbox fault: connection closed mid-body")
+    transport.close()
 
 
 async def _drop_connection(receive: Receive) -> None:

@@ -64,6 +64,32 @@ def test_malformed_and_truncated_bodies(platform):
     assert client.books().content == whole
 
 
+def test_429_fault_can_say_when_to_come_back(platform):
+    client = platform()
+    _fault(client, api="projects", kind="429", retry_after_s=3, count=1)
+    throttled = client.projects()
+    assert throttled.status_code == 429 and throttled.json()["error"]["code"] == 6429
+    assert throttled.headers["Retry-After"] == "3"
+    _fault(client, api="books", kind="429", count=1)
+    assert "Retry-After" not in client.books().headers  # Zoho documents none: only sent when asked for
+
+
+def test_429_with_retry_after_at_a_rate(platform):
+    client = platform()
+    _fault(client, api="books", kind="429", retry_after_s=1, rate=0.05)
+    answers = [client.books() for _ in range(200)]
+    throttled = [a for a in answers if a.status_code == 429]
+    assert 3 <= len(throttled) <= 20 and all(a.headers["Retry-After"] == "1" for a in throttled)
+
+
+def test_cut_announces_the_whole_body_then_drops_the_connection(platform):
+    client = platform()
+    _fault(client, api="books", kind="cut", count=1)
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        client.books()
+    assert client.books().status_code == 200  # a new connection works
+
+
 def test_reset_drops_the_connection_without_an_answer(platform):
     client = platform()
     _fault(client, api="projects", kind="reset", count=1)
@@ -147,6 +173,8 @@ def test_bad_fault_specs_are_rejected_with_the_reason(platform):
         ({"kind": "error5xx", "status": 404}, "status must be one of"),
         ({"kind": "429", "api": "crm"}, "api must be one of"),
         ({"kind": "429", "rate": 2}, "rate must be between"),
+        ({"kind": "error5xx", "retry_after_s": 5}, "retry_after_s must be"),
+        ({"kind": "429", "retry_after_s": -1}, "retry_after_s must be"),
     ):
         answer = requests.post(f"{client.base}/_sandbox/faults", json=spec, timeout=5)
         assert answer.status_code == 400 and words in answer.json()["error"]

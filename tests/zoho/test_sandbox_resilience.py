@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 
 import pytest
 import redis as redis_lib
@@ -52,14 +53,50 @@ def test_a_dropped_connection_on_a_read_is_retried(sandbox: SandboxServer, books
     assert list(books.iter_currencies())
 
 
+@pytest.mark.parametrize("kind", ["malformed", "truncated", "cut"])
+def test_a_broken_body_on_a_read_is_retried_on_the_spot(sandbox: SandboxServer, books: BooksClient, kind: str) -> None:
+    fault(sandbox, api="books", kind=kind, count=2)
+    assert list(books.iter_contacts())
+    assert counts(sandbox)["by_api"]["books"] == 3
+
+
 @pytest.mark.parametrize("kind", ["malformed", "truncated"])
-def test_a_broken_body_is_a_clear_error_naming_the_endpoint(
+def test_a_broken_body_past_the_retries_is_a_clear_error_naming_the_endpoint(
     sandbox: SandboxServer, books: BooksClient, kind: str
 ) -> None:
-    fault(sandbox, api="books", kind=kind, count=1)
+    fault(sandbox, api="books", kind=kind, count=3)  # the settings' http_retry_attempts
     with pytest.raises(MalformedResponse) as err:
         list(books.iter_contacts())
-    assert "GET /contacts" in str(err.value) and "books" in str(err.value)
+    assert "GET /contacts" in str(err.value) and "books" in str(err.value) and "3 tries" in str(err.value)
+    assert "will be retried" not in str(err.value)
+
+
+def test_a_steady_rate_of_broken_bodies_does_not_fail_a_read(sandbox: SandboxServer, projects: ProjectsClient) -> None:
+    # issue 13: 5 % malformed Projects answers failed the projects module; each is now retried on the spot
+    for kind in ("malformed", "truncated", "cut"):
+        fault(sandbox, api="projects", kind=kind, rate=0.05)
+    project_id = next(iter(sandbox.world.projects))
+    for _ in range(80):
+        assert projects.get_project(project_id).id == project_id
+    faults = requests.get(sandbox.base_url + "/_sandbox/faults", timeout=5).json()["faults"]
+    assert sum(f["fired"] for f in faults) >= 5
+
+
+def test_a_short_retry_after_is_waited_out_instead_of_raising(sandbox: SandboxServer) -> None:
+    client = projects_client(sandbox)  # limiter on (in-process), max_inline_wait_seconds 5
+    fault(sandbox, api="projects", kind="429", retry_after_s=1, count=1)
+    started = time.monotonic()
+    assert list(client.iter_projects())
+    assert time.monotonic() - started >= 0.9
+    assert counts(sandbox)["statuses"]["projects"]["429"] == 1
+
+
+def test_a_long_retry_after_decides_when_to_come_back(sandbox: SandboxServer) -> None:
+    client = projects_client(sandbox)
+    fault(sandbox, api="projects", kind="429", retry_after_s=90, count=1)
+    with pytest.raises(RateLimited) as err:
+        list(client.iter_projects())
+    assert time.time() + 80 < err.value.retry_at < time.time() + 100  # not the 30-minute lockout
 
 
 def test_429_raises_rate_limited_and_the_key_stays_closed(sandbox: SandboxServer) -> None:
