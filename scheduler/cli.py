@@ -178,13 +178,12 @@ def web(host: str | None, port: int | None) -> None:
     conf = settings()
     require_schema(conf.database_url)
     app = create_celery(conf)
-    bind_host, _, bind_port = conf.web_bind.rpartition(":")
     with ExitStack() as stack:
         if conf.embedded:
             stack.enter_context(running_worker(app))
             stack.enter_context(running_beat(lambda: app.send_task(TICK_TASK), conf.beat_tick_seconds))
         web_app = create_web_app(conf, celery=app)
-        uvicorn.run(web_app, host=host or bind_host, port=port or int(bind_port), log_level="warning")
+        uvicorn.run(web_app, host=host or conf.web_host, port=port or conf.web_port, log_level="warning")
 
 
 def _register_commands() -> None:

@@ -29,8 +29,6 @@ def create_celery(settings: Settings, *, main: str = "bpsync") -> Celery:
         if settings.broker_url.startswith(("redis", "rediss")):
             # queues of several deployments (or test runs) sharing one Redis never see each other's messages
             transport_options["global_keyprefix"] = f"{settings.redis_key_prefix}:"
-    if settings.task_time_limit_seconds >= settings.visibility_timeout_seconds:
-        raise ValueError("BPSYNC_TASK_TIME_LIMIT_SECONDS must be below BPSYNC_VISIBILITY_TIMEOUT_SECONDS")
     app.conf.update(
         task_serializer="json",
         result_serializer="json",

@@ -2,26 +2,46 @@
 
 The defaults are the embedded mode (a SQLite file in the per-user data folder, Celery's ``memory://`` broker,
 no Redis), so ``bpsync demo`` runs on a fresh machine with no servers.
+
+Every setting has a range or a shape check, run when a process starts (worker, beat, web, every command): a bad
+value is one line naming the variable, what is wrong and a valid example (``load_settings``).
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import platformdirs
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "BPSYNC_"
 DATABASE_SCHEMES = {"sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg"}
 BROKER_SCHEMES = {"memory", "redis", "rediss", "amqp", "pyamqp", "sentinel"}
 REDIS_SCHEMES = {"redis", "rediss", "unix"}
+DATA_CENTERS = ("US", "EU", "IN", "AU", "JP", "CA", "CN", "SA")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Values never repeated in an error line (URLs may carry a password).
+SECRET_FIELDS = {"secret_key", "web_token", "database_url", "broker_url", "result_backend", "redis_url"}
+_WEB_BIND = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):(?P<port>\d{1,5})$")
+_KEY_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 
 
 class ConfigError(Exception):
     """A setting is invalid; the message is one line naming the variable and how to fix it."""
+
+
+class SettingProblem(ValueError):
+    """A check involving several settings, blamed on one of them (its error line names that variable)."""
+
+    def __init__(self, field: str, reason: str, example: str | None = None) -> None:
+        super().__init__(reason)
+        self.field = field
+        self.example = example  # a value valid with the others as they are (default: the field's own example)
 
 
 def data_dir() -> Path:
@@ -32,74 +52,101 @@ def _default_database_url() -> str:
     return f"sqlite:///{data_dir() / 'bpsync.sqlite'}"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError("not an http(s) URL with a host")
+    return value
 
-    database_url: str = Field(default_factory=_default_database_url)
-    broker_url: str = "memory://"
-    result_backend: str | None = None
-    # Redis for the shared OAuth token cache and the global Zoho rate limiter; None = in-process (embedded).
-    redis_url: str | None = None
-    secret_key: str | None = None
+
+class Settings(BaseSettings):
+    # allow_inf_nan: "inf" or "nan" is no number of seconds
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", allow_inf_nan=False)
+
+    database_url: str = Field(
+        default_factory=_default_database_url, examples=["postgresql+psycopg://bpsync@db:5432/bpsync"]
+    )
+    broker_url: str = Field("memory://", examples=["redis://redis:6379/0"])
+    result_backend: str | None = Field(None, examples=["redis://redis:6379/2"])
+    # Redis for the shared OAuth token cache and the global Zoho rate limiter; None = the broker's Redis, or
+    # in-process with the memory:// broker (see shared_redis_url).
+    redis_url: str | None = Field(None, examples=["redis://redis:6379/1"])
+    secret_key: str | None = Field(None, examples=["$(bpsync keygen)"])
     web_bind: str = "127.0.0.1:8000"
-    web_token: str | None = None
+    web_token: str | None = Field(None, examples=["$(openssl rand -hex 24)"])
     # Where Zoho reaches `bpsync web` (e.g. https://sync.example.com), for the webhook URLs ops paste into Zoho.
-    public_url: str | None = None
+    public_url: str | None = Field(None, examples=["https://sync.example.com"])
     log_level: str = "INFO"
     log_json: bool = False
 
     # Zoho endpoints: a data center picks the hosts; each can be overridden (that is how the sandbox is used).
     data_center: str = "US"
-    projects_api_url: str | None = None
-    books_api_url: str | None = None
-    accounts_url: str | None = None
-    http_timeout_seconds: float = 30.0
+    projects_api_url: str | None = Field(None, examples=["http://sandbox:8765"])
+    books_api_url: str | None = Field(None, examples=["http://sandbox:8765/books/v3"])
+    accounts_url: str | None = Field(None, examples=["http://sandbox:8765"])
+    http_timeout_seconds: float = Field(30.0, gt=0)
 
     # Zoho limits (reference: Books 100/min per org + daily cap by plan; Projects 100 per 2 min per user).
-    books_requests_per_minute: int = 100
-    books_window_seconds: float = 60.0
-    books_daily_limit: int = 5000
-    projects_requests_per_window: int = 100
-    projects_window_seconds: float = 120.0
+    books_requests_per_minute: int = Field(100, ge=1)
+    books_window_seconds: float = Field(60.0, gt=0)
+    books_daily_limit: int = Field(5000, ge=1)
+    projects_requests_per_window: int = Field(100, ge=1)
+    projects_window_seconds: float = Field(120.0, gt=0)
     # Off only for benchmarks that measure raw throughput against a sandbox with limits off.
     rate_limits_enabled: bool = True
-    http_retry_attempts: int = 3
-    http_retry_base_seconds: float = 0.5
+    http_retry_attempts: int = Field(3, ge=1)  # total tries of a safe request
+    http_retry_base_seconds: float = Field(0.5, ge=0)
     # Namespace of this deployment's keys in a shared Redis (token cache, limiter).
     redis_key_prefix: str = "bpsync"
     # A caller that would wait longer than this gets a "retry at T" signal instead of blocking a worker slot.
-    max_inline_wait_seconds: float = 5.0
+    max_inline_wait_seconds: float = Field(5.0, ge=0)
 
     # Scheduling
-    default_sync_interval_hours: float = 24.0
-    beat_tick_seconds: float = 30.0
-    task_time_limit_seconds: int = 600
-    visibility_timeout_seconds: int = 3600
-    embedded_polling_interval: float = 0.01
+    default_sync_interval_hours: float = Field(24.0, gt=0, le=24 * 366)  # the range `bpsync connect` accepts
+    # At least a second: 0 made beat send ticks as fast as it could (tens of thousands a minute).
+    beat_tick_seconds: float = Field(30.0, ge=1)
+    # The soft limit is 30 s earlier, so a task gets its SoftTimeLimitExceeded with time to clean up.
+    task_time_limit_seconds: int = Field(600, ge=60)
+    visibility_timeout_seconds: int = Field(3600, ge=120)  # above the smallest time limit
+    embedded_polling_interval: float = Field(0.01, ge=0.001)
     # Sync engine: a module task processes this many source pages, then continues itself as a new task.
-    slice_pages: int = 5
+    slice_pages: int = Field(5, ge=1)
     # A worker holds a module run for this long per slice (extended per page); a killed worker's lease lapses.
-    module_lease_seconds: float = 120.0
+    module_lease_seconds: float = Field(120.0, gt=0)
     # The sweeper re-enqueues a current module that showed no sign of life for this long...
-    stale_after_seconds: float = 300.0
+    stale_after_seconds: float = Field(300.0, gt=0)
     # ...at most this many times before the module is marked failed and the run moves on.
-    max_module_attempts: int = 5
+    max_module_attempts: int = Field(5, ge=1)
     # Instant path: new time logs of synced projects are polled this often (0 turns the poll off).
-    instant_poll_minutes: float = 5.0
+    instant_poll_minutes: float = Field(5.0, ge=0)
     # ...but polls of an integration use at most this share of its Projects quota (big portals poll less often).
     instant_poll_quota_share: float = Field(0.25, gt=0, le=1)
     # Daily runs re-read every month of a project's time logs this often; in between, only months that can have
     # changed (0: every run reads every month).
     timelog_deep_read_days: float = Field(7.0, ge=0)
 
+    @field_validator(
+        "result_backend",
+        "redis_url",
+        "secret_key",
+        "web_token",
+        "public_url",
+        "projects_api_url",
+        "books_api_url",
+        "accounts_url",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # `BPSYNC_X=` (e.g. compose's ${X:-}) means "not set", not an empty URL or key
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:
         scheme = urlsplit(value).scheme
         if scheme not in DATABASE_SCHEMES:
-            raise ValueError(
-                f"unknown database scheme {scheme!r}; use postgresql+psycopg://user@host/db or sqlite:///path"
-            )
+            raise ValueError(f"unknown database scheme {scheme!r} (postgresql+psycopg or sqlite)")
         return value
 
     @field_validator("broker_url")
@@ -107,23 +154,109 @@ class Settings(BaseSettings):
     def _check_broker_url(cls, value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme not in BROKER_SCHEMES or (parts.scheme != "memory" and not parts.netloc):
-            raise ValueError(f"malformed broker URL {value!r}; use redis://host:6379/0 or memory://")
+            raise ValueError(f"malformed broker URL {_without_password(value)!r} (redis, rediss, amqp or memory)")
+        return value
+
+    @field_validator("result_backend")
+    @classmethod
+    def _check_result_backend(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[a-z][a-z0-9+.-]*://", value):
+            raise ValueError("not a Celery result backend URL (scheme://...)")
         return value
 
     @field_validator("redis_url")
     @classmethod
     def _check_redis_url(cls, value: str | None) -> str | None:
         if value is not None and urlsplit(value).scheme not in REDIS_SCHEMES:
-            raise ValueError(f"malformed Redis URL {value!r}; use redis://host:6379/0")
+            raise ValueError(f"malformed Redis URL {_without_password(value)!r}")
         return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _check_secret_key(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from cryptography.fernet import Fernet
+
+        keys = [k.strip() for k in value.split(",") if k.strip()]
+        for position, key in enumerate(keys, start=1):
+            try:
+                Fernet(key.encode())
+            except ValueError:
+                which = f"key {position} of {len(keys)}" if len(keys) > 1 else "the key"
+                raise ValueError(f"{which} is not a Fernet key (32 url-safe base64 bytes)") from None
+        return value
+
+    @field_validator("web_bind")
+    @classmethod
+    def _check_web_bind(cls, value: str) -> str:
+        match = _WEB_BIND.match(value)
+        if not match or not 1 <= int(match["port"]) <= 65535:
+            raise ValueError(f"{value!r} is not host:port (port 1-65535)")
+        return value
+
+    @field_validator("web_token")
+    @classmethod
+    def _check_web_token(cls, value: str | None) -> str | None:
+        # it travels in an Authorization header, a cookie and a query parameter
+        if value is not None and not re.fullmatch(r"[!-~]+", value):
+            raise ValueError("the token must be printable ASCII without spaces")
+        return value
+
+    @field_validator("public_url", "projects_api_url", "books_api_url", "accounts_url")
+    @classmethod
+    def _check_http_url(cls, value: str | None) -> str | None:
+        return None if value is None else _http_url(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"unknown log level {value!r} (one of {', '.join(LOG_LEVELS)})")
+        return value.upper()
 
     @field_validator("data_center")
     @classmethod
     def _check_data_center(cls, value: str) -> str:
         value = value.upper()
-        if value not in {"US", "EU", "IN", "AU", "JP", "CA", "CN", "SA"}:
-            raise ValueError(f"unknown data center {value!r}; use one of US, EU, IN, AU, JP, CA, CN, SA")
+        if value not in DATA_CENTERS:
+            raise ValueError(f"unknown data center {value!r} (one of {', '.join(DATA_CENTERS)})")
         return value
+
+    @field_validator("redis_key_prefix")
+    @classmethod
+    def _check_redis_key_prefix(cls, value: str) -> str:
+        if not _KEY_PREFIX.match(value):
+            raise ValueError(f"{value!r} is not a key prefix (letters, digits, _ . : -)")
+        return value
+
+    @model_validator(mode="after")
+    def _check_together(self) -> Settings:
+        limit, timeout = self.task_time_limit_seconds, self.visibility_timeout_seconds
+        if limit >= timeout:
+            # Redis redelivers a task not acked within the visibility timeout: a second worker would start it.
+            # Blame the one the admin changed.
+            why = "or a task still running is started by a second worker"
+            if "visibility_timeout_seconds" in self.model_fields_set - {"task_time_limit_seconds"}:
+                raise SettingProblem(
+                    "visibility_timeout_seconds",
+                    f"{timeout} must be above BPSYNC_TASK_TIME_LIMIT_SECONDS ({limit}), {why}",
+                    example=str(max(3600, limit + 600)),
+                )
+            raise SettingProblem(
+                "task_time_limit_seconds",
+                f"{limit} must be below BPSYNC_VISIBILITY_TIMEOUT_SECONDS ({timeout}), {why}",
+                example=str(min(600, timeout - 60)),
+            )
+        if not self.embedded and self.shared_redis_url is None and self.rate_limits_enabled:
+            # Per-process limiters let N worker processes call Zoho N times too fast; a Projects 429 locks the
+            # user out for 30 minutes.
+            raise SettingProblem(
+                "redis_url",
+                f"required with the {urlsplit(self.broker_url).scheme}:// broker: the Zoho rate limiter and token "
+                "cache must be shared by every worker process (or opt out with BPSYNC_RATE_LIMITS_ENABLED=false)",
+            )
+        return self
 
     @property
     def embedded(self) -> bool:
@@ -133,16 +266,66 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    @property
+    def shared_redis_url(self) -> str | None:
+        """Redis shared by every process for the token cache and the rate limiter: BPSYNC_REDIS_URL, else the
+        broker's Redis; None (in-process, embedded mode only) with the memory:// broker."""
+        if self.redis_url:
+            return self.redis_url
+        if urlsplit(self.broker_url).scheme in {"redis", "rediss"}:
+            return self.broker_url
+        return None
+
+    @property
+    def web_host(self) -> str:
+        return self.web_bind.rpartition(":")[0].strip("[]")
+
+    @property
+    def web_port(self) -> int:
+        return int(self.web_bind.rpartition(":")[2])
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)).geturl()
+
+
+def example_of(field: str) -> str:
+    """A valid value of a setting, for error lines: its documented example, else its default."""
+    info = Settings.model_fields[field]
+    if info.examples:
+        return str(info.examples[0])
+    if isinstance(info.default, bool):
+        return str(info.default).lower()
+    if isinstance(info.default, float):
+        return f"{info.default:g}"
+    return str(info.default)
+
+
+def config_error(error: dict[str, Any]) -> ConfigError:
+    """One pydantic error as the admin's line: ``BPSYNC_X: what is wrong (got 'v'); e.g. BPSYNC_X=valid``."""
+    problem = (error.get("ctx") or {}).get("error")
+    field = problem.field if isinstance(problem, SettingProblem) else str(error["loc"][0]) if error["loc"] else ""
+    if field not in Settings.model_fields:
+        return ConfigError(str(error["msg"]))
+    message = str(error["msg"]).removeprefix("Value error, ")
+    message = message[:1].lower() + message[1:]
+    raw = error.get("input")
+    if error["type"] != "value_error" and field not in SECRET_FIELDS and isinstance(raw, str | int | float):
+        message += f" (got {raw!r})"
+    variable = f"{ENV_PREFIX}{field.upper()}"
+    example = problem.example if isinstance(problem, SettingProblem) and problem.example else example_of(field)
+    return ConfigError(f"{variable}: {message}; e.g. {variable}={example}")
+
 
 def load_settings(**overrides: object) -> Settings:
     """Read the environment; raise ConfigError with one line naming the first bad variable."""
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else "?"
-        message = str(first["msg"]).removeprefix("Value error, ")
-        raise ConfigError(f"{ENV_PREFIX}{field.upper()}: {message}") from None
+        raise config_error(exc.errors()[0]) from None  # type: ignore[arg-type]
 
 
 @functools.cache

@@ -44,7 +44,7 @@ def clients_for(
     settings: Settings, integration: Integration, metrics: Metrics | None = None
 ) -> tuple[ProjectsClient, BooksClient]:
     creds = credentials_of(settings, integration)
-    redis = shared_redis(settings.redis_url) if settings.redis_url else None
+    redis = shared_redis(settings.shared_redis_url) if settings.shared_redis_url else None
     session = _session(integration.id, (settings.projects_api_url, settings.books_api_url, settings.accounts_url))
     projects = build_projects_client(
         settings, creds, integration.projects_portal_id, redis=redis, metrics=metrics, session=session

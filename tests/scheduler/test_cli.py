@@ -22,8 +22,8 @@ def test_bad_database_url_is_one_clear_line_not_a_traceback():
     out = run(["db", "current"], {"BPSYNC_DATABASE_URL": "mysql://root@db/x"})
     assert out.returncode == 2
     assert out.stderr.strip() == (
-        "error: BPSYNC_DATABASE_URL: unknown database scheme 'mysql'; "
-        "use postgresql+psycopg://user@host/db or sqlite:///path"
+        "error: BPSYNC_DATABASE_URL: unknown database scheme 'mysql' (postgresql+psycopg or sqlite); "
+        "e.g. BPSYNC_DATABASE_URL=postgresql+psycopg://bpsync@db:5432/bpsync"
     )
 
 

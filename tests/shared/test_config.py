@@ -1,15 +1,89 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from shared.config import ConfigError, load_settings
+from shared.config import ConfigError, Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "kRSjdTuoQ36b6JeNS1EPK5sIt9Ew3qwDvhCEtvCtUGs="
+
+# Every setting with values that must not start a process. A new setting without an entry fails
+# test_every_setting_has_bad_values: give it a range or a shape check and list what it refuses.
+BAD_VALUES: dict[str, list[str]] = {
+    "database_url": ["mysql://root@localhost/x", "nonsense"],
+    "broker_url": ["redis://", "kafka://host:1", "nonsense"],
+    "result_backend": ["nonsense", "redis:host"],
+    "redis_url": ["http://redis:6379", "nonsense"],
+    "secret_key": ["notakey", f"{KEY},notakey"],
+    "web_bind": ["nonsense", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000", "host:port", ":8000"],
+    "web_token": ["two words", "tab\there", "naïve"],
+    "public_url": ["sync.example.com", "ftp://sync.example.com"],
+    "log_level": ["LOUD", "verbose"],
+    "log_json": ["maybe"],
+    "data_center": ["MARS"],
+    "projects_api_url": ["localhost:8765", "ftp://host"],
+    "books_api_url": ["/books/v3", "ftp://host"],
+    "accounts_url": ["accounts.zoho.com"],
+    "http_timeout_seconds": ["-1", "0", "nan", "soon"],
+    "books_requests_per_minute": ["0", "-5", "many", "1.5"],
+    "books_window_seconds": ["0", "-60", "inf"],
+    "books_daily_limit": ["0", "-1"],
+    "projects_requests_per_window": ["0", "-1"],
+    "projects_window_seconds": ["0", "-120"],
+    "rate_limits_enabled": ["sometimes"],
+    "http_retry_attempts": ["0", "-1"],
+    "http_retry_base_seconds": ["-0.5"],
+    "redis_key_prefix": ["", "has space", ":leading"],
+    "max_inline_wait_seconds": ["-1"],
+    "default_sync_interval_hours": ["0", "-24", "9000"],
+    "beat_tick_seconds": ["0", "-5", "0.001", "inf"],
+    "task_time_limit_seconds": ["0", "-1", "30", "4000"],
+    "visibility_timeout_seconds": ["0", "600", "30"],
+    "embedded_polling_interval": ["0", "-1"],
+    "slice_pages": ["-3", "0"],
+    "module_lease_seconds": ["0", "-1"],
+    "stale_after_seconds": ["0", "-1"],
+    "max_module_attempts": ["0", "-1"],
+    "instant_poll_minutes": ["-5"],
+    "instant_poll_quota_share": ["0", "1.5"],
+    "timelog_deep_read_days": ["-1"],
+}
+# Values that are never repeated in an error line.
+SECRETS = {"secret_key": ["notakey"], "web_token": ["two words"]}
 
 
-def test_defaults_are_the_embedded_mode(monkeypatch):
-    for name in ("BPSYNC_DATABASE_URL", "BPSYNC_BROKER_URL", "BPSYNC_REDIS_URL"):
-        monkeypatch.delenv(name, raising=False)
-    settings = load_settings()
-    assert settings.embedded and settings.is_sqlite
-    assert settings.database_url.endswith("bpsync.sqlite")
-    assert settings.redis_url is None
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch):
+    for name in list(os.environ):
+        if name.startswith("BPSYNC_"):
+            monkeypatch.delenv(name)
+
+
+def test_every_setting_has_bad_values():
+    assert set(BAD_VALUES) == set(Settings.model_fields)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [(field, value) for field, values in BAD_VALUES.items() for value in values]
+)
+def test_a_bad_setting_is_one_line_naming_the_variable_and_a_valid_example(monkeypatch, field, value):
+    variable = f"BPSYNC_{field.upper()}"
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith(f"{variable}: ")
+    assert "\n" not in message
+    reason, _, example = message.partition(f"; e.g. {variable}=")
+    assert example, message
+    if value in SECRETS.get(field, []):
+        assert value not in reason
+    if not example.startswith("$("):  # a command that prints one (bpsync keygen)
+        monkeypatch.setenv(variable, example)
+        assert load_settings()  # the example given is itself valid
 
 
 @pytest.mark.parametrize(
@@ -17,18 +91,43 @@ def test_defaults_are_the_embedded_mode(monkeypatch):
     [
         ("BPSYNC_DATABASE_URL", "mysql://root@localhost/x", "BPSYNC_DATABASE_URL: unknown database scheme 'mysql'"),
         ("BPSYNC_BROKER_URL", "redis://", "BPSYNC_BROKER_URL: malformed broker URL 'redis://'"),
-        ("BPSYNC_BROKER_URL", "kafka://host:1", "BPSYNC_BROKER_URL: malformed broker URL"),
         ("BPSYNC_DATA_CENTER", "MARS", "BPSYNC_DATA_CENTER: unknown data center 'MARS'"),
-        ("BPSYNC_BOOKS_REQUESTS_PER_MINUTE", "many", "BPSYNC_BOOKS_REQUESTS_PER_MINUTE:"),
+        ("BPSYNC_BOOKS_REQUESTS_PER_MINUTE", "many", "BPSYNC_BOOKS_REQUESTS_PER_MINUTE: input should be a valid int"),
+        ("BPSYNC_BEAT_TICK_SECONDS", "0", "BPSYNC_BEAT_TICK_SECONDS: input should be greater than or equal to 1"),
+        ("BPSYNC_LOG_LEVEL", "LOUD", "BPSYNC_LOG_LEVEL: unknown log level 'LOUD' (one of DEBUG, INFO, WARNING,"),
+        ("BPSYNC_SECRET_KEY", f"{KEY},notakey", "BPSYNC_SECRET_KEY: key 2 of 2 is not a Fernet key"),
     ],
 )
-def test_a_bad_setting_is_one_line_naming_the_variable(monkeypatch, variable, value, expected):
+def test_the_line_says_what_is_wrong(monkeypatch, variable, value, expected):
     monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError, match="^" + expected.replace("(", r"\(")):
+        load_settings()
+
+
+def test_a_password_in_a_url_is_not_repeated(monkeypatch):
+    monkeypatch.setenv("BPSYNC_BROKER_URL", "kafka://user:hunter2@host:1")
     with pytest.raises(ConfigError) as caught:
         load_settings()
-    message = str(caught.value)
-    assert message.startswith(expected)
-    assert "\n" not in message
+    assert "hunter2" not in str(caught.value) and "kafka://user:***@host:1" in str(caught.value)
+
+
+def test_defaults_are_the_embedded_mode():
+    settings = load_settings()
+    assert settings.embedded and settings.is_sqlite
+    assert settings.database_url.endswith("bpsync.sqlite")
+    assert settings.redis_url is None and settings.shared_redis_url is None
+
+
+def test_valid_values_are_normalized(monkeypatch):
+    monkeypatch.setenv("BPSYNC_LOG_LEVEL", "debug")
+    monkeypatch.setenv("BPSYNC_WEB_BIND", "[::1]:8080")
+    monkeypatch.setenv("BPSYNC_SECRET_KEY", f"{KEY}, {KEY}")  # rotation: several keys, comma-separated
+    monkeypatch.setenv("BPSYNC_PUBLIC_URL", "")  # compose's ${BPSYNC_PUBLIC_URL:-}: not set
+    monkeypatch.setenv("BPSYNC_INSTANT_POLL_MINUTES", "0")  # the poll is off
+    settings = load_settings()
+    assert settings.log_level == "DEBUG"
+    assert (settings.web_host, settings.web_port) == ("::1", 8080)
+    assert settings.public_url is None
 
 
 def test_postgres_and_redis_urls_are_accepted(monkeypatch):
@@ -37,3 +136,44 @@ def test_postgres_and_redis_urls_are_accepted(monkeypatch):
     monkeypatch.setenv("BPSYNC_REDIS_URL", "redis://redis:6379/1")
     settings = load_settings()
     assert not settings.embedded and not settings.is_sqlite
+    assert settings.shared_redis_url == "redis://redis:6379/1"
+
+
+def test_a_redis_broker_shares_its_redis_with_the_limiter_unless_told_otherwise():
+    settings = load_settings(broker_url="rediss://:pw@redis:6380/0")
+    assert settings.redis_url is None
+    assert settings.shared_redis_url == "rediss://:pw@redis:6380/0"
+
+
+def test_an_amqp_broker_needs_a_shared_redis_for_the_limiter():
+    with pytest.raises(ConfigError, match=r"^BPSYNC_REDIS_URL: required with the amqp:// broker") as caught:
+        load_settings(broker_url="amqp://guest@rabbit:5672//")
+    assert "BPSYNC_RATE_LIMITS_ENABLED=false" in str(caught.value)
+    with_redis = load_settings(broker_url="amqp://guest@rabbit:5672//", redis_url="redis://redis:6379/1")
+    assert with_redis.shared_redis_url == "redis://redis:6379/1"
+    opted_out = load_settings(broker_url="amqp://guest@rabbit:5672//", rate_limits_enabled=False)
+    assert opted_out.shared_redis_url is None
+
+
+# --------------------------------------------------------------------------------------------- processes
+PROCESSES = {
+    "celery worker": [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "--pool", "solo"],
+    "celery beat": [sys.executable, "-m", "celery", "-A", "worker.app", "beat"],
+    "bpsync web": [sys.executable, "-m", "scheduler.cli", "web"],
+    "bpsync worker": [sys.executable, "-m", "scheduler.cli", "worker"],
+    "bpsync status": [sys.executable, "-m", "scheduler.cli", "status"],
+}
+
+
+@pytest.mark.parametrize("process", sorted(PROCESSES))
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("BPSYNC_BEAT_TICK_SECONDS", "0"), ("BPSYNC_TASK_TIME_LIMIT_SECONDS", "4000")],
+)
+def test_every_process_refuses_a_bad_setting_with_one_line(process, variable, value, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BPSYNC_")}
+    env |= {variable: value, "BPSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'never.sqlite'}"}
+    out = subprocess.run(PROCESSES[process], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith(f"error: {variable}: "), out.stderr
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
