@@ -12,6 +12,7 @@ to the admin at connect time (``Access.organization``) and nothing is sent.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -41,6 +42,10 @@ class Access:
 
     portal: Portal
     organization: Organization
+
+    def checked(self, creds: ZohoCredentials) -> ZohoCredentials:
+        """``creds`` with the Zoho user they were checked to belong to (it keys the Projects rate limit)."""
+        return dataclasses.replace(creds, user_id=self.portal.login_id or None)
 
 
 def connect(
@@ -229,7 +234,7 @@ def create_checked(
         name=name,
         organization_id=org_id,
         portal_id=access.portal.id,
-        credentials=creds.secrets(),
+        credentials=access.checked(creds).secrets(),
         data_center=creds.data_center,
         contact_duplication=contact_duplication,
         timesheet_cutoff_date=timesheet_cutoff_date,

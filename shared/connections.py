@@ -29,6 +29,7 @@ def credentials_of(settings: Settings, integration: Integration) -> ZohoCredenti
         client_secret=data["client_secret"],
         refresh_token=data["refresh_token"],
         data_center=integration.data_center,
+        user_id=data.get("user_id"),  # absent for credentials stored before it was recorded
     )
 
 

@@ -23,6 +23,7 @@ from shared import crypto
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.connect import (
+    Access,
     ConnectError,
     check_access,
     check_contact_duplication,
@@ -79,8 +80,8 @@ def update_credentials(engine: sa.Engine, settings: Settings, ref: int | str, cr
     """Replace the stored credentials with ones checked to reach the integration's portal and organization."""
     integration = get_integration(engine, ref)
     check_credentials_given(creds)
-    _check_same_access(settings, creds, integration, "use these credentials for", "")
-    sealed = crypto.seal(settings, creds.secrets())
+    access = _check_same_access(settings, creds, integration, "use these credentials for", "")
+    sealed = crypto.seal(settings, access.checked(creds).secrets())
     update_integration(engine, integration.id, credentials=sealed, data_center=creds.data_center)
     state = (
         f"; sync now with: bpsync refresh {integration.name}"
@@ -168,9 +169,9 @@ def delete(engine: sa.Engine, ref: int | str, *, now: dt.datetime | None = None)
 
 def _check_same_access(
     settings: Settings, creds: ZohoCredentials, integration: Integration, doing: str, remedy: str
-) -> None:
+) -> Access:
     try:
-        check_access(
+        return check_access(
             settings,
             creds,
             portal_id=integration.projects_portal_id,

@@ -43,13 +43,22 @@ class ZohoCredentials:
     client_secret: str
     refresh_token: str
     data_center: str = "US"
+    # The Zoho user (ZUID) the refresh token belongs to: Projects' ``login_id``, learned when the credentials are
+    # checked (connect, update-credentials). None when not known (credentials stored before it was recorded).
+    user_id: str | None = None
 
     def __repr__(self) -> str:  # never print secrets
         return f"ZohoCredentials(client_id={self.client_id[:6]}…, data_center={self.data_center!r})"
 
     def secrets(self) -> dict[str, str]:
-        """What an integration stores, sealed (the data center has a column of its own)."""
-        return {"client_id": self.client_id, "client_secret": self.client_secret, "refresh_token": self.refresh_token}
+        """What an integration stores, sealed (the data center has a column of its own).
+
+        The user id is kept with the token it was learned from, so new credentials can never inherit a
+        previous user's id."""
+        stored = {"client_id": self.client_id, "client_secret": self.client_secret, "refresh_token": self.refresh_token}
+        if self.user_id:
+            stored["user_id"] = self.user_id
+        return stored
 
 
 def new_session() -> requests.Session:
@@ -107,7 +116,7 @@ def build_projects_client(
 ) -> ProjectsClient:
     session = session or new_session()
     tokens = build_accounts(settings, creds, redis=redis, session=session)
-    # Zoho counts Projects calls per user: every portal of one credential shares the budget.
+    # Zoho counts Projects calls per user: every portal, and every integration, of one user shares the budget.
     limits = [
         Limit(
             int(getattr(settings, "projects_requests_per_window", 100)),
@@ -121,13 +130,25 @@ def build_projects_client(
         tokens=tokens,
         translate_error=projects_error,
         limiter=_limiter(settings, redis, limits),
-        limit_key=f"projects:{tokens.key}",
+        limit_key=projects_limit_key(creds, tokens),
         session=session,
         timeout=float(getattr(settings, "http_timeout_seconds", 30.0)),
         retry=_retry(settings),
         metrics=metrics,
+        max_inline_wait=_max_inline_wait(settings),
     )
     return ProjectsClient(http, portal_id, api=CLASSIC)
+
+
+def projects_limit_key(creds: ZohoCredentials, tokens: TokenProvider) -> str:
+    """The Projects limiter key: the Zoho user, whose budget all their refresh tokens (and integrations) share.
+
+    Without a recorded user id the key falls back to the refresh token — right for one integration, but two
+    integrations one admin connected with two tokens then get twice the budget until their credentials are
+    checked again (``bpsync update-credentials`` records the user)."""
+    if creds.user_id:
+        return f"projects:user:{creds.user_id}"
+    return f"projects:{tokens.key}"
 
 
 def build_books_client(
@@ -165,6 +186,7 @@ def build_books_client(
         timeout=float(getattr(settings, "http_timeout_seconds", 30.0)),
         retry=_retry(settings),
         metrics=metrics,
+        max_inline_wait=_max_inline_wait(settings),
     )
     return BooksClient(http, organization_id)
 
@@ -172,8 +194,9 @@ def build_books_client(
 def _limiter(settings: Any, redis: Any, limits: list[Limit]) -> RateLimiter | None:
     if not getattr(settings, "rate_limits_enabled", True):
         return None
-    return RateLimiter(
-        _limiter_backend(settings, redis),
-        limits,
-        max_inline_wait=float(getattr(settings, "max_inline_wait_seconds", 5.0)),
-    )
+    return RateLimiter(_limiter_backend(settings, redis), limits, max_inline_wait=_max_inline_wait(settings))
+
+
+def _max_inline_wait(settings: Any) -> float:
+    # the longest wait (our limiter's, or a 429's) slept through in the call; longer ones reschedule the work
+    return float(getattr(settings, "max_inline_wait_seconds", 5.0))

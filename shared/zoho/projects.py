@@ -80,7 +80,11 @@ class ProjectsClient:
     def list_portals(self) -> list[Portal]:
         path, template = self.api.path("portals")
         body = self.http.request("GET", path, endpoint=template).body
-        return [Portal.model_validate(p) for p in self._items(body, "portals", "portals")]
+        login_id = str(body.get("login_id") or "") if isinstance(body, dict) else ""
+        return [
+            Portal.model_validate({**p, "login_id": login_id} if isinstance(p, dict) else p)
+            for p in self._items(body, "portals", "portals")
+        ]
 
     # ------------------------------------------------------------------------------------------ projects
     def projects_page(

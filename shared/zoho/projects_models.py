@@ -63,6 +63,9 @@ class Portal(ProjectsModel):
     default: bool = False
     company_name: str = ""
     time_zone: str = ""
+    # The ZUID of the user who listed the portal: ``login_id`` beside the list (reference §6). Projects counts
+    # calls per user, so this keys the rate limit; "" when the listing did not say.
+    login_id: str = ""
 
     @model_validator(mode="before")
     @classmethod
