@@ -144,7 +144,7 @@ def adopt_orphaned_modules(engine: sa.Engine, app: Celery, integration_id: int) 
     held by a live worker is touched (its lease is in the future), and claim_module makes a duplicate harmless.
     """
     adopted = []
-    for module_run_id in runs.stale_module_runs(engine, stale_after_seconds=0):
+    for module_run_id in runs.adoptable_module_runs(engine):
         if runs.get_module_run(engine, module_run_id).integration_id == integration_id:
             enqueue_module(app, module_run_id)
             adopted.append(module_run_id)

@@ -14,7 +14,7 @@ from celery import Celery
 from shared.clock import as_utc, utcnow
 from shared.config import Settings
 from shared.db import runs
-from shared.db.engine import make_engine
+from shared.db.engine import shared_engine
 from shared.db.integrations import next_run_after
 from shared.db.schema import integrations, module_runs, sync_runs
 from shared.modules import modules_for_refresh
@@ -24,18 +24,30 @@ MODULE_TASK = "bpsync.sync.module"
 TICK_TASK = "bpsync.sync.tick"
 
 
-def enqueue_module(app: Celery, module_run_id: int, *, eta: dt.datetime | None = None) -> None:
-    """Send one module slice; the integration and module ride along as labels so Flower shows what it is."""
+def enqueue_module(app: Celery, module_run_id: int) -> bool:
+    """Send one module slice; the integration and module ride along as labels so Flower shows what it is.
+
+    The database already says the module is due, so a send that fails (broker down) loses nothing: the module
+    is marked unsent and the next sweep sends it again. Returns whether the message went out.
+    """
     labels: dict[str, object] = {}
     settings = getattr(app.conf, "bpsync_settings", None)
-    if settings is not None:
-        with make_engine(settings.database_url).connect() as conn:
+    engine = shared_engine(settings.database_url) if settings is not None else None
+    if engine is not None:
+        with engine.connect() as conn:
             row = conn.execute(
                 sa.select(module_runs.c.integration_id, module_runs.c.module).where(module_runs.c.id == module_run_id)
             ).first()
         if row is not None:
             labels = {"integration_id": row.integration_id, "module": row.module}
-    app.send_task(MODULE_TASK, kwargs={"module_run_id": module_run_id, **labels}, eta=eta)
+    try:
+        app.send_task(MODULE_TASK, kwargs={"module_run_id": module_run_id, **labels})
+    except Exception as exc:  # kombu raises OperationalError and friends once its publish retries are spent
+        log.warning("could not send module run %s (%s); the next sweep sends it again", module_run_id, exc)
+        if engine is not None:
+            runs.unsent(engine, module_run_id)
+        return False
+    return True
 
 
 def request_sync(
@@ -141,27 +153,28 @@ def _poll_affordable(conn: sa.Connection, integration_id: int, settings: Setting
     return now >= as_utc(last.requested_at) + spacing
 
 
+SWEEP_LOCK = 0x62707379  # pg advisory lock key ("bpsy"): one sweep at a time across every beat
+
+
 def sweep(engine: sa.Engine, app: Celery, settings: Settings) -> list[int]:
-    """Re-enqueue modules whose worker died or whose message was lost; give up after max attempts."""
-    resumed = []
-    for module_run_id in runs.stale_module_runs(engine, settings.stale_after_seconds):
-        attempts = runs.touch(engine, module_run_id, attempt=True)
-        if attempts > settings.max_module_attempts:
-            log.warning("module run %s failed: no progress after %s attempts", module_run_id, attempts - 1)
-            runs.release(
-                engine,
-                module_run_id,
-                status="failed",
-                error=f"gave up after {attempts - 1} attempts without progress (workers dying?)",
-            )
-            mr = runs.get_module_run(engine, module_run_id)
-            following = runs.advance(engine, mr.sync_run_id)
-            if following is not None:
-                enqueue_module(app, following)
-            continue
+    """Resume modules whose worker died, whose wait is over or whose message was lost; close finished runs.
+
+    One sweep at a time: on PostgreSQL a transaction-scoped advisory lock (a second beat's tick skips the sweep);
+    SQLite has one writer anyway. Returns the module runs it enqueued.
+    """
+    with engine.begin() as conn:
+        if (
+            conn.dialect.name == "postgresql"
+            and not conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(SWEEP_LOCK))).scalar()
+        ):
+            return []
+        outcome = runs.sweep(conn, settings.stale_after_seconds, settings.max_module_attempts)
+    for module_run_id in outcome.failed:
+        log.warning("module run %s failed: its worker stopped too often without progress", module_run_id)
+    to_enqueue = outcome.to_enqueue()
+    for module_run_id in to_enqueue:
         enqueue_module(app, module_run_id)
-        resumed.append(module_run_id)
-    return resumed
+    return to_enqueue
 
 
 def waiting_modules(engine: sa.Engine) -> int:

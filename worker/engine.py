@@ -30,25 +30,26 @@ class SliceResult:
 
 
 def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int) -> SliceResult:
-    """Process up to ``max_pages`` source pages from the stored checkpoint."""
+    """Process up to ``max_pages`` source pages from the stored checkpoint.
+
+    Counting is exact however a slice ends: a record written to Books is counted in the transaction that writes
+    its link or its error (stamped with this module run, so a page re-read after a crash does not count it
+    again); what needed no write (fetched, unchanged, skipped) is counted with the page's cursor.
+    """
     cursor = ctx.module_run.checkpoint
     lease = LeaseKeeper(ctx)
     for _ in range(max_pages):
         page = module.pages(ctx, cursor)
         counts: Counter[str] = Counter(fetched=len(page.items))
         for source in page.items:
-            counts[sync_record(ctx, module, module.to_record(ctx, source))] += 1
+            counter = sync_record(ctx, module, module.to_record(ctx, source))
+            if counter is not None:
+                counts[counter] += 1
             lease.keep()
         cursor = page.next_cursor
         with ctx.engine.begin() as conn:
-            runs.add_counts(conn, ctx.module_run.id, dict(counts))
-            runs.extend_lease(conn, ctx.module_run.id, ctx.settings.module_lease_seconds)
-            # progress made: the sweeper's give-up count is about modules that stopped moving
-            conn.execute(
-                runs.module_runs.update()
-                .where(runs.module_runs.c.id == ctx.module_run.id)
-                .values(checkpoint=cursor, attempts=0)
-            )
+            # progress made: the give-up count is about modules that stopped moving
+            runs.checkpoint(conn, ctx.module_run, cursor, dict(counts), ctx.settings.module_lease_seconds)
         lease.kept()
         if cursor is None:
             return SliceResult(True, None)
@@ -66,15 +67,15 @@ class LeaseKeeper:
     def keep(self) -> None:
         if time.monotonic() - self.last >= self.every:
             with self.ctx.engine.begin() as conn:
-                runs.extend_lease(conn, self.ctx.module_run.id, self.ctx.settings.module_lease_seconds)
+                runs.extend_lease(conn, self.ctx.module_run, self.ctx.settings.module_lease_seconds)
             self.kept()
 
     def kept(self) -> None:
         self.last = time.monotonic()
 
 
-def sync_record(ctx: SyncContext, module: SyncModule, record: Record) -> str:
-    """Sync one record; returns the counter it lands in."""
+def sync_record(ctx: SyncContext, module: SyncModule, record: Record) -> str | None:
+    """Sync one record; returns the page counter it lands in, or None when its write already counted it."""
     iid = ctx.integration.id
     if record.skip:
         return _retire(ctx, module, record) if module.retire else "skipped"
@@ -96,12 +97,14 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record) -> str:
         if link is not None and not link.pending:
             if link.fingerprint == links.fingerprint(fields):
                 _resolve(ctx, module, record)
-                return "unchanged"
+                # written (and counted) by this very module run before a crash made the page run again
+                return None if link.module_run_id == ctx.module_run.id else "unchanged"
             module.update(ctx, record, str(link.books_id), parent_books_id)
             with ctx.engine.begin() as conn:
-                links.refresh(conn, link.id, fields)
+                links.refresh(conn, link.id, fields, module_run_id=ctx.module_run.id)
+                runs.add_counts(conn, ctx.module_run, {"updated": 1}, progress=True)
             _resolve(ctx, module, record)
-            return "updated"
+            return None
         if link is None:
             with ctx.engine.begin() as conn:
                 link = links.put_pending(
@@ -112,12 +115,17 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record) -> str:
                     parent_projects_id=record.parent[1] if record.parent else None,
                 )
             ctx.link = link
+        # an intent on the pending link means an earlier attempt got as far as the Books POST: what is found
+        # now is the record that attempt created (counted as created), not a record adopted by a match rule
+        posted_before = bool(link.attributes)
         adopted = module.find_existing(ctx, record, link, parent_books_id)
         books_id = adopted or module.create(ctx, record, parent_books_id)
+        counter = "unchanged" if adopted and not posted_before else "created"
         with ctx.engine.begin() as conn:
-            links.complete(conn, link.id, books_id, fields)
+            links.complete(conn, link.id, books_id, fields, module_run_id=ctx.module_run.id)
+            runs.add_counts(conn, ctx.module_run, {counter: 1}, progress=True)
         _resolve(ctx, module, record)
-        return "unchanged" if adopted else "created"
+        return None
     except (ValidationFailed, NotFound) as exc:
         return _fail(ctx, module, record, Problem("books_rejected", exc.message, exc.hint))
     except FatalError:
@@ -126,7 +134,7 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record) -> str:
         return _fail(ctx, module, record, exc.problem)
 
 
-def _blocked(ctx: SyncContext, module: SyncModule, record: Record, parent_error: int | None) -> str:
+def _blocked(ctx: SyncContext, module: SyncModule, record: Record, parent_error: int | None) -> str | None:
     if parent_error is None:
         # the parent is deliberately not synced (e.g. an archived project): nothing to do, not an error
         return "skipped"
@@ -155,7 +163,7 @@ def _parents(ctx: SyncContext, entity_type: str) -> tuple[dict[str, str], dict[s
     return ctx.remember(f"parents:{entity_type}", load)
 
 
-def _retire(ctx: SyncContext, module: SyncModule, record: Record) -> str:
+def _retire(ctx: SyncContext, module: SyncModule, record: Record) -> str | None:
     """A skipped record whose earlier sync must be undone (the module decides what that means in Books)."""
     assert module.retire is not None
     with ctx.engine.connect() as conn:
@@ -174,8 +182,11 @@ def _retire(ctx: SyncContext, module: SyncModule, record: Record) -> str:
     return "skipped"
 
 
-def _fail(ctx: SyncContext, module: SyncModule, record: Record, problem: Problem, counter: str = "failed") -> str:
+def _fail(ctx: SyncContext, module: SyncModule, record: Record, problem: Problem, counter: str = "failed") -> None:
     with ctx.engine.begin() as conn:
+        counted = sync_errors.seen_in_run(
+            conn, ctx.integration.id, module.entity_type, record.projects_id, ctx.module_run.id
+        )
         sync_errors.record(
             conn,
             ctx.integration.id,
@@ -186,9 +197,11 @@ def _fail(ctx: SyncContext, module: SyncModule, record: Record, problem: Problem
             problem=problem,
             module_run_id=ctx.module_run.id,
         )
+        if not counted:  # a page re-read after a crash meets the same failure again: it counts once
+            runs.add_counts(conn, ctx.module_run, {counter: 1})
     _open_errors(ctx, module.entity_type).add(record.projects_id)
     log.info("%s %s %s: %s", module.name, record.projects_id, counter, problem.reason_code)
-    return counter
+    return None
 
 
 def _resolve(ctx: SyncContext, module: SyncModule, record: Record) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -83,6 +84,20 @@ def current_revision(engine: sa.Engine) -> str | None:
 
 
 _verified: set[str] = set()
+_engines: dict[tuple[str, int], sa.Engine] = {}
+
+
+def shared_engine(url: str) -> sa.Engine:
+    """One engine (one connection pool) per database URL and process.
+
+    Tasks used to build an engine each, so every slice opened fresh connections. Keyed by pid as well: a prefork
+    child must never reuse connections its parent opened before the fork.
+    """
+    key = (url, os.getpid())
+    engine = _engines.get(key)
+    if engine is None:
+        engine = _engines[key] = make_engine(url)
+    return engine
 
 
 def require_schema(url: str) -> sa.Engine:
@@ -91,7 +106,7 @@ def require_schema(url: str) -> sa.Engine:
     Checked once per process and URL: every task calls this, and reading the migration scripts each time would
     put file-system work on the hot path.
     """
-    engine = make_engine(url)
+    engine = shared_engine(url)
     if url in _verified:
         return engine
     try:

@@ -27,6 +27,7 @@ class Link:
     fingerprint: str | None
     parent_projects_id: str | None
     attributes: dict[str, Any]
+    module_run_id: int | None = None  # the module run that last wrote it
 
     @property
     def pending(self) -> bool:
@@ -48,6 +49,7 @@ def _link(row: sa.Row) -> Link:
         m["fingerprint"],
         m["parent_projects_id"],
         m["attributes"] or {},
+        m["module_run_id"],
     )
 
 
@@ -126,24 +128,31 @@ def put_pending(
 
 
 def complete(
-    conn: sa.Connection, link_id: int, books_id: str, fields: dict[str, Any], attributes: dict[str, Any] | None = None
+    conn: sa.Connection,
+    link_id: int,
+    books_id: str,
+    fields: dict[str, Any],
+    attributes: dict[str, Any] | None = None,
+    *,
+    module_run_id: int | None = None,
 ) -> None:
     values: dict[str, Any] = {
         "books_id": books_id,
         "state": "linked",
         "fingerprint": fingerprint(fields),
         "last_synced_at": utcnow(),
+        "module_run_id": module_run_id,
     }
     if attributes is not None:
         values["attributes"] = attributes
     conn.execute(entity_links.update().where(entity_links.c.id == link_id).values(**values))
 
 
-def refresh(conn: sa.Connection, link_id: int, fields: dict[str, Any]) -> None:
+def refresh(conn: sa.Connection, link_id: int, fields: dict[str, Any], *, module_run_id: int | None = None) -> None:
     conn.execute(
         entity_links.update()
         .where(entity_links.c.id == link_id)
-        .values(fingerprint=fingerprint(fields), last_synced_at=utcnow())
+        .values(fingerprint=fingerprint(fields), last_synced_at=utcnow(), module_run_id=module_run_id)
     )
 
 

@@ -9,7 +9,7 @@ At most one run per integration is ``running``; a refresh that cannot join it wa
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -39,6 +39,7 @@ class ModuleRun:
     status: str
     checkpoint: dict[str, Any] | None
     attempts: int
+    token: int = 0  # the fencing token of the claim that read it
 
     @classmethod
     def from_row(cls, row: sa.Row) -> ModuleRun:
@@ -52,6 +53,7 @@ class ModuleRun:
             m["status"],
             m["checkpoint"],
             m["attempts"],
+            m["lease_token"],
         )
 
 
@@ -138,8 +140,24 @@ def _create_run(
     return run_id
 
 
+class LeaseLost(Exception):
+    """Another worker took the module after this one's lease lapsed: this slice stops without writing."""
+
+
+def _fence(mr: ModuleRun) -> tuple[sa.ColumnElement[bool], ...]:
+    return (module_runs.c.id == mr.id, module_runs.c.lease_token == mr.token)
+
+
+def _fenced_update(conn: sa.Connection, mr: ModuleRun, **values: Any) -> None:
+    if not conn.execute(module_runs.update().where(*_fence(mr)).values(**values)).rowcount:
+        raise LeaseLost(f"module run {mr.id} was taken over by another worker (lease token {mr.token} is stale)")
+
+
 def claim_module(engine: sa.Engine, module_run_id: int, lease_seconds: float) -> ModuleRun | None:
-    """Take the module run for one slice; None if another worker holds it or it is finished."""
+    """Take the module run for one slice; None if another worker holds it, it waits, or it is finished.
+
+    The claim increments the fencing token; the returned ModuleRun carries it for every later write.
+    """
     now = utcnow()
     with engine.begin() as conn:
         claimed = conn.execute(
@@ -148,13 +166,17 @@ def claim_module(engine: sa.Engine, module_run_id: int, lease_seconds: float) ->
                 module_runs.c.id == module_run_id,
                 module_runs.c.status.in_(("queued", "running")),
                 sa.or_(module_runs.c.lease_until.is_(None), module_runs.c.lease_until < now),
+                # a backoff or quota wait is over only when the tick says so (a stray message must not end it early)
+                sa.or_(module_runs.c.waiting_until.is_(None), module_runs.c.waiting_until <= now),
             )
             .values(
                 status="running",
                 lease_until=now + dt.timedelta(seconds=lease_seconds),
+                lease_token=module_runs.c.lease_token + 1,
                 heartbeat_at=now,
                 started_at=sa.func.coalesce(module_runs.c.started_at, now),
                 waiting_until=None,
+                wait_reason=None,
             )
         ).rowcount
         if not claimed:
@@ -178,44 +200,100 @@ def earlier_unfinished(engine: sa.Engine, module_run: ModuleRun) -> bool:
         )
 
 
-def extend_lease(conn: sa.Connection, module_run_id: int, lease_seconds: float) -> None:
+def extend_lease(conn: sa.Connection, mr: ModuleRun, lease_seconds: float) -> None:
     now = utcnow()
-    conn.execute(
-        module_runs.update()
-        .where(module_runs.c.id == module_run_id)
-        .values(lease_until=now + dt.timedelta(seconds=lease_seconds), heartbeat_at=now)
-    )
+    _fenced_update(conn, mr, lease_until=now + dt.timedelta(seconds=lease_seconds), heartbeat_at=now)
 
 
-def add_counts(conn: sa.Connection, module_run_id: int, counts: dict[str, int]) -> None:
-    deltas = {k: module_runs.c[k] + v for k, v in counts.items() if v}
-    if deltas:
-        conn.execute(module_runs.update().where(module_runs.c.id == module_run_id).values(**deltas))
+def add_counts(conn: sa.Connection, mr: ModuleRun, counts: dict[str, int], *, progress: bool = False) -> None:
+    """Add record outcomes, fenced; ``progress`` also resets the attempts (they count tries without progress)."""
+    values: dict[str, Any] = {k: module_runs.c[k] + v for k, v in counts.items() if v}
+    if progress:
+        values["attempts"] = 0
+    if values:
+        _fenced_update(conn, mr, **values)
 
 
-def release(
-    engine: sa.Engine,
-    module_run_id: int,
-    *,
-    status: str = "running",
-    error: str | None = None,
-    waiting_until: dt.datetime | None = None,
+def checkpoint(
+    conn: sa.Connection, mr: ModuleRun, cursor: dict[str, Any] | None, counts: dict[str, int], lease_seconds: float
 ) -> None:
-    """End a slice and give the lease back (the cursor was committed page by page; finished stamps the end)."""
+    """A page is done: its counts, the cursor after it and a longer lease, in the caller's transaction."""
     now = utcnow()
+    values: dict[str, Any] = {k: module_runs.c[k] + v for k, v in counts.items() if v}
+    lease_until = now + dt.timedelta(seconds=lease_seconds)
+    _fenced_update(conn, mr, checkpoint=cursor, attempts=0, lease_until=lease_until, heartbeat_at=now, **values)
+
+
+def add_calls(engine: sa.Engine, module_run_id: int, calls: dict[str, int]) -> None:
+    """Zoho calls a slice made: counted even by a worker that lost its lease (the calls were made)."""
+    deltas = {k: module_runs.c[k] + v for k, v in calls.items() if v}
+    if deltas:
+        with engine.begin() as conn:
+            conn.execute(module_runs.update().where(module_runs.c.id == module_run_id).values(**deltas))
+
+
+def release(engine: sa.Engine, mr: ModuleRun, *, status: str = "running", error: str | None = None) -> None:
+    """End a slice that is not the module's end and give the lease back (the cursor was committed per page)."""
+    values: dict[str, Any] = {"lease_until": None, "heartbeat_at": utcnow(), "status": status}
+    if error is not None:
+        values["error"] = error
+    with engine.begin() as conn:
+        _fenced_update(conn, mr, **values)
+
+
+def pause(engine: sa.Engine, mr: ModuleRun, until: dt.datetime, reason: str, error: str | None = None) -> None:
+    """Give the lease back until ``until``; the beat's tick enqueues the module then (no long Celery ETAs)."""
     values: dict[str, Any] = {
         "lease_until": None,
-        "heartbeat_at": now,
-        "status": status,
-        "waiting_until": waiting_until,
+        "heartbeat_at": utcnow(),
+        "waiting_until": until,
+        "wait_reason": reason,
     }
     if error is not None:
         values["error"] = error
-    if status in FINISHED:
-        values["finished_at"] = now
-        values["checkpoint"] = None
     with engine.begin() as conn:
-        conn.execute(module_runs.update().where(module_runs.c.id == module_run_id).values(**values))
+        _fenced_update(conn, mr, **values)
+
+
+def note_attempt(engine: sa.Engine, mr: ModuleRun) -> int:
+    """A slice failed without finishing its page: one more attempt without progress; returns how many so far."""
+    with engine.begin() as conn:
+        _fenced_update(conn, mr, attempts=module_runs.c.attempts + 1)
+        return int(conn.execute(sa.select(module_runs.c.attempts).where(module_runs.c.id == mr.id)).scalar())
+
+
+def finish(engine: sa.Engine, mr: ModuleRun, status: str, error: str | None = None) -> int | None:
+    """Finish the module and hand on in ONE transaction: the next module run to enqueue after it commits.
+
+    Two transactions would leave a run ``running`` forever when a worker dies between them.
+    """
+    with engine.begin() as conn:
+        _finish_row(conn, mr, status, error)
+        return _advance(conn, mr.sync_run_id)
+
+
+def fail_run(engine: sa.Engine, mr: ModuleRun, error: str, *, status: str = "failed") -> int | None:
+    """A fatal error (e.g. revoked credentials, a disabled integration): the module ends with ``status``, the
+    rest of the run is skipped with the reason, and the run closes (starting a waiting follow-up run)."""
+    with engine.begin() as conn:
+        _finish_row(conn, mr, status, error)
+        _skip_remaining(conn, mr.sync_run_id, error)
+        return _advance(conn, mr.sync_run_id)
+
+
+def _finish_row(conn: sa.Connection, mr: ModuleRun, status: str, error: str | None) -> None:
+    values: dict[str, Any] = {
+        "status": status,
+        "lease_until": None,
+        "heartbeat_at": utcnow(),
+        "finished_at": utcnow(),
+        "checkpoint": None,
+        "waiting_until": None,
+        "wait_reason": None,
+    }
+    if error is not None:
+        values["error"] = error
+    _fenced_update(conn, mr, **values)
 
 
 def module_status_from_counts(row: sa.Row) -> str:
@@ -227,16 +305,20 @@ def module_status_from_counts(row: sa.Row) -> str:
 def advance(engine: sa.Engine, run_id: int) -> int | None:
     """The next module run to enqueue, or None after finishing the run (and starting a waiting one)."""
     with engine.begin() as conn:
-        rows = _module_rows(conn, run_id)
-        for row in rows:
-            if row.status not in FINISHED:
-                return _handed_on(conn, int(row.id))
-        statuses = {r.status for r in rows}
-        status = "failed" if statuses & {"failed"} else "partial" if statuses & {"partial", "skipped"} else "succeeded"
-        run = conn.execute(sa.select(sync_runs).where(sync_runs.c.id == run_id)).one()
-        if run.status == "running":
-            conn.execute(sync_runs.update().where(sync_runs.c.id == run_id).values(status=status, finished_at=utcnow()))
-        return _start_waiting(conn, run.integration_id)
+        return _advance(conn, run_id)
+
+
+def _advance(conn: sa.Connection, run_id: int) -> int | None:
+    rows = _module_rows(conn, run_id)
+    for row in rows:
+        if row.status not in FINISHED:
+            return _handed_on(conn, int(row.id))
+    statuses = {r.status for r in rows}
+    status = "failed" if statuses & {"failed"} else "partial" if statuses & {"partial", "skipped"} else "succeeded"
+    run = conn.execute(sa.select(sync_runs).where(sync_runs.c.id == run_id)).one()
+    if run.status == "running":
+        conn.execute(sync_runs.update().where(sync_runs.c.id == run_id).values(status=status, finished_at=utcnow()))
+    return _start_waiting(conn, run.integration_id)
 
 
 def _start_waiting(conn: sa.Connection, integration_id: int) -> int | None:
@@ -259,25 +341,125 @@ def _handed_on(conn: sa.Connection, module_run_id: int) -> int:
     return module_run_id
 
 
-def fail_remaining(engine: sa.Engine, run_id: int, error: str) -> None:
-    """A fatal error (e.g. bad credentials): the run's unfinished modules are skipped with the reason."""
+def _skip_remaining(conn: sa.Connection, run_id: int, error: str) -> None:
+    conn.execute(
+        module_runs.update()
+        .where(module_runs.c.sync_run_id == run_id, module_runs.c.status.not_in(FINISHED))
+        .values(status="skipped", error=error, lease_until=None, finished_at=utcnow(), waiting_until=None)
+    )
+    conn.execute(sync_runs.update().where(sync_runs.c.id == run_id).values(error=error))
+
+
+def unsent(engine: sa.Engine, module_run_id: int) -> None:
+    """The module's message could not be sent (broker down): the next sweep sends it again, not 5 minutes later."""
     with engine.begin() as conn:
         conn.execute(
             module_runs.update()
-            .where(module_runs.c.sync_run_id == run_id, module_runs.c.status.not_in(FINISHED))
-            .values(status="skipped", error=error, lease_until=None, finished_at=utcnow())
+            .where(module_runs.c.id == module_run_id, module_runs.c.lease_until.is_(None))
+            .values(heartbeat_at=None)
         )
-        conn.execute(sync_runs.update().where(sync_runs.c.id == run_id).values(error=error))
 
 
-def stale_module_runs(engine: sa.Engine, stale_after_seconds: float) -> list[int]:
-    """Current modules of running runs that nobody holds and that showed no sign of life for a while.
+@dataclass
+class Sweep:
+    resume: list[int] = field(default_factory=list)  # enqueue: a lapsed lease or a lost message
+    due: list[int] = field(default_factory=list)  # enqueue: a backoff or quota wait is over
+    failed: list[int] = field(default_factory=list)  # gave up: the lease lapsed too often without progress
+    closed: list[int] = field(default_factory=list)  # runs whose modules had all finished
+    following: list[int] = field(default_factory=list)  # enqueue: next modules of failed/closed runs
 
-    A killed worker leaves its lease to expire and a lost message leaves a queued module idle; either way
-    the sweeper re-enqueues it (claim_module makes a duplicate delivery harmless).
+    def to_enqueue(self) -> list[int]:
+        return [*self.resume, *self.due, *self.following]
+
+
+def sweep(conn: sa.Connection, stale_after_seconds: float, max_attempts: int, now: dt.datetime | None = None) -> Sweep:
+    """One pass of the sweeper over running runs, in the caller's transaction (enqueue after it commits).
+
+    For the current module of each running run:
+    - a lease that lapsed means its worker died (or stalled: fencing stops it): resume at once, one attempt
+      more; after ``max_attempts`` lapses without progress the module fails and the run moves on;
+    - a wait (``waiting_until``) that is over: enqueue it (this replaces long Celery ETAs);
+    - no lease, no wait and no sign of life for ``stale_after_seconds``: its message was lost (or is stuck behind a
+      long queue): send it again; claim_module makes a duplicate harmless, so this costs no attempt.
+    Runs whose modules all finished are closed (and their waiting follow-up started); a queued run with no
+    running run beside it is started. Rows are taken with SKIP LOCKED, so a second sweep never touches them.
     """
+    now = now or utcnow()
+    out = Sweep()
+    running_ids = list(conn.execute(sa.select(sync_runs.c.id).where(sync_runs.c.status == "running")).scalars())
+    unfinished = conn.execute(
+        sa.select(module_runs.c.id, module_runs.c.sync_run_id)
+        .where(module_runs.c.sync_run_id.in_(running_ids), module_runs.c.status.not_in(FINISHED))
+        .order_by(module_runs.c.sync_run_id, module_runs.c.position)
+    ).all()
+    current: dict[int, int] = {}
+    for row in unfinished:
+        current.setdefault(row.sync_run_id, row.id)
+    for run_id in running_ids:
+        if run_id not in current:
+            out.closed.append(run_id)
+            following = _advance(conn, run_id)
+            if following is not None:
+                out.following.append(following)
+    locked = conn.execute(
+        sa.select(module_runs).where(module_runs.c.id.in_(sorted(current.values()))).with_for_update(skip_locked=True)
+    ).all()
+    lost_before = now - dt.timedelta(seconds=stale_after_seconds)
+    for row in locked:
+        if row.status in FINISHED:
+            continue
+        lease_until, waiting_until = as_utc(row.lease_until), as_utc(row.waiting_until)
+        heartbeat = as_utc(row.heartbeat_at)
+        touch = module_runs.update().where(module_runs.c.id == row.id)
+        if lease_until is not None:
+            if lease_until > now:
+                continue  # a live worker holds it
+            attempts = row.attempts + 1
+            if attempts > max_attempts:
+                error = f"gave up: its worker stopped {attempts - 1} times without progress (workers dying?)"
+                conn.execute(
+                    touch.values(
+                        status="failed",
+                        attempts=attempts,
+                        lease_until=None,
+                        finished_at=now,
+                        checkpoint=None,
+                        error=error,
+                    )
+                )
+                out.failed.append(row.id)
+                following = _advance(conn, row.sync_run_id)
+                if following is not None:
+                    out.following.append(following)
+                continue
+            conn.execute(touch.values(attempts=attempts, lease_until=None, heartbeat_at=now))
+            out.resume.append(row.id)
+        elif waiting_until is not None:
+            if waiting_until <= now:
+                conn.execute(touch.values(waiting_until=None, wait_reason=None, heartbeat_at=now))
+                out.due.append(row.id)
+        elif heartbeat is None or heartbeat < lost_before:
+            conn.execute(touch.values(heartbeat_at=now))
+            out.resume.append(row.id)
+    out.following.extend(_start_orphaned_runs(conn))
+    return out
+
+
+def _start_orphaned_runs(conn: sa.Connection) -> list[int]:
+    """Queued runs of integrations with no running run (their predecessor closed without starting them)."""
+    running = sa.select(sync_runs.c.integration_id).where(sync_runs.c.status == "running")
+    orphaned = conn.execute(
+        sa.select(sync_runs.c.integration_id)
+        .where(sync_runs.c.status == "queued", sync_runs.c.integration_id.not_in(running))
+        .distinct()
+    ).scalars()
+    started = [_start_waiting(conn, integration_id) for integration_id in list(orphaned)]
+    return [m for m in started if m is not None]
+
+
+def adoptable_module_runs(engine: sa.Engine) -> list[int]:
+    """Current modules of running runs that no live worker holds and that do not wait (embedded adoption)."""
     now = utcnow()
-    cutoff = now - dt.timedelta(seconds=stale_after_seconds)
     with engine.connect() as conn:
         rows = conn.execute(
             sa.select(module_runs)
@@ -286,7 +468,6 @@ def stale_module_runs(engine: sa.Engine, stale_after_seconds: float) -> list[int
                 sync_runs.c.status == "running",
                 module_runs.c.status.in_(("queued", "running")),
                 sa.or_(module_runs.c.lease_until.is_(None), module_runs.c.lease_until < now),
-                module_runs.c.heartbeat_at < cutoff,
                 sa.or_(module_runs.c.waiting_until.is_(None), module_runs.c.waiting_until < now),
             )
             .order_by(module_runs.c.sync_run_id, module_runs.c.position)
@@ -295,16 +476,6 @@ def stale_module_runs(engine: sa.Engine, stale_after_seconds: float) -> list[int
     for row in rows:
         current.setdefault(row.sync_run_id, row.id)
     return [mr for mr in current.values() if not earlier_unfinished(engine, get_module_run(engine, mr))]
-
-
-def touch(engine: sa.Engine, module_run_id: int, *, attempt: bool = False) -> int:
-    """Mark a re-enqueue (so the next sweep waits again); returns the attempts so far."""
-    with engine.begin() as conn:
-        values: dict[str, Any] = {"heartbeat_at": utcnow()}
-        if attempt:
-            values["attempts"] = module_runs.c.attempts + 1
-        conn.execute(module_runs.update().where(module_runs.c.id == module_run_id).values(**values))
-        return int(conn.execute(sa.select(module_runs.c.attempts).where(module_runs.c.id == module_run_id)).scalar())
 
 
 def get_module_run(engine: sa.Engine, module_run_id: int) -> ModuleRun:

@@ -95,10 +95,15 @@ module_runs = sa.Table(
     sa.Column("checkpoint", sa.JSON, nullable=True),
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("error", sa.Text, nullable=True),
-    # Rate-limit wait: the module resumes at this time (status shows "Waiting for API quota").
+    # A pause: the beat's tick resumes the module at this time. wait_reason "quota" (Zoho's rate limit; status
+    # shows "Waiting for API quota") or "retry" (backoff after a transient failure).
     _ts("waiting_until", nullable=True),
+    sa.Column("wait_reason", sa.String(10), nullable=True),
     # A worker holds the module while lease_until is in the future; a killed worker's lease simply expires.
     _ts("lease_until", nullable=True),
+    # Fencing token: every claim increments it and every write of the slice checks it, so a worker whose lease
+    # lapsed (a long pause) can never overwrite the cursor, counts or lease of the worker that took over.
+    sa.Column("lease_token", sa.Integer, nullable=False, server_default="0"),
     _ts("heartbeat_at", nullable=True),
     _ts("started_at", nullable=True),
     _ts("finished_at", nullable=True),
@@ -122,6 +127,9 @@ entity_links = sa.Table(
     sa.Column("attributes", sa.JSON, nullable=True),
     _ts("last_synced_at", nullable=True),
     _ts("created_at", nullable=False),
+    # The module run that last wrote this link (and counted the write in the same transaction): a page re-read
+    # after a crash does not count the record twice. No foreign key: history retention must not touch links.
+    sa.Column("module_run_id", sa.Integer, nullable=True),
     sa.UniqueConstraint("integration_id", "entity_type", "projects_id"),
     # ...and a Books record is the target of one Projects record, except customers: merging same-name clients
     # (the contact-duplication preference) makes several Projects clients one Books customer on purpose.

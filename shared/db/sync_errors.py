@@ -75,6 +75,22 @@ def record(
     return int(existing.id)
 
 
+def seen_in_run(conn: sa.Connection, integration_id: int, entity_type: str, source_id: str, module_run_id: int) -> bool:
+    """Whether this module run already recorded an open error for the record (and counted it)."""
+    return (
+        conn.execute(
+            sa.select(sync_errors.c.id).where(
+                sync_errors.c.integration_id == integration_id,
+                sync_errors.c.entity_type == entity_type,
+                sync_errors.c.source_id == source_id,
+                sync_errors.c.module_run_id == module_run_id,
+                sync_errors.c.resolved_at.is_(None),
+            )
+        ).first()
+        is not None
+    )
+
+
 def resolve(conn: sa.Connection, integration_id: int, entity_type: str, source_id: str) -> None:
     conn.execute(
         sync_errors.update()

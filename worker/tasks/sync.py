@@ -9,6 +9,7 @@ import datetime as dt
 import logging
 
 from celery import shared_task
+from celery.exceptions import Retry
 
 from shared.clock import utcnow
 from shared.config import Settings, get_settings
@@ -32,26 +33,42 @@ def settings_of(app) -> Settings:  # type: ignore[no-untyped-def]
     return getattr(app.conf, "bpsync_settings", None) or get_settings()
 
 
-@shared_task(name="bpsync.sync.module", bind=True)
+class ModuleFailed(Exception):
+    """A slice ended its module as failed (already recorded in the database): Flower shows the task as FAILURE."""
+
+
+@shared_task(name="bpsync.sync.module", bind=True, throws=(ModuleFailed,))
 def sync_module(self, module_run_id: int, **_labels: object) -> str:  # type: ignore[no-untyped-def]
-    """One slice of a module run (the integration_id/module keywords are labels for Flower, not inputs)."""
+    """One slice of a module run (the integration_id/module keywords are labels for Flower, not inputs).
+
+    The database drives every retry (waits, backoffs and lapsed leases are resumed by the beat's sweep), so the
+    Celery outcome is only a picture for Flower: SUCCESS for a slice that worked, RETRY for a backoff, FAILURE
+    (ModuleFailed) when the module failed.
+    """
     settings = settings_of(self.app)
     engine = require_schema(settings.database_url)
     module_run = runs.claim_module(engine, module_run_id, settings.module_lease_seconds)
     if module_run is None:
-        return "held elsewhere or finished"
+        return "held elsewhere, waiting or finished"
     # every log line of this task names the integration, run and module (cleared at task end)
     bind(integration_id=module_run.integration_id, run_id=module_run.sync_run_id, module=module_run.module)
+    try:
+        return _run(self.app, settings, engine, module_run)
+    except runs.LeaseLost as exc:
+        # a worker that stalled past its lease: whoever took over owns the module now; write nothing more
+        log.warning("%s", exc)
+        return "lease lost"
+
+
+def _run(app, settings: Settings, engine, module_run: runs.ModuleRun) -> str:  # type: ignore[no-untyped-def]
     if runs.earlier_unfinished(engine, module_run):
-        runs.release(engine, module_run_id, status="queued")
+        runs.release(engine, module_run, status="queued")
         return "parents not finished"
     integration = get_integration(engine, module_run.integration_id)
     if integration.state != "active":
-        runs.fail_remaining(engine, module_run.sync_run_id, "the integration is disabled")
-        _advance(self.app, engine, module_run.sync_run_id)
+        _send(app, runs.fail_run(engine, module_run, "the integration is disabled", status="skipped"))
         return "integration disabled"
     calls = dict.fromkeys(("api_calls", "projects_calls", "books_calls", "throttled_calls"), 0)
-
     lease: list[LeaseKeeper] = []
 
     def count_call(api: str, _endpoint: str, status: int | None, _elapsed: float) -> None:
@@ -71,51 +88,52 @@ def sync_module(self, module_run_id: int, **_labels: object) -> str:  # type: ig
     except RateLimited as exc:
         retry_at = dt.datetime.fromtimestamp(exc.retry_at, dt.UTC)
         update_integration(engine, integration.id, paused_until=retry_at, paused_reason=exc.message)
-        runs.release(engine, module_run_id, waiting_until=retry_at)
-        enqueue_module(self.app, module_run_id, eta=retry_at)
+        runs.pause(engine, module_run, retry_at, "quota")
         return f"waiting for API quota until {retry_at.isoformat()}"
     except RetryableError as exc:
-        attempts = runs.touch(engine, module_run_id, attempt=True)
-        if attempts > settings.max_module_attempts:
-            return _finish(self.app, engine, module_run, "failed", f"{exc} (gave up after {attempts - 1} retries)")
-        delay = RETRY_BACKOFF_SECONDS[min(attempts, len(RETRY_BACKOFF_SECONDS)) - 1]
-        runs.release(engine, module_run_id, error=str(exc))
-        enqueue_module(self.app, module_run_id, eta=utcnow() + dt.timedelta(seconds=delay))
-        return f"retrying in {delay}s: {exc}"
+        retry_at, text = _back_off(app, engine, settings, module_run, str(exc))
+        # RETRY in Flower; nothing is re-sent by Celery: the sweep enqueues the module when the backoff is over
+        raise Retry(text, when=retry_at) from None
     except FatalError as exc:
         # e.g. revoked credentials: nothing else in this run can work either
-        runs.release(engine, module_run_id, status="failed", error=str(exc))
-        runs.fail_remaining(engine, module_run.sync_run_id, str(exc))
-        _advance(self.app, engine, module_run.sync_run_id)
-        return f"failed: {exc}"
+        _send(app, runs.fail_run(engine, module_run, str(exc)))
+        raise ModuleFailed(str(exc)) from None
+    except runs.LeaseLost:
+        raise
     except Exception as exc:
-        # A bug or an outage we don't classify: keep the cursor, free the lease, and let the sweeper retry it
-        # (up to max_module_attempts) instead of leaving the module held until its lease lapses.
-        runs.release(engine, module_run_id, error=f"{type(exc).__name__}: {exc}")
+        # A bug or an outage we don't classify: keep the cursor and back off like a transient error (up to
+        # max_module_attempts without progress), then let Celery report the exception with its traceback.
+        _back_off(app, engine, settings, module_run, f"{type(exc).__name__}: {exc}")
         raise
     finally:
-        with engine.begin() as conn:
-            runs.add_counts(conn, module_run_id, calls)
+        runs.add_calls(engine, module_run.id, calls)
     if integration.paused_until is not None:
         update_integration(engine, integration.id, paused_until=None, paused_reason=None)
     if not result.done:
-        runs.release(engine, module_run_id)
-        enqueue_module(self.app, module_run_id)
+        runs.release(engine, module_run)
+        enqueue_module(app, module_run.id)
         return "continues"
-    counts = runs.module_counts(engine, module_run_id)
-    return _finish(self.app, engine, module_run, runs.module_status_from_counts(counts), None)
-
-
-def _finish(app, engine, module_run: runs.ModuleRun, status: str, error: str | None) -> str:  # type: ignore[no-untyped-def]
-    runs.release(engine, module_run.id, status=status, error=error)
-    _advance(app, engine, module_run.sync_run_id)
+    status = runs.module_status_from_counts(runs.module_counts(engine, module_run.id))
+    _send(app, runs.finish(engine, module_run, status))
     return status
 
 
-def _advance(app, engine, run_id: int) -> None:  # type: ignore[no-untyped-def]
-    following = runs.advance(engine, run_id)
-    if following is not None:
-        enqueue_module(app, following)
+def _back_off(app, engine, settings: Settings, module_run: runs.ModuleRun, error: str) -> tuple[dt.datetime, str]:  # type: ignore[no-untyped-def]
+    """Count an attempt without progress; pause for the next backoff step, or fail the module after the last."""
+    attempts = runs.note_attempt(engine, module_run)
+    if attempts > settings.max_module_attempts:
+        error = f"{error} (gave up after {attempts} attempts without progress)"
+        _send(app, runs.finish(engine, module_run, "failed", error))
+        raise ModuleFailed(error) from None
+    delay = RETRY_BACKOFF_SECONDS[min(attempts, len(RETRY_BACKOFF_SECONDS)) - 1]
+    retry_at = utcnow() + dt.timedelta(seconds=delay)
+    runs.pause(engine, module_run, retry_at, "retry", error=f"attempt {attempts} failed: {error}")
+    return retry_at, f"attempt {attempts} failed, next try in {delay}s: {error}"
+
+
+def _send(app, module_run_id: int | None) -> None:  # type: ignore[no-untyped-def]
+    if module_run_id is not None:
+        enqueue_module(app, module_run_id)
 
 
 @shared_task(name="bpsync.sync.tick", bind=True)
