@@ -60,7 +60,13 @@ def create_celery(settings: Settings, *, main: str = "bpsync") -> Celery:
         task_send_sent_event=True,
     )
     app.conf.beat_schedule = {
-        "bpsync-tick": {"task": "bpsync.sync.tick", "schedule": settings.beat_tick_seconds},
+        "bpsync-tick": {
+            "task": "bpsync.sync.tick",
+            "schedule": settings.beat_tick_seconds,
+            # a tick that waited past the next one is worthless: a backlog of ticks (workers down, two beats)
+            # would otherwise run a burst of dispatches and sweeps when the workers come back
+            "options": {"expires": settings.beat_tick_seconds},
+        },
     }
     app.conf.bpsync_settings = settings
     return app
