@@ -155,6 +155,21 @@ def test_an_amqp_broker_needs_a_shared_redis_for_the_limiter():
     assert opted_out.shared_redis_url is None
 
 
+def test_the_compose_environment_is_a_valid_configuration(monkeypatch):
+    import re
+
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    for name, service in compose["services"].items():
+        environment = {k: str(v) for k, v in (service.get("environment") or {}).items() if k.startswith("BPSYNC_")}
+        for variable, value in environment.items():
+            # ${X:?message} is supplied by the admin (a real key here); ${X:-default} is its default
+            value = re.sub(r"\$\{BPSYNC_SECRET_KEY:\?[^}]*\}", KEY, value)
+            monkeypatch.setenv(variable, re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value))
+        assert load_settings(), name
+
+
 # --------------------------------------------------------------------------------------------- processes
 PROCESSES = {
     "celery worker": [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "--pool", "solo"],
