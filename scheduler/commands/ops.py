@@ -88,7 +88,8 @@ def status(integration: str | None, as_json: bool) -> None:
 
 def _module_note(m: Any) -> str:
     if m.badge.resumes_at is not None:
-        return f"resumes {display(m.badge.resumes_at)}"
+        why = f"{m.badge.detail}; " if m.badge.detail else ""
+        return f"{why}resumes {display(m.badge.resumes_at)}"
     if m.badge.state == "in_progress":
         return f"run #{m.run_id}: {m.run_status}, {m.counts.get('fetched', 0)} fetched so far"
     if m.badge.state == "failed" and m.error:

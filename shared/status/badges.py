@@ -2,10 +2,14 @@
 
 Precedence, first match wins:
 1. ``disabled``     "Disabled"               the integration is disabled (links are kept; nothing runs)
-2. ``waiting``      "Waiting for API quota"  the module is in progress but Zoho's quota paused it (its own
+2. ``waiting``      "Waiting for API quota"  the module is in progress but Zoho's quota paused it (its own quota
                                              ``waiting_until`` or the integration's ``paused_until``); shows when
                                              it resumes. Modules that already finished keep their own badge.
-3. ``in_progress``  "Sync in Progress"       the module has a queued or running module run in an unfinished sync
+3. ``in_progress``  "Sync in Progress"       the module has a queued or running module run in an unfinished sync;
+                                             ``detail`` says when it is not simply running: backing off after a
+                                             transient error (until ``resumes_at``), or stalled because its worker
+                                             stopped (lease lapsed; the beat's next sweep resumes it by
+                                             ``resumes_at``)
 4. ``failed``       "Failed"                 its last finished module run failed (or was skipped by a fatal error)
 5. ``active``       "Active"                 its last finished module run succeeded; ``partial`` (some records
                                              failed or were blocked) is Active too: the module works, the
@@ -44,6 +48,7 @@ WORKING_RUN_STATUSES = ("succeeded", "partial")
 class Badge:
     state: str
     resumes_at: dt.datetime | None = None
+    detail: str | None = None
 
     @property
     def label(self) -> str:
@@ -58,13 +63,25 @@ def module_badge(
     waiting_until: dt.datetime | None,
     in_progress: bool,
     last_finished_status: str | None,
+    wait_reason: str | None = "quota",
+    lease_until: dt.datetime | None = None,
+    sweep_every: float = 30.0,
 ) -> Badge:
     """Decide one module's badge from what the database says about it."""
     if disabled:
         return Badge(DISABLED)
     if in_progress:
-        resumes_at = max((t for t in (paused_until, waiting_until) if t is not None and t > now), default=None)
-        return Badge(WAITING, resumes_at) if resumes_at is not None else Badge(IN_PROGRESS)
+        # rows from before wait_reason existed were all quota waits
+        quota_wait = waiting_until if wait_reason != "retry" else None
+        resumes_at = max((t for t in (paused_until, quota_wait) if t is not None and t > now), default=None)
+        if resumes_at is not None:
+            return Badge(WAITING, resumes_at)
+        if waiting_until is not None and waiting_until > now:
+            return Badge(IN_PROGRESS, waiting_until, "retrying after a transient error")
+        if lease_until is not None and lease_until <= now:
+            resumes = max(now, lease_until) + dt.timedelta(seconds=sweep_every)
+            return Badge(IN_PROGRESS, resumes, f"stalled: its worker stopped at {lease_until:%H:%M:%S} UTC")
+        return Badge(IN_PROGRESS)
     if last_finished_status is None:
         return Badge(NOT_SYNCED)
     return Badge(ACTIVE if last_finished_status in WORKING_RUN_STATUSES else FAILED)

@@ -44,6 +44,7 @@ class ModuleStatus:
             "state": self.badge.state,
             "badge": self.badge.label,
             "resumes_at": iso(self.badge.resumes_at),
+            "detail": self.badge.detail,
             "run_status": self.run_status,
             "run_id": self.run_id,
             "counts": self.counts,
@@ -131,6 +132,9 @@ def _module_status(
         waiting_until=as_utc(current.waiting_until) if current is not None else None,
         in_progress=current is not None,
         last_finished_status=last.status if last is not None else None,
+        wait_reason=current.wait_reason if current is not None else None,
+        lease_until=as_utc(current.lease_until) if current is not None else None,
+        sweep_every=_sweep_every(),
     )
     shown = current if current is not None else last
     return ModuleStatus(
@@ -144,6 +148,16 @@ def _module_status(
         last_finished_at=as_utc(last.finished_at) if last is not None else None,
         open_errors=errors.get(key, 0),
     )
+
+
+def _sweep_every() -> float:
+    # the beat's tick sweeps; status is read by the CLI and the web app, which share the beat's environment
+    from shared.config import ConfigError, get_settings
+
+    try:
+        return get_settings().beat_tick_seconds
+    except ConfigError:
+        return 30.0
 
 
 def _unfinished_module_runs(conn: sa.Connection, ids: list[int]) -> dict[Key, sa.Row]:

@@ -58,6 +58,21 @@ def test_badges_follow_the_documented_precedence():
     assert badge(last_finished_status="succeeded", paused_until=LATER).label == "Active"
 
 
+def test_an_in_progress_module_says_when_it_backs_off_or_stalled_and_when_it_resumes():
+    retrying = badge(in_progress=True, waiting_until=LATER, wait_reason="retry")
+    assert (retrying.label, retrying.resumes_at, retrying.detail) == (
+        "Sync in Progress",
+        LATER,
+        "retrying after a transient error",
+    )
+    # a worker died holding it: the lease lapsed, and the beat's next sweep (every 30 s here) resumes it
+    stalled = badge(in_progress=True, lease_until=EARLIER, sweep_every=30.0)
+    assert stalled.label == "Sync in Progress" and stalled.detail.startswith("stalled: its worker stopped at")
+    assert stalled.resumes_at == NOW + dt.timedelta(seconds=30)
+    running = badge(in_progress=True, lease_until=LATER)
+    assert (running.detail, running.resumes_at) == (None, None)
+
+
 def test_an_integration_shows_its_most_urgent_module_badge():
     assert overall_badge([Badge("active"), Badge("failed"), Badge("in_progress")]).label == "Sync in Progress"
     assert overall_badge([Badge("active"), Badge("failed")]).label == "Failed"
