@@ -29,6 +29,11 @@ def create_celery(settings: Settings, *, main: str = "bpsync") -> Celery:
         if settings.broker_url.startswith(("redis", "rediss")):
             # queues of several deployments (or test runs) sharing one Redis never see each other's messages
             transport_options["global_keyprefix"] = f"{settings.redis_key_prefix}:"
+            # A broker that vanishes without closing the TCP connection (host lost, failover, NAT timeout) must
+            # fail the socket instead of hanging a publish or the consumer forever; kombu then reconnects.
+            transport_options.update(
+                socket_timeout=30, socket_connect_timeout=10, socket_keepalive=True, health_check_interval=25
+            )
     app.conf.update(
         task_serializer="json",
         result_serializer="json",
@@ -41,6 +46,15 @@ def create_celery(settings: Settings, *, main: str = "bpsync") -> Celery:
         task_soft_time_limit=max(1, settings.task_time_limit_seconds - 30),
         broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,
+        # Surviving a broker restart (issue 13): reconnect for as long as the broker is away (Celery's default gives
+        # up after 100 attempts, ~50 minutes, and the worker exits for good), and cancel a task that is running when
+        # the connection drops (Celery 6's default) instead of letting it ack and send events later through the
+        # torn-down connection, the path where kombu's Redis channel raised AttributeError("'NoneType' object has no
+        # attribute 'hostname'") and Celery stopped the worker as "unrecoverable". The cancelled slice's message is
+        # redelivered or, if it died with the broker, the sweeper re-enqueues the module from its checkpoint.
+        broker_connection_retry=True,
+        broker_connection_max_retries=None,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
         task_default_queue=SYNC_QUEUE,
         task_queues=[
             Queue(SYNC_QUEUE, Exchange(SYNC_QUEUE), routing_key=SYNC_QUEUE),

@@ -47,6 +47,13 @@ def test_compose_has_the_whole_stack():
             assert dep in COMPOSE["services"], f"{name} depends on unknown {dep}"
 
 
+def test_long_running_services_are_restarted_when_they_exit():
+    # a worker that exits (e.g. on an error Celery deems unrecoverable) must come back; the one-shot migrate must not
+    for name in ("worker", "beat", "web", "flower"):
+        assert COMPOSE["services"][name].get("restart") in ("always", "unless-stopped", "on-failure"), name
+    assert COMPOSE["services"]["migrate"].get("restart") == "no"
+
+
 @pytest.mark.parametrize("service", sorted(compose_commands()))
 def test_compose_commands_exist(service):
     assert_real_command(compose_commands()[service])
