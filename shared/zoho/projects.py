@@ -111,8 +111,12 @@ class ProjectsClient:
     def project_clients(self, project_id: str) -> list[ClientCompany]:
         return list(self._iterate("project_clients", "clients", ClientCompany, project_id=str(project_id)))
 
+    def clients_page(self, cursor: str | None = None) -> Page[ClientCompany]:
+        items, next_cursor = self._page("clients", "clients", cursor)
+        return Page([ClientCompany.model_validate(c) for c in items], next_cursor)
+
     def iter_clients(self) -> Iterator[ClientCompany]:
-        return self._iterate("clients", "clients", ClientCompany)
+        return iterate(self.clients_page)
 
     # ------------------------------------------------------------------------------------------ users
     def iter_portal_users(self, user_type: str = "all") -> Iterator[PortalUser]:
