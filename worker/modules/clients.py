@@ -6,46 +6,24 @@ preference then decides: ``merge`` links the existing customer, ``clone`` create
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from shared.db import links
 from shared.db.sync_errors import Problem
 from shared.matching import normalize_company, normalize_email
-from shared.zoho.books_models import Contact
 from shared.zoho.projects_models import ClientCompany
 from worker.modules.base import ProblemError, Record, SourcePage, SyncContext, SyncModule, note_intent
-
-
-class CustomerIndex:
-    """Books customers by normalized name and by email, minus those already linked to another client."""
-
-    def __init__(self, contacts: list[Contact], taken: set[str]) -> None:
-        self.by_name: dict[str, list[Contact]] = defaultdict(list)
-        self.by_email: dict[str, list[Contact]] = defaultdict(list)
-        self.by_id = {c.contact_id: c for c in contacts}
-        self.names = {c.contact_name for c in contacts}
-        self.taken = taken
-        for contact in contacts:
-            self.by_name[normalize_company(contact.contact_name)].append(contact)
-            if contact.email:
-                self.by_email[normalize_email(contact.email)].append(contact)
-
-    def free(self, found: list[Contact]) -> list[Contact]:
-        return [c for c in found if c.contact_id not in self.taken]
-
-    def add(self, contact: Contact) -> None:
-        self.by_name[normalize_company(contact.contact_name)].append(contact)
-        self.by_id[contact.contact_id] = contact
-        self.names.add(contact.contact_name)
-        self.taken.add(contact.contact_id)
+from worker.modules.customer_index import CustomerIndex, books_customers
 
 
 def customers(ctx: SyncContext) -> CustomerIndex:
+    """Books customers for this slice; the list is read from Books once per sync, not per slice (customer_index)."""
+
     def build() -> CustomerIndex:
+        index = books_customers(ctx)
         with ctx.engine.connect() as conn:
-            taken = links.claimed_books_ids(conn, ctx.integration.id, "client")
-        return CustomerIndex(list(ctx.books.iter_contacts(contact_type="customer")), taken)
+            index.taken = links.claimed_books_ids(conn, ctx.integration.id, "client")
+        return index
 
     return ctx.remember("customers", build)
 
@@ -54,8 +32,9 @@ def currency_ids(ctx: SyncContext) -> dict[str, str]:
     return ctx.remember("currencies", lambda: {c.currency_code: c.currency_id for c in ctx.books.iter_currencies()})
 
 
-def _pages(ctx: SyncContext, _cursor: dict[str, Any] | None) -> SourcePage:
-    return SourcePage(list(ctx.projects.iter_clients()), None)
+def _pages(ctx: SyncContext, cursor: dict[str, Any] | None) -> SourcePage:
+    page = ctx.projects.clients_page((cursor or {}).get("page"))
+    return SourcePage(page.items, {"page": page.next_cursor} if page.next_cursor else None)
 
 
 def _record(_ctx: SyncContext, client: ClientCompany) -> Record:
@@ -67,8 +46,7 @@ def _find(ctx: SyncContext, record: Record, link: links.Link, _parent: str | Non
     index = customers(ctx)
     intended = link.attributes.get("books_name")
     if intended:  # a create was started before a crash: adopt what it made, if it got that far
-        made = [c for c in index.free(index.by_name[normalize_company(intended)]) if c.contact_name == intended]
-        return made[0].contact_id if made else None
+        return _made_before(ctx, index, intended)
     if ctx.integration.contact_duplication == "clone":
         return None
     # merge: several Projects clients may become one Books customer (same company), so linked ones still count
@@ -94,6 +72,17 @@ def _find(ctx: SyncContext, record: Record, link: links.Link, _parent: str | Non
         index.taken.add(candidates[0].contact_id)
         return candidates[0].contact_id
     return None
+
+
+def _made_before(ctx: SyncContext, index: CustomerIndex, intended: str) -> str | None:
+    # Asked of Books by name rather than of the index: the attempt that may have created it is not in the index
+    # when it failed after the POST (a 5xx, a lost answer) in this very process.
+    named = ctx.books.iter_contacts(contact_type="customer", contact_name=intended)
+    made = [c for c in index.free(list(named)) if c.contact_name == intended]
+    if not made:
+        return None
+    index.add(made[0])
+    return made[0].contact_id
 
 
 def _books_name(index: CustomerIndex, record: Record) -> str:
@@ -142,8 +131,13 @@ def _update(ctx: SyncContext, record: Record, books_id: str, _parent: str | None
         return
     index = customers(ctx)
     index.taken.discard(books_id)
-    name = record.name if record.name not in index.names else ctx.link.attributes["books_name"]
+    own = index.by_id.get(books_id)
+    # a name Books holds is free for us when it is this customer's own (a retry after the rename landed)
+    free = record.name not in index.names or (own is not None and own.contact_name == record.name)
+    name = record.name if free else ctx.link.attributes["books_name"]
     ctx.books.update_contact(books_id, {"contact_name": name, "company_name": record.name})
+    if own is not None:
+        index.merge([own.model_copy(update={"contact_name": name, "company_name": record.name})])
     note_intent(ctx, books_name=name)
 
 

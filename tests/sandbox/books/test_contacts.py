@@ -73,3 +73,14 @@ def test_primary_contact_person_gives_the_email(books: BooksClient) -> None:
     contact = books.post("/contacts", body).json()["contact"]
     assert contact["email"] == "al@umbrella.test"
     assert contact["contact_persons"][0]["is_primary_contact"] is True
+
+
+def test_newest_first_by_last_modified_time_for_a_catch_up_read(books: BooksClient) -> None:
+    ticks = iter(range(1_700_000_100, 1_700_001_000, 10))
+    books.server.world.clock = lambda: float(next(ticks))
+    books.put(f"/contacts/{books.ids.globex}", {"notes": "edited first"})
+    books.put(f"/contacts/{books.ids.acme}", {"contact_name": "Acme Holdings"})
+    rows = books.get("/contacts", contact_type="customer", sort_column="last_modified_time", sort_order="D").json()
+    assert [c["contact_name"] for c in rows["contacts"]] == ["Acme Holdings", "Globex"]
+    assert rows["contacts"][0]["last_modified_time"] > rows["contacts"][1]["last_modified_time"]
+    assert (rows["page_context"]["sort_column"], rows["page_context"]["sort_order"]) == ("last_modified_time", "D")
