@@ -103,7 +103,7 @@ def _pg_bin(name: str) -> str:
 
 
 class PrivatePostgres:
-    """A PostgreSQL cluster of its own (``initdb`` in a temporary folder, trust auth, fsync off), on a free port.
+    """A PostgreSQL cluster of its own (``initdb`` in a temporary folder, trust auth), on a free port.
 
     ``crash()`` is ``pg_ctl stop -m immediate``: every backend dies without a goodbye, as when the database host
     fails; ``start()`` then runs crash recovery. The folder is removed by ``destroy()``.
@@ -134,8 +134,10 @@ class PrivatePostgres:
 
     def start(self) -> None:
         self.starts += 1
+        # fsync off is safe here: an immediate stop kills PostgreSQL, not the OS, whose page cache keeps every write.
+        # synchronous_commit stays on: off, a crash loses commits the clients were told about (no product survives)
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
-        options += " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        options += " -c max_connections=200"
         self._run(_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start")
 
     def crash(self) -> None:
@@ -415,15 +417,17 @@ def claim_count(engine: sa.Engine) -> int:
 # --------------------------------------------------------------------------------------------- a stalled link commit
 STALL_SQL = """
 CREATE SEQUENCE chaos_stall_seq;
-CREATE TABLE chaos_stall (armed_upto bigint NOT NULL, seconds double precision NOT NULL);
-INSERT INTO chaos_stall VALUES (0, 0);
+CREATE TABLE chaos_stall (armed_upto bigint NOT NULL, seconds double precision NOT NULL, entity_type text);
+INSERT INTO chaos_stall VALUES (0, 0, NULL);
 CREATE FUNCTION chaos_stall() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     armed record;
 BEGIN
     SELECT * INTO armed FROM chaos_stall;
-    IF nextval('chaos_stall_seq') <= armed.armed_upto THEN
-        PERFORM pg_sleep(armed.seconds);
+    IF armed.entity_type IS NULL OR armed.entity_type = NEW.entity_type THEN
+        IF nextval('chaos_stall_seq') <= armed.armed_upto THEN
+            PERFORM pg_sleep(armed.seconds);
+        END IF;
     END IF;
     RETURN NEW;
 END $$;
@@ -442,12 +446,14 @@ class LinkStall:
         with engine.begin() as conn:
             conn.exec_driver_sql(STALL_SQL)
 
-    def arm(self, seconds: float) -> None:
+    def arm(self, seconds: float, entity_type: str | None = None) -> None:
+        """Stall the next link completion (of ``entity_type``, or any) for ``seconds``."""
         # sequences ignore rollbacks: a stall whose transaction dies with its worker is still used up
         with self.engine.begin() as conn:
             self.armed_upto = int(conn.execute(sa.text("SELECT nextval('chaos_stall_seq')")).scalar()) + 1
             conn.execute(
-                sa.text("UPDATE chaos_stall SET armed_upto = :n, seconds = :s"), {"n": self.armed_upto, "s": seconds}
+                sa.text("UPDATE chaos_stall SET armed_upto = :n, seconds = :s, entity_type = :t"),
+                {"n": self.armed_upto, "s": seconds, "t": entity_type},
             )
 
     def fired(self) -> bool:
