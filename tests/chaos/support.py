@@ -30,6 +30,7 @@ import redis
 import requests
 import sqlalchemy as sa
 
+from sandbox.generator import credentials
 from shared.config import Settings
 from shared.db.schema import module_runs, sync_runs
 from tests.sync_support import SyncHarness
@@ -464,3 +465,40 @@ class LinkStall:
     def disarm(self) -> None:
         with self.engine.begin() as conn:
             conn.execute(sa.text("UPDATE chaos_stall SET armed_upto = 0"))
+
+
+# --------------------------------------------------------------------------------------------- Books vs the sandbox
+def books_mismatches(h: SyncHarness) -> list[str]:
+    """Where Books differs from the sandbox's ground truth after a full sync: each synced project once, each of its
+    tasks and bugs once as a Books task, each qualifying time log once as a time entry (empty when it matches)."""
+    from tests.worker.timesheet_expectation import Expectation
+
+    state = h.state()
+    organization = credentials(h.sandbox.world)["organization_id"]
+    problems = []
+    projects = Counter(p["project_name"] for p in state["books_projects"] if p["organization_id"] == organization)
+    doubled = {name: n for name, n in projects.items() if n > 1}
+    if doubled:
+        problems.append(f"projects in Books more than once: {doubled}")
+    source_of = {p["name"]: p["id"] for p in state["projects"]}
+    books_tasks = Counter(
+        (t["project_id"], t["task_name"]) for t in state["books_tasks"] if t["organization_id"] == organization
+    )
+    expected: Counter = Counter()
+    for project in state["books_projects"]:
+        if project["organization_id"] != organization:
+            continue
+        source = source_of[project["project_name"]]
+        expected.update((project["project_id"], t["name"]) for t in state["tasks"] if t["project_id"] == source)
+        expected.update(
+            (project["project_id"], f"{b['key']}: {b['title']}") for b in state["bugs"] if b["project_id"] == source
+        )
+    if books_tasks != expected:
+        problems.append(f"Books tasks: extra {books_tasks - expected}, missing {expected - books_tasks}")
+    integration = h.integration
+    expect = Expectation(h, general=integration.general_timesheets, cutoff=integration.timesheet_cutoff_date)
+    entries = Counter(expect.entry_key(e) for e in expect.entries)
+    wanted = Counter(expect.key(x) for x in expect.written())
+    if entries != wanted:
+        problems.append(f"time entries: extra {entries - wanted}, missing {wanted - entries}")
+    return problems

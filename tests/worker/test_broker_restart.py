@@ -9,22 +9,18 @@ with a lost broker host); the sweeper re-enqueues the module once it looks stale
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
-import redis
 import requests
 from kombu.exceptions import OperationalError
 
 from shared.db.integrations import update_integration
 from shared.dispatch import request_sync, sweep
+from tests.chaos.support import PrivateRedis, claims, logs, start_worker, stop, worker_env
 from tests.sync_support import sync_harness
 from tests.worker.timesheet_expectation import Expectation
 
@@ -33,74 +29,6 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.chaos]
 STALL_SECONDS = 6
 OUTAGE_SECONDS = 1.5
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class PrivateRedis:
-    """A throw-away redis-server without persistence: a restart loses everything, as a replaced broker does."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = _free_port()
-        self.directory = directory
-        self.process: subprocess.Popen | None = None
-        self.starts = 0
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.starts += 1
-        log = (self.directory / f"redis-{self.starts}.log").open("ab")
-        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self.process = subprocess.Popen([*command, "--dir", str(self.directory)], stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        client = redis.Redis(port=self.port, socket_timeout=1)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError(f"redis-server on port {self.port} did not start") from None
-                time.sleep(0.05)
-            finally:
-                client.close()
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-
-
-def _worker(env: dict[str, str], name: str, log: Path) -> subprocess.Popen:
-    # the production command (compose.yaml, Procfile) with one pool process, a known node name and a log file
-    # (an unread pipe fills up and blocks the worker mid-task)
-    command = [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", "sync,instant"]
-    command += ["--concurrency", "1", "--loglevel", "INFO", "-n", f"{name}@%h"]
-    with log.open("ab") as out:
-        return subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-
-
-def _stop(worker: subprocess.Popen) -> None:
-    if worker.poll() is not None:
-        return
-    worker.terminate()
-    try:
-        worker.wait(20)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait(5)
-
-
-def _logs(tmp_path: Path) -> str:
-    return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in sorted(tmp_path.glob("*.log")))
 
 
 def test_workers_survive_a_broker_restart_mid_sync_and_the_run_completes_once(sandbox, pg_url, tmp_path):
@@ -120,11 +48,8 @@ def test_workers_survive_a_broker_restart_mid_sync_and_the_run_completes_once(sa
             stale_after_seconds=2,
             beat_tick_seconds=1,
         ) as h:
-            env = {k: v for k, v in os.environ.items() if not k.startswith("BPSYNC_")}
-            for name, value in h.settings.model_dump().items():
-                if value is not None:
-                    env[f"BPSYNC_{name.upper()}"] = str(value)
-            workers = [_worker(env, name, tmp_path / f"{name}.log") for name in ("w1", "w2")]
+            env = worker_env(h.settings)
+            workers = [start_worker(env, name, tmp_path / f"{name}.log") for name in ("w1", "w2")]
 
             # One Books task create stalls for STALL_SECONDS: the slice making it is in flight (its message delivered,
             # not yet acknowledged) for the whole broker outage, and finishes after Redis is back.
@@ -136,33 +61,40 @@ def test_workers_survive_a_broker_restart_mid_sync_and_the_run_completes_once(sa
             deadline = time.monotonic() + 90
             while requests.get(faults, timeout=5).json()["faults"] and time.monotonic() < deadline:
                 time.sleep(0.05)  # a fault with count 1 leaves the list when it fires
-            assert not requests.get(faults, timeout=5).json()["faults"], f"no task create came\n{_logs(tmp_path)}"
+            assert not requests.get(faults, timeout=5).json()["faults"], f"no task create came\n{logs(tmp_path)}"
             assert h.run(request.run_id).modules["tasks"].status == "running"
 
+            claimed = claims(h.engine, request.run_id)
+            killed_at = time.monotonic()
             broker.kill()  # SIGKILL: no goodbye to the clients, everything queued is lost
             time.sleep(OUTAGE_SECONDS)
             broker.start()
 
+            claim_times: list[tuple[float, int]] = []
             # the beat's part: re-enqueue what looks stale (the in-flight slice's continuation died with Redis)
             deadline = time.monotonic() + 150
             while h.run(request.run_id).status in ("queued", "running") and time.monotonic() < deadline:
-                assert all(w.poll() is None for w in workers), f"a worker died\n{_logs(tmp_path)}"
+                assert all(w.poll() is None for w in workers), f"a worker died\n{logs(tmp_path)}"
+                claim_times.append((time.monotonic(), claims(h.engine, request.run_id)))
                 with contextlib.suppress(OperationalError):  # the test's own publisher may still be reconnecting
                     sweep(h.engine, h.app, h.settings)
                 time.sleep(0.5)
 
             finished = h.run(request.run_id)
-            assert finished.status in ("succeeded", "partial"), f"{finished}\n{_logs(tmp_path)}"
+            # recovery (benchmarks/RESULTS.md, Reliability): from the broker's kill to the next claim of a module
+            first_claim = next((t for t, n in claim_times if n > claimed), None)
+            print(f"\nnext module claim {first_claim - killed_at:.2f}s after the broker kill" if first_claim else "")
+            assert finished.status in ("succeeded", "partial"), f"{finished}\n{logs(tmp_path)}"
             assert all(m.status in ("succeeded", "partial") for m in finished.modules.values()), finished
             # both workers are alive and back on the broker (each answers a broadcast ping)
-            assert all(w.poll() is None for w in workers), _logs(tmp_path)
-            assert "Unrecoverable error" not in _logs(tmp_path)
+            assert all(w.poll() is None for w in workers), logs(tmp_path)
+            assert "Unrecoverable error" not in logs(tmp_path)
             replies = {}
             deadline = time.monotonic() + 20
             while len(replies) < 2 and time.monotonic() < deadline:
                 for reply in h.app.control.ping(timeout=2) or []:
                     replies.update(reply)
-            assert sorted(n.split("@")[0] for n in replies) == ["w1", "w2"], f"{replies}\n{_logs(tmp_path)}"
+            assert sorted(n.split("@")[0] for n in replies) == ["w1", "w2"], f"{replies}\n{logs(tmp_path)}"
 
             # nothing written twice to Books: projects, tasks and bugs, time entries
             state = h.state()
@@ -188,5 +120,5 @@ def test_workers_survive_a_broker_restart_mid_sync_and_the_run_completes_once(sa
             h.engine.dispose()
     finally:
         for worker in workers:
-            _stop(worker)
+            stop(worker)
         broker.kill()
