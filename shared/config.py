@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     stale_after_seconds: float = Field(300.0, gt=0)
     # ...at most this many times before the module is marked failed and the run moves on.
     max_module_attempts: int = Field(5, ge=1)
+    # A module slice that failed without progress waits 1x, 6x, 24x, then 120x this before the next attempt.
+    retry_backoff_seconds: float = Field(5.0, gt=0)
     # Instant path: new time logs of synced projects are polled this often (0 turns the poll off).
     instant_poll_minutes: float = Field(5.0, ge=0)
     # ...but polls of an integration use at most this share of its Projects quota (big portals poll less often).

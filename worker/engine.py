@@ -36,17 +36,35 @@ def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int) -> SliceR
     its link or its error (stamped with this module run, so a page re-read after a crash does not count it
     again); what needed no write (fetched, unchanged, skipped) is counted with the page's cursor.
     """
-    cursor = ctx.module_run.checkpoint
+    cursor, skip = _resume_point(ctx.module_run.checkpoint)
     lease = LeaseKeeper(ctx)
     for _ in range(max_pages):
         page = module.pages(ctx, cursor)
-        counts: Counter[str] = Counter(fetched=len(page.items))
-        for source in page.items:
-            counter = sync_record(ctx, module, module.to_record(ctx, source))
-            if counter is not None:
-                counts[counter] += 1
-            lease.keep()
-        cursor = page.next_cursor
+        counts: Counter[str] = Counter()
+        done = skip
+        try:
+            for source in page.items[skip:]:
+                counter = sync_record(ctx, module, module.to_record(ctx, source))
+                if counter is not None:
+                    counts[counter] += 1
+                done += 1
+                lease.keep()
+        except Exception:
+            if done > skip:
+                # Keep what this page already did: a page that needs more Zoho calls than one quota window
+                # allows (the projects module calls Zoho per record) must still finish, slice after slice.
+                with ctx.engine.begin() as conn:
+                    counts["fetched"] += done - skip
+                    runs.checkpoint(
+                        conn,
+                        ctx.module_run,
+                        {MID_PAGE: cursor, SKIP: done},
+                        dict(counts),
+                        ctx.settings.module_lease_seconds,
+                    )
+            raise
+        counts["fetched"] += len(page.items) - skip
+        cursor, skip = page.next_cursor, 0
         with ctx.engine.begin() as conn:
             # progress made: the give-up count is about modules that stopped moving
             runs.checkpoint(conn, ctx.module_run, cursor, dict(counts), ctx.settings.module_lease_seconds)
@@ -54,6 +72,16 @@ def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int) -> SliceR
         if cursor is None:
             return SliceResult(True, None)
     return SliceResult(False, cursor)
+
+
+# A slice interrupted mid-page stores {MID_PAGE: the page's cursor, SKIP: items of it already synced}.
+MID_PAGE, SKIP = "_mid_page", "_skip"
+
+
+def _resume_point(checkpoint: dict[str, Any] | None) -> tuple[dict[str, Any] | None, int]:
+    if checkpoint is not None and SKIP in checkpoint:
+        return checkpoint[MID_PAGE], int(checkpoint[SKIP])
+    return checkpoint, 0
 
 
 class LeaseKeeper:

@@ -47,6 +47,7 @@ BAD_VALUES: dict[str, list[str]] = {
     "module_lease_seconds": ["0", "-1"],
     "stale_after_seconds": ["0", "-1"],
     "max_module_attempts": ["0", "-1"],
+    "retry_backoff_seconds": ["0", "-1"],
     "instant_poll_minutes": ["-5"],
     "instant_poll_quota_share": ["0", "1.5"],
     "timelog_deep_read_days": ["-1"],

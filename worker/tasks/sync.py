@@ -25,7 +25,9 @@ from worker.modules import REGISTRY
 from worker.modules.base import SyncContext
 
 log = logging.getLogger(__name__)
-RETRY_BACKOFF_SECONDS = (5, 30, 120, 600)
+# Backoff after the n-th failed attempt without progress, as multiples of BPSYNC_RETRY_BACKOFF_SECONDS (5 s:
+# 5 s, 30 s, 2 min, 10 min), so transient trouble is retried soon and a longer outage is not hammered.
+RETRY_BACKOFF_STEPS = (1, 6, 24, 120)
 
 
 def settings_of(app) -> Settings:  # type: ignore[no-untyped-def]
@@ -125,7 +127,8 @@ def _back_off(app, engine, settings: Settings, module_run: runs.ModuleRun, error
         error = f"{error} (gave up after {attempts} attempts without progress)"
         _send(app, runs.finish(engine, module_run, "failed", error))
         raise ModuleFailed(error) from None
-    delay = RETRY_BACKOFF_SECONDS[min(attempts, len(RETRY_BACKOFF_SECONDS)) - 1]
+    step = RETRY_BACKOFF_STEPS[min(attempts, len(RETRY_BACKOFF_STEPS)) - 1]
+    delay = round(step * settings.retry_backoff_seconds, 2)
     retry_at = utcnow() + dt.timedelta(seconds=delay)
     runs.pause(engine, module_run, retry_at, "retry", error=f"attempt {attempts} failed: {error}")
     return retry_at, f"attempt {attempts} failed, next try in {delay}s: {error}"
