@@ -18,7 +18,7 @@ from shared.zoho.books_api import books_error
 from shared.zoho.datacenters import endpoints_for
 from shared.zoho.http import Metrics, RetryPolicy, ZohoHttp
 from shared.zoho.oauth import MemoryTokenCache, RedisTokenCache, TokenCache, TokenProvider
-from shared.zoho.projects import ProjectsClient
+from shared.zoho.projects import ProjectsClient, user_limit_key
 from shared.zoho.projects_api import CLASSIC, projects_error
 from shared.zoho.ratelimit import Limit, LimiterBackend, MemoryLimiterBackend, RateLimiter, RedisLimiterBackend
 
@@ -147,7 +147,7 @@ def projects_limit_key(creds: ZohoCredentials, tokens: TokenProvider) -> str:
     integrations one admin connected with two tokens then get twice the budget until their credentials are
     checked again (``bpsync update-credentials`` records the user)."""
     if creds.user_id:
-        return f"projects:user:{creds.user_id}"
+        return user_limit_key(creds.user_id)
     return f"projects:{tokens.key}"
 
 

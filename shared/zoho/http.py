@@ -115,6 +115,7 @@ class ZohoHttp:
         self.tokens = tokens
         self.limiter = limiter
         self.limit_key = limit_key
+        self.permits_taken = 0  # under limit_key, for rekey()
         self.session = session or requests.Session()
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
@@ -190,9 +191,26 @@ class ZohoHttp:
             if self.metrics is not None:
                 self.metrics(self.api, endpoint, status, elapsed)
 
+    def rekey(self, limit_key: str) -> None:
+        """Count this client's calls under ``limit_key`` from now on, and the calls it already made too.
+
+        Connecting learns whose budget the calls spend (Projects' login_id) only from the first answer; without
+        charging those calls to the user's key, a sync starting right after would overrun Zoho's window by them.
+        """
+        if self.limiter is None or limit_key == self.limit_key:
+            self.limit_key = limit_key
+            return
+        for _ in range(self.permits_taken):
+            try:
+                self.limiter.settle(self.limiter.acquire(limit_key))
+            except RateLimited:
+                break  # the user's window is already full: the calls made are spent anyway
+        self.limit_key, self.permits_taken = limit_key, 0
+
     def _permit(self, endpoint: str) -> Permit | None:
         if self.limiter is None:
             return None
+        self.permits_taken += 1
         try:
             return self.limiter.acquire(self.limit_key)
         except RateLimited as exc:

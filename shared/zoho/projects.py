@@ -34,6 +34,11 @@ APPROVAL_PARAM = "approval_status"
 TASKLIST_FLAGS = ("internal", "external")
 
 
+def user_limit_key(login_id: str) -> str:
+    """Zoho counts Projects calls per user: the limiter key every client of that user shares."""
+    return f"projects:user:{login_id}"
+
+
 class ProjectsClient:
     def __init__(self, http: ZohoHttp, portal_id: str, *, api: ProjectsApi = CLASSIC) -> None:
         self.http = http
@@ -81,6 +86,8 @@ class ProjectsClient:
         path, template = self.api.path("portals")
         body = self.http.request("GET", path, endpoint=template).body
         login_id = str(body.get("login_id") or "") if isinstance(body, dict) else ""
+        if login_id:
+            self.http.rekey(user_limit_key(login_id))
         return [
             Portal.model_validate({**p, "login_id": login_id} if isinstance(p, dict) else p)
             for p in self._items(body, "portals", "portals")

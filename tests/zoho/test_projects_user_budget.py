@@ -56,6 +56,28 @@ def test_two_integrations_of_one_admin_share_one_projects_budget(sandbox: Sandbo
     assert "Zoho Projects user" in err.value.message
 
 
+def test_calls_made_before_the_user_was_known_are_charged_to_the_user(sandbox: SandboxServer) -> None:
+    """Connecting learns the user from its first answer; a sync starting right after must count those calls too,
+    or it overruns Zoho's window by them (the demo's first sync hit a Projects 429: a 30-minute lockout)."""
+    c = credentials(sandbox.world)
+    admin = c["admin"]
+    settings = settings_for(sandbox, projects_requests_per_window=3, max_inline_wait_seconds=0)
+    connecting = build_projects_client(
+        settings, ZohoCredentials(c["client_id"], c["client_secret"], admin["refresh_token"]), c["portal_id"]
+    )
+    project_id = next(iter(sandbox.world.projects))
+    connecting.get_project(project_id)  # before the user is known
+    connecting.list_portals()  # learns the user: both calls now count as theirs
+    syncing = build_projects_client(
+        settings,
+        ZohoCredentials(c["client_id"], c["client_secret"], admin["refresh_token"], user_id=admin["zuid"]),
+        c["portal_id"],
+    )
+    syncing.get_project(project_id)
+    with pytest.raises(RateLimited):
+        syncing.get_project(project_id)
+
+
 def test_an_unknown_user_falls_back_to_a_budget_per_token(sandbox: SandboxServer) -> None:
     c = credentials(sandbox.world)
     settings = settings_for(sandbox, projects_requests_per_window=1, max_inline_wait_seconds=0)
