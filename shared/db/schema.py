@@ -44,6 +44,8 @@ integrations = sa.Table(
     # Zoho quota pauses all of the integration's work until this time (status: "Waiting for API quota").
     _ts("paused_until", nullable=True),
     sa.Column("paused_reason", sa.Text, nullable=True),
+    # where the transactions poll left off: {kind: last_modified_time seen} (Books' own timestamps)
+    sa.Column("finance_cursor", sa.JSON, nullable=True),
     # Secret in the Zoho Projects webhook URL. Stored readable on purpose: it only lets a caller ask for an early
     # look at a project's recent time logs (nothing is disclosed or changed), and ops must be able to print the
     # URL again; `bpsync webhook-url --rotate` replaces it.
@@ -178,7 +180,41 @@ billing_claims = sa.Table(
     sa.Column("books_invoice_id", sa.String(40), nullable=True),
     sa.Column("state", sa.String(10), nullable=False, server_default="claimed"),  # pending | claimed
     _ts("claimed_at", nullable=False),
+    # the project-side request whose invoice holds the claim (pending until Books confirms the invoice)
+    sa.Column("request_id", sa.ForeignKey("finance_requests.id", ondelete="CASCADE"), nullable=True),
     sa.UniqueConstraint("integration_id", "item_type", "item_id"),
+    sa.Index("ix_billing_claims_invoice", "integration_id", "books_invoice_id"),
+)
+
+# Transactions asked for on the project side (the Finance view, API or CLI): written here with a deterministic
+# Books reference_number BEFORE the Books POST, so a crash between the POST and the commit is reconciled by
+# looking the reference up, never by creating a second invoice. A blank customer waits as a draft.
+finance_requests = sa.Table(
+    "finance_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),  # invoice | quote | expense | recurring_invoice
+    sa.Column("projects_project_id", sa.String(40), nullable=False),
+    sa.Column("books_project_id", sa.String(40), nullable=False),
+    sa.Column("customer_id", sa.String(40), nullable=True),  # NULL: a draft waiting for its customer
+    sa.Column(
+        "scope", sa.String(10), nullable=False, server_default="project"
+    ),  # project | task | milestone | tasklist
+    sa.Column("scope_id", sa.String(40), nullable=True),
+    sa.Column("payload", sa.JSON, nullable=True),  # what the user asked for (dates, amounts, notes)
+    sa.Column("reference", sa.String(60), nullable=False),  # Books reference_number
+    # draft | queued | sending | confirmed | refused | failed
+    sa.Column("state", sa.String(10), nullable=False, server_default="queued"),
+    sa.Column("books_id", sa.String(40), nullable=True),
+    sa.Column("number", sa.String(100), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    _ts("lease_until", nullable=True),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    sa.UniqueConstraint("integration_id", "reference"),
+    sa.Index("ix_finance_requests_state", "state", "updated_at"),
 )
 
 transactions = sa.Table(
@@ -200,7 +236,13 @@ transactions = sa.Table(
     sa.Column("payload", sa.JSON, nullable=True),
     _ts("last_modified_at", nullable=True),
     _ts("created_at", nullable=False),
+    sa.Column("balance", sa.Numeric(18, 2), nullable=True),
+    sa.Column("customer_name", sa.String(200), nullable=True),
+    sa.Column("reference_number", sa.String(100), nullable=True),
+    sa.Column("recurring_invoice_id", sa.String(40), nullable=True),  # the profile that generated an invoice
+    _ts("deleted_at", nullable=True),  # deleted in Books: kept so its claims' release is explained
     sa.UniqueConstraint("integration_id", "kind", "books_id"),
+    sa.Index("ix_transactions_project", "integration_id", "projects_project_id"),
 )
 
 # What the timesheets module learned about each project's time-log windows, so a daily run re-reads only the
