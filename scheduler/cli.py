@@ -110,9 +110,9 @@ def check(timeout: float, as_json: bool) -> None:
     from contextlib import nullcontext
 
     from scheduler.checks import run_check
+    from scheduler.embedded import running_worker
     from shared.celery_app import create_celery
     from shared.db.engine import require_schema
-    from shared.embedded import running_worker
 
     conf = settings()
     require_schema(conf.database_url)
@@ -169,11 +169,11 @@ def web(host: str | None, port: int | None) -> None:
 
     import uvicorn
 
+    from scheduler.embedded import running_beat, running_worker
     from scheduler.web.app import create_web_app
     from shared.celery_app import create_celery
     from shared.db.engine import require_schema
     from shared.dispatch import TICK_TASK
-    from shared.embedded import running_beat, running_worker
 
     conf = settings()
     require_schema(conf.database_url)

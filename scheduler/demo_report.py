@@ -1,4 +1,4 @@
-"""What ``bpsync demo`` prints after a sync: badges, history, error summary (from ``shared.status``), and the
+"""What ``bpsync demo`` prints after a sync: badges, history, error summary (from ``scheduler.status``), and the
 check that a refresh wrote exactly the change made in Zoho Projects."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from rich.console import Console
 from rich.table import Table
 
 from scheduler.run_watch import RunOutcome
-from shared.status import error_summary, integration_statuses, sync_history
-from shared.status.timefmt import display
+from scheduler.status import error_summary, integration_statuses, sync_history
+from scheduler.status.timefmt import display
 
 BADGE_STYLES = {"active": "green", "in_progress": "cyan", "failed": "red", "waiting": "yellow", "disabled": "dim"}
 

@@ -1,6 +1,8 @@
 """Starting work: manual refresh, the beat's dispatch of due integrations, and the sweeper.
 
-Tasks are sent by name through the Celery app, so the scheduler never imports worker code.
+Tasks are sent by name through the Celery app, so the scheduler never imports worker code. The beat tick
+(``worker/tasks/sync.py``) calls ``dispatch_due``, ``dispatch_instant_polls`` and ``sweep``; the scheduler calls
+``request_sync`` (CLI, web, webhooks): both sides use this module, which is why it is here and not beside the tick.
 """
 
 from __future__ import annotations

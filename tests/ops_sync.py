@@ -17,13 +17,13 @@ from celery import Celery
 
 from sandbox.generator import credentials
 from sandbox.server import SandboxServer
+from scheduler.status import run_status
 from shared.celery_app import create_celery
 from shared.config import Settings, load_settings
 from shared.crypto import new_key
 from shared.db import engine as dbe
 from shared.db.integrations import Integration, create_integration
 from shared.dispatch import request_sync
-from shared.status import run_status
 from shared.zoho.factory import reset_embedded_state
 
 WEB_TOKEN = "test-web-token"

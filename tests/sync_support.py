@@ -21,6 +21,7 @@ from celery import Celery
 
 from sandbox.generator import credentials
 from sandbox.server import SandboxServer
+from scheduler.embedded import running_worker
 from shared.celery_app import create_celery
 from shared.config import Settings, load_settings
 from shared.crypto import new_key
@@ -28,7 +29,6 @@ from shared.db import engine as dbengine
 from shared.db.integrations import Integration, create_integration
 from shared.db.schema import module_runs, sync_errors, sync_runs
 from shared.dispatch import request_sync
-from shared.embedded import running_worker
 from shared.zoho.factory import reset_embedded_state
 
 WRITE_METHODS = {"POST", "PUT", "DELETE"}

@@ -99,11 +99,11 @@ def demo_command(once: bool, port: int) -> None:
 
 def run_demo(stack: ExitStack, conf: Settings, sandbox, console: Console, *, once: bool, port: int) -> bool:  # type: ignore[no-untyped-def]
     from scheduler.demo_report import expected_changes_seen, show_errors, show_history, show_status
+    from scheduler.embedded import running_beat, running_worker
     from scheduler.run_watch import watch_run
     from shared.celery_app import create_celery
     from shared.db.engine import make_engine, upgrade
     from shared.dispatch import TICK_TASK, request_sync
-    from shared.embedded import running_beat, running_worker
 
     upgrade(conf.database_url)
     engine = make_engine(conf.database_url)
@@ -134,7 +134,7 @@ def run_demo(stack: ExitStack, conf: Settings, sandbox, console: Console, *, onc
 
 def connect_sandbox(engine: sa.Engine, conf: Settings, sandbox, console: Console) -> Integration:  # type: ignore[no-untyped-def]
     from sandbox.generator import credentials
-    from shared.connect import connect
+    from scheduler.connect import connect
 
     creds = credentials(sandbox.world)
     integration = connect(

@@ -15,7 +15,7 @@ from scheduler.cli_support import emit_json, friendly_errors, settings
 from scheduler.commands.sync import credentials_given, fail, integration_json, quiet_logging, secret_options
 
 if TYPE_CHECKING:
-    from shared.lifecycle import Change
+    from scheduler.lifecycle import Change
 
 
 def _report(change: Change, as_json: bool) -> None:
@@ -31,8 +31,8 @@ def _report(change: Change, as_json: bool) -> None:
 @friendly_errors
 def disable_command(integration_ref: str, as_json: bool) -> None:
     """Stop INTEGRATION's syncs, refreshes and webhook runs; links and history are kept for re-enabling."""
+    from scheduler.lifecycle import disable
     from shared.db.engine import require_schema
-    from shared.lifecycle import disable
 
     conf = settings()
     quiet_logging(conf)
@@ -49,9 +49,9 @@ def enable_command(integration_ref: str, as_json: bool) -> None:
     The stored credentials are checked with Zoho first: if they no longer reach the portal and organization as
     an admin, nothing changes (give new ones with `bpsync update-credentials`).
     """
-    from shared.connect import ConnectError
+    from scheduler.connect import ConnectError
+    from scheduler.lifecycle import enable
     from shared.db.engine import require_schema
-    from shared.lifecycle import enable
 
     conf = settings()
     quiet_logging(conf)
@@ -81,10 +81,10 @@ def update_credentials_command(
     The new ones are checked with Zoho against the integration's portal and organization before anything is
     stored; credentials of another portal are refused.
     """
-    from shared.connect import ConnectError
+    from scheduler.connect import ConnectError
+    from scheduler.lifecycle import update_credentials
     from shared.db.engine import require_schema
     from shared.db.integrations import get_integration
-    from shared.lifecycle import update_credentials
 
     conf = settings()
     quiet_logging(conf)
@@ -117,10 +117,10 @@ def preferences_command(
     as_json: bool,
 ) -> None:
     """Show INTEGRATION's preferences, or change those given. The cutoff date is fixed at connect."""
-    from shared.connect import ConnectError
+    from scheduler.connect import ConnectError
+    from scheduler.lifecycle import Change, update_preferences
     from shared.db.engine import require_schema
     from shared.db.integrations import get_integration
-    from shared.lifecycle import Change, update_preferences
 
     conf = settings()
     quiet_logging(conf)
@@ -159,10 +159,10 @@ def delete_command(integration_ref: str, yes: bool, as_json: bool) -> None:
     Connecting the same organization again later starts without links, so Books would get its projects, tasks
     and time entries a second time: disable an integration to pause it, delete it only to be rid of it.
     """
-    from shared.connect import ConnectError
+    from scheduler.connect import ConnectError
+    from scheduler.lifecycle import delete
     from shared.db.engine import require_schema
     from shared.db.integrations import get_integration
-    from shared.lifecycle import delete
 
     conf = settings()
     quiet_logging(conf)

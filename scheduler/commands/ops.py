@@ -1,6 +1,6 @@
 """Ops read commands: ``bpsync status``, ``history``, ``errors``, and ``retry ERROR_ID``.
 
-The queries live in ``shared.status``; this file only chooses what to print. ``--json`` output uses the
+The queries live in ``scheduler.status``; this file only chooses what to print. ``--json`` output uses the
 stable keys documented in README ("Ops: status, history, errors (JSON keys)").
 """
 
@@ -16,9 +16,9 @@ from typing import Any
 import click
 
 from scheduler.cli_support import EXIT_CONFIG, emit_json, friendly_errors, settings
+from scheduler.status import SyncErrorNotFound
+from scheduler.status.timefmt import display
 from shared.modules import MODULE_ORDER, PLANNED, UnknownModule
-from shared.status import SyncErrorNotFound
-from shared.status.timefmt import display
 
 KNOWN_MODULES = (*MODULE_ORDER, *PLANNED)
 
@@ -64,8 +64,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], indent: str 
 @_ops_errors
 def status(integration: str | None, as_json: bool) -> None:
     """Per integration and module: badge, last success, next run, open errors."""
-    from shared.status import integration_statuses
-    from shared.status.timefmt import iso
+    from scheduler.status import integration_statuses
+    from scheduler.status.timefmt import iso
 
     statuses = integration_statuses(_engine(), integration)
     if as_json:
@@ -112,7 +112,7 @@ def _now():  # type: ignore[no-untyped-def]
 @_ops_errors
 def history(integration: str | None, module: str | None, limit: int, as_json: bool) -> None:
     """Sync history: one line per module run, newest first (trigger, times, counts, API calls)."""
-    from shared.status import sync_history
+    from scheduler.status import sync_history
 
     entries = sync_history(_engine(), integration, module=_checked_module(module), limit=limit)
     if as_json:
@@ -164,7 +164,7 @@ def history(integration: str | None, module: str | None, limit: int, as_json: bo
 @_ops_errors
 def errors(integration: str | None, module: str | None, details: bool, as_json: bool) -> None:
     """Open sync errors: a summary by module and reason with fix hints (--details: every record)."""
-    from shared.status import error_details, error_summary
+    from scheduler.status import error_details, error_summary
 
     engine = _engine()
     module = _checked_module(module)
@@ -231,11 +231,11 @@ def errors(integration: str | None, module: str | None, details: bool, as_json: 
 @_ops_errors
 def retry(error_id: int, wait: bool | None, timeout: float) -> None:
     """Retry a failed record: syncs its module (and the modules below it) now; prints the run id."""
+    from scheduler.embedded import running_worker
+    from scheduler.status import get_error
     from shared.celery_app import create_celery
     from shared.db.integrations import get_integration
     from shared.dispatch import request_sync
-    from shared.embedded import running_worker
-    from shared.status import get_error
 
     conf = settings()
     engine = _engine()
@@ -273,7 +273,7 @@ def retry(error_id: int, wait: bool | None, timeout: float) -> None:
 
 
 def _wait_for_run(engine: Any, run_id: int, timeout: float) -> str | None:
-    from shared.status import run_status
+    from scheduler.status import run_status
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

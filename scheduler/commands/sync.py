@@ -153,7 +153,7 @@ def connect_command(
     The user behind the refresh token must be an admin of the organization and the owner or an admin of the
     portal. Nothing is stored unless every check passes; the first sync is due at once.
     """
-    from shared.connect import ConnectError, check_access, check_preferences, create_checked
+    from scheduler.connect import ConnectError, check_access, check_preferences, create_checked
     from shared.db.engine import require_schema
 
     conf = settings()
@@ -210,12 +210,12 @@ def refresh_command(integration_ref: str, module: str | None, wait: bool, timeou
     In embedded mode (BPSYNC_BROKER_URL=memory://) the broker lives in this process, so the sync always runs
     here and the command returns when it ends, --wait or not.
     """
+    from scheduler.embedded import running_worker
     from scheduler.run_watch import adopt_orphaned_modules, progress_table, read_run, terminal_console, watch_run
     from shared.celery_app import create_celery
     from shared.db.engine import require_schema
     from shared.db.integrations import get_integration
     from shared.dispatch import request_sync
-    from shared.embedded import running_worker
     from shared.modules import modules_for_refresh
 
     conf = settings()

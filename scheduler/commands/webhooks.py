@@ -25,9 +25,9 @@ def webhook_url_command(integration_ref: str, base_url: str | None, rotate: bool
     In Zoho Projects, add a webhook with this URL, method POST and a JSON body like the one printed, for the
     time-log events; new, edited, approved and deleted logs then reach Books within seconds.
     """
+    from scheduler.webhooks import webhook_path, webhook_token
     from shared.db.engine import require_schema
     from shared.db.integrations import get_integration
-    from shared.webhooks import webhook_path, webhook_token
 
     conf = settings()
     engine = require_schema(conf.database_url)

@@ -1,5 +1,5 @@
 """What the web's buttons (and the matching /api POSTs) do: request a sync through ``shared.dispatch``, or disable
-and re-enable an integration through ``shared.lifecycle``.
+and re-enable an integration through ``scheduler.lifecycle``.
 
 They refuse clearly instead of queueing work that cannot run (a disabled integration, an already resolved error,
 credentials that no longer reach the portal); bad module names raise UnknownModule, which the app turns into a 400.
@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from scheduler import lifecycle
+from scheduler.connect import ConnectError
+from scheduler.status import get_error
+from scheduler.status.timefmt import display
 from scheduler.web.context import WebContext
 from scheduler.web.queries import BadRequest
-from shared import lifecycle
-from shared.connect import ConnectError
 from shared.db.integrations import get_integration
 from shared.db.runs import RunRequest
 from shared.dispatch import request_sync
 from shared.modules import modules_for_refresh
-from shared.status import get_error
-from shared.status.timefmt import display
 
 
 class ActionRefused(Exception):

@@ -10,13 +10,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from scheduler.web import actions
-from scheduler.web.context import web_context
-from scheduler.web.queries import BadRequest, error_id_param, limit_param, module_param
-from shared.clock import utcnow
-from shared.db.integrations import get_integration
-from shared.lifecycle import Change
-from shared.status import (
+from scheduler.lifecycle import Change
+from scheduler.status import (
     error_details,
     error_summary,
     get_error,
@@ -25,7 +20,12 @@ from shared.status import (
     project_summaries,
     sync_history,
 )
-from shared.status.timefmt import iso
+from scheduler.status.timefmt import iso
+from scheduler.web import actions
+from scheduler.web.context import web_context
+from scheduler.web.queries import BadRequest, error_id_param, limit_param, module_param
+from shared.clock import utcnow
+from shared.db.integrations import get_integration
 
 
 def integrations(request: Request) -> Response:

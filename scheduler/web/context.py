@@ -14,8 +14,8 @@ from celery import Celery
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
+from scheduler.status.timefmt import display, iso
 from shared.config import Settings
-from shared.status.timefmt import display, iso
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 

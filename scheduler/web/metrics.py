@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from shared.status import metrics_snapshot
+from scheduler.status import metrics_snapshot
 
 
 class StatusCollector:

@@ -9,12 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from scheduler.web import actions
-from scheduler.web.context import web_context
-from scheduler.web.queries import BadRequest, error_id_param, limit_param, module_param
-from shared.db.integrations import get_integration
-from shared.modules import MODULE_ORDER
-from shared.status import (
+from scheduler.status import (
     error_details,
     error_summary,
     integration_statuses,
@@ -22,6 +17,11 @@ from shared.status import (
     project_summaries,
     sync_history,
 )
+from scheduler.web import actions
+from scheduler.web.context import web_context
+from scheduler.web.queries import BadRequest, error_id_param, limit_param, module_param
+from shared.db.integrations import get_integration
+from shared.modules import MODULE_ORDER
 
 POLL_MS = 2000
 

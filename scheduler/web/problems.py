@@ -9,13 +9,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from scheduler.status import ProjectNotFound, SyncErrorNotFound
 from scheduler.web.actions import ActionRefused
 from scheduler.web.context import web_context
 from scheduler.web.queries import BadRequest
 from shared.db.engine import SchemaNotReady
 from shared.db.integrations import IntegrationNotFound
 from shared.modules import UnknownModule
-from shared.status import ProjectNotFound, SyncErrorNotFound
 
 TITLES = {400: "Bad request", 404: "Not found", 409: "Can't do that now", 503: "Not ready"}
 

@@ -1,4 +1,4 @@
-"""POST /webhooks/projects/{integration_id}?token=...: the receiver for Zoho Projects webhooks (shared.webhooks).
+"""POST /webhooks/projects/{integration_id}?token=...: the receiver for Zoho Projects webhooks (scheduler.webhooks).
 
 Outside the web token: Zoho cannot send it. The integration's own webhook token in the URL authorizes the call.
 Answers are JSON: 202 with what happened (queued, or why nothing was), 400 bad body, 401 wrong token, 413 too big.
@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from scheduler.web.context import web_context
-from shared.webhooks import WebhookRejected, receive_projects_webhook
+from scheduler.webhooks import WebhookRejected, receive_projects_webhook
 
 PREFIX = "/webhooks/"
 MAX_BODY_BYTES = 64 * 1024

@@ -12,6 +12,7 @@ from shared import crypto
 from shared.clock import as_utc, utcnow
 from shared.config import Settings
 from shared.db.schema import integrations
+from shared.zoho.factory import ZohoCredentials
 
 
 class IntegrationNotFound(LookupError):
@@ -50,6 +51,17 @@ class Integration:
 
     def credentials(self, settings: Settings) -> dict[str, Any]:
         return crypto.unseal(settings, self.sealed_credentials)
+
+
+def credentials_of(settings: Settings, integration: Integration) -> ZohoCredentials:
+    data = integration.credentials(settings)
+    return ZohoCredentials(
+        client_id=data["client_id"],
+        client_secret=data["client_secret"],
+        refresh_token=data["refresh_token"],
+        data_center=integration.data_center,
+        user_id=data.get("user_id"),  # absent for credentials stored before it was recorded
+    )
 
 
 def create_integration(

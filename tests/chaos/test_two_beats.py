@@ -26,12 +26,12 @@ from collections import Counter
 
 import pytest
 
+from scheduler.webhooks import receive_projects_webhook, webhook_token
 from shared.clock import as_utc
 from shared.db.integrations import get_integration, update_integration
 from shared.db.links import links_of
 from shared.dispatch import request_sync, sweep
 from shared.modules import MODULE_ORDER
-from shared.webhooks import receive_projects_webhook, webhook_token
 from tests.chaos.support import (
     books_mismatches,
     install_lease_audit,

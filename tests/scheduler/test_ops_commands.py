@@ -9,12 +9,12 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from scheduler.cli import main
+from scheduler.embedded import running_worker
+from scheduler.status import error_details
 from shared.config import get_settings
 from shared.db import engine as dbe
 from shared.db.schema import entity_links, module_runs, sync_runs
-from shared.embedded import running_worker
 from shared.modules import MODULE_ORDER, modules_for_refresh
-from shared.status import error_details
 from tests.ops_sync import World, connect, sync
 
 

@@ -18,10 +18,10 @@ from celery import Celery
 
 from sandbox.accounts import mint_refresh_token, revoke_refresh_token
 from sandbox.generator import credentials
+from scheduler.connect import connect
 from shared import crypto
 from shared.clock import utcnow
 from shared.config import load_settings
-from shared.connect import connect
 from shared.db.engine import make_engine, upgrade
 from shared.db.integrations import get_integration, update_integration
 from shared.db.schema import module_runs

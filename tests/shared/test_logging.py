@@ -10,8 +10,8 @@ import threading
 import pytest
 from celery import Celery
 
+from scheduler.embedded import running_worker
 from shared.config import load_settings
-from shared.embedded import running_worker
 from shared.logging import REDACTED, configure_logging, redact, sync_log_context
 
 ZOHO_TOKEN = "1000.0123456789abcdef0123456789abcdef.fedcba9876543210fedcba9876543210"

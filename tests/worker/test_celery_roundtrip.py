@@ -4,10 +4,10 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 
 from scheduler.checks import run_check
+from scheduler.embedded import running_worker
 from shared.celery_app import INSTANT_QUEUE, SYNC_QUEUE, create_celery
 from shared.config import ConfigError, load_settings
 from shared.db import engine as dbengine
-from shared.embedded import running_worker
 
 
 def test_chain_over_redis_with_a_real_worker(redis_url, pg_url):

@@ -15,8 +15,8 @@ import requests
 from celery import signals
 
 from sandbox.generator import credentials
+from scheduler.embedded import running_beat
 from shared.dispatch import sweep
-from shared.embedded import running_beat
 from tests.sync_support import sync_harness
 from tests.worker.throttle_support import add_fault
 

@@ -12,12 +12,12 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
+from scheduler.connect import ConnectError
+from scheduler.lifecycle import delete, disable, enable, update_preferences
 from shared.clock import utcnow
-from shared.connect import ConnectError
 from shared.db.integrations import get_integration
 from shared.db.schema import integrations, metadata
 from shared.dispatch import dispatch_due, request_sync
-from shared.lifecycle import delete, disable, enable, update_preferences
 from tests.worker.timesheet_expectation import Expectation
 from tests.worker.timesheet_support import links_of, synced_task
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import requests
 import sqlalchemy as sa
 
+from scheduler.embedded import running_worker
 from shared.celery_app import INSTANT_QUEUE, SYNC_QUEUE
 from shared.db import runs
 from shared.db.integrations import get_integration, update_integration
 from shared.db.schema import module_runs, sync_runs
 from shared.dispatch import dispatch_due, request_sync, sweep
-from shared.embedded import running_worker
 from tests.sync_support import sync_harness
 
 ROOT = Path(__file__).resolve().parents[2]

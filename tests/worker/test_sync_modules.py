@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from sandbox.generator import credentials
-from shared.matching import normalize_company, normalize_email
 from tests.sync_support import SyncHarness, sync_harness
+from worker.matching import normalize_company, normalize_email
 
 
 @pytest.fixture

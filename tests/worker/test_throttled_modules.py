@@ -17,9 +17,9 @@ import requests
 
 from sandbox.generator import credentials
 from sandbox.world import ClientCompany, Contact
+from scheduler.embedded import running_beat
 from shared.config import Settings
 from shared.dispatch import sweep
-from shared.embedded import running_beat
 from shared.zoho.books_models import Contact as BooksContact
 from tests.sync_support import SyncHarness, sync_harness
 from worker.modules import customer_index

@@ -16,12 +16,12 @@ import pytest
 
 from sandbox.config import SandboxConfig
 from sandbox.limits import preset
+from scheduler.embedded import running_beat
+from scheduler.status.overview import integration_statuses
 from shared.clock import utcnow
 from shared.db.integrations import get_integration, update_integration
 from shared.db.schema import module_runs
 from shared.dispatch import request_sync, sweep
-from shared.embedded import running_beat
-from shared.status.overview import integration_statuses
 from shared.zoho.factory import reset_embedded_state
 from tests.sync_support import RunResult, SyncHarness, sync_harness
 from tests.worker.throttle_support import add_fault, books_picture, run_counts, sandbox_429s

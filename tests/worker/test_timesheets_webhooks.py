@@ -15,8 +15,8 @@ import sqlalchemy as sa
 
 from sandbox.generator import credentials
 from scheduler.web.app import create_web_app
+from scheduler.webhooks import webhook_path, webhook_token
 from shared.db.schema import sync_runs, webhook_events
-from shared.webhooks import webhook_path, webhook_token
 from tests.http_support import serving
 from tests.sandbox_fixtures import access_token
 from tests.sync_support import SyncHarness

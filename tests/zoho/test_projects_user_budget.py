@@ -14,11 +14,11 @@ import pytest
 from sandbox.accounts import mint_refresh_token
 from sandbox.generator import credentials
 from sandbox.server import SandboxServer
+from scheduler.connect import connect
+from scheduler.lifecycle import update_credentials
 from shared.config import load_settings
-from shared.connect import connect
-from shared.connections import credentials_of
 from shared.db.engine import make_engine, upgrade
-from shared.lifecycle import update_credentials
+from shared.db.integrations import credentials_of
 from shared.zoho import RateLimited, ZohoCredentials, build_projects_client
 from tests.sandbox_fixtures import (
     MINIMAL_ADMIN_REFRESH,

@@ -10,8 +10,8 @@ from typing import Any
 
 from shared.db import links
 from shared.db.sync_errors import Problem
-from shared.matching import normalize_company, normalize_email
 from shared.zoho.projects_models import ClientCompany
+from worker.matching import normalize_company, normalize_email
 from worker.modules.base import ProblemError, Record, SourcePage, SyncContext, SyncModule, note_intent
 from worker.modules.customer_index import CustomerIndex, books_customers
 

@@ -23,8 +23,8 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from shared.matching import normalize_company, normalize_email
 from shared.zoho.books_models import Contact
+from worker.matching import normalize_company, normalize_email
 from worker.modules.base import SyncContext
 
 CATCH_UP_AFTER = 60.0  # seconds

@@ -13,13 +13,13 @@ from celery.exceptions import Retry
 
 from shared.clock import utcnow
 from shared.config import Settings, get_settings
-from shared.connections import clients_for
 from shared.db import runs
 from shared.db.engine import require_schema
 from shared.db.integrations import get_integration, update_integration
 from shared.dispatch import dispatch_due, dispatch_instant_polls, enqueue_module, sweep
 from shared.logging import bind
 from shared.zoho.errors import FatalError, RateLimited, RetryableError
+from worker.connections import clients_for
 from worker.engine import LeaseKeeper, run_slice
 from worker.modules import REGISTRY
 from worker.modules.base import SyncContext

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
+from scheduler.embedded import running_worker
 from scheduler.web.app import create_web_app
-from shared.embedded import running_worker
 from tests.ops_sync import WEB_TOKEN, World, connect, sync
 
 AUTH = {"Authorization": f"Bearer {WEB_TOKEN}"}

@@ -6,11 +6,11 @@ import datetime as dt
 
 from sandbox.accounts import mint_refresh_token, revoke_refresh_token
 from sandbox.generator import credentials
+from scheduler.embedded import running_worker
+from scheduler.lifecycle import update_credentials
+from scheduler.status import error_details
 from shared.db.integrations import get_integration, update_integration
-from shared.embedded import running_worker
-from shared.lifecycle import update_credentials
 from shared.modules import MODULE_ORDER, modules_for_refresh
-from shared.status import error_details
 from shared.zoho.factory import ZohoCredentials
 from tests.ops_sync import wait_for_run
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from scheduler.embedded import running_worker
 from scheduler.web.app import create_web_app
-from shared.embedded import running_worker
 from shared.modules import modules_for_refresh
 from tests.conftest import service_missing
 from tests.http_support import serving

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
+from scheduler.embedded import running_worker
+from scheduler.status import error_details, project_summaries
 from shared.db.integrations import get_integration, update_integration
-from shared.embedded import running_worker
 from shared.modules import MODULE_ORDER, modules_for_refresh
-from shared.status import error_details, project_summaries
 from tests.ops_sync import wait_for_run
 
 

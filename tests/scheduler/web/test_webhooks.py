@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from starlette.testclient import TestClient
 
 from scheduler.web.app import create_web_app
+from scheduler.webhooks import webhook_token
 from shared.db import links
 from shared.db.integrations import update_integration
 from shared.db.schema import sync_runs, webhook_events
-from shared.webhooks import webhook_token
 from tests.ops_sync import World
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from shared.matching import normalize_company, normalize_email
+from worker.matching import normalize_company, normalize_email
 
 
 @pytest.mark.parametrize(

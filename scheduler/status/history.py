@@ -8,11 +8,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from scheduler.status.timefmt import iso, seconds_between
 from shared.clock import as_utc
 from shared.db.integrations import get_integration
 from shared.db.runs import COUNTERS
 from shared.db.schema import integrations, module_runs, sync_runs
-from shared.status.timefmt import iso, seconds_between
 
 RECORD_COUNTERS = tuple(c for c in COUNTERS if c != "api_calls")
 

@@ -6,8 +6,8 @@ import pytest
 import sqlalchemy as sa
 
 from sandbox.generator import credentials
+from scheduler.connect import ConnectError, connect
 from shared.config import load_settings
-from shared.connect import ConnectError, connect
 from shared.db.engine import make_engine, upgrade
 from shared.db.schema import integrations
 from shared.zoho.factory import reset_embedded_state

@@ -19,10 +19,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from shared import crypto
-from shared.clock import utcnow
-from shared.config import Settings
-from shared.connect import (
+from scheduler.connect import (
     Access,
     ConnectError,
     check_access,
@@ -30,8 +27,10 @@ from shared.connect import (
     check_credentials_given,
     interval_seconds,
 )
-from shared.connections import credentials_of
-from shared.db.integrations import Integration, get_integration, next_run_after, update_integration
+from shared import crypto
+from shared.clock import utcnow
+from shared.config import Settings
+from shared.db.integrations import Integration, credentials_of, get_integration, next_run_after, update_integration
 from shared.db.schema import integrations, module_runs
 from shared.zoho.factory import ZohoCredentials
 

@@ -12,11 +12,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from scheduler.status.timefmt import iso
 from shared.clock import as_utc
 from shared.db.integrations import get_integration
 from shared.db.schema import integrations, sync_errors
 from shared.modules import MODULE_ORDER
-from shared.status.timefmt import iso
 
 
 class SyncErrorNotFound(LookupError):

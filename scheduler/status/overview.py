@@ -12,13 +12,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from scheduler.status.badges import WORKING_RUN_STATUSES, Badge, module_badge, overall_badge
+from scheduler.status.timefmt import iso
 from shared.clock import as_utc, utcnow
 from shared.db.integrations import Integration, get_integration, list_integrations
 from shared.db.runs import COUNTERS, FINISHED
 from shared.db.schema import module_runs, sync_errors, sync_runs
 from shared.modules import MODULE_ORDER
-from shared.status.badges import WORKING_RUN_STATUSES, Badge, module_badge, overall_badge
-from shared.status.timefmt import iso
 
 UNFINISHED = ("queued", "running")
 # "blocked" is a module_runs status the schema allows; a module run that ends in it did not work.

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from scheduler.status.badges import WORKING_RUN_STATUSES
+from scheduler.status.history import RECORD_COUNTERS
+from scheduler.status.overview import UNFINISHED, open_error_counts
 from shared.clock import as_utc, utcnow
 from shared.db.schema import integrations, module_runs, sync_runs
-from shared.status.badges import WORKING_RUN_STATUSES
-from shared.status.history import RECORD_COUNTERS
-from shared.status.overview import UNFINISHED, open_error_counts
 
 API_COLUMNS = ("projects_calls", "books_calls", "throttled_calls")
 

@@ -5,8 +5,8 @@ the JSON API and /metrics all show the same answers. ``as_json()`` of each resul
 documented in README ("Ops: status, history, errors").
 """
 
-from shared.status.badges import LABELS, Badge
-from shared.status.errors import (
+from scheduler.status.badges import LABELS, Badge
+from scheduler.status.errors import (
     ErrorDetail,
     ErrorGroup,
     SyncErrorNotFound,
@@ -14,10 +14,10 @@ from shared.status.errors import (
     error_summary,
     get_error,
 )
-from shared.status.history import HistoryEntry, run_status, sync_history
-from shared.status.metrics import MetricsSnapshot, metrics_snapshot
-from shared.status.overview import IntegrationStatus, ModuleStatus, integration_statuses
-from shared.status.projects import ProjectDetail, ProjectNotFound, ProjectSummary, project_detail, project_summaries
+from scheduler.status.history import HistoryEntry, run_status, sync_history
+from scheduler.status.metrics import MetricsSnapshot, metrics_snapshot
+from scheduler.status.overview import IntegrationStatus, ModuleStatus, integration_statuses
+from scheduler.status.projects import ProjectDetail, ProjectNotFound, ProjectSummary, project_detail, project_summaries
 
 __all__ = [
     "LABELS",

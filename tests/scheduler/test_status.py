@@ -1,4 +1,4 @@
-"""shared.status: badges, status, history, errors and the per-project view, from real syncs and from rows."""
+"""scheduler.status: badges, status, history, errors and the per-project view, from real syncs and from rows."""
 
 from __future__ import annotations
 
@@ -7,13 +7,8 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from shared.clock import utcnow
-from shared.db import engine as dbe
-from shared.db.integrations import create_integration, update_integration
-from shared.db.schema import entity_links, module_runs, sync_errors, sync_runs
-from shared.embedded import running_worker
-from shared.modules import MODULE_ORDER
-from shared.status import (
+from scheduler.embedded import running_worker
+from scheduler.status import (
     error_details,
     error_summary,
     integration_statuses,
@@ -22,7 +17,12 @@ from shared.status import (
     project_summaries,
     sync_history,
 )
-from shared.status.badges import Badge, module_badge, overall_badge
+from scheduler.status.badges import Badge, module_badge, overall_badge
+from shared.clock import utcnow
+from shared.db import engine as dbe
+from shared.db.integrations import create_integration, update_integration
+from shared.db.schema import entity_links, module_runs, sync_errors, sync_runs
+from shared.modules import MODULE_ORDER
 from tests.ops_sync import connect, sync
 
 NOW = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC)

@@ -8,9 +8,9 @@ from typing import Any
 import requests
 
 from shared.config import Settings
-from shared.db.integrations import Integration
+from shared.db.integrations import Integration, credentials_of
 from shared.zoho.books import BooksClient
-from shared.zoho.factory import ZohoCredentials, build_books_client, build_projects_client, new_session
+from shared.zoho.factory import build_books_client, build_projects_client, new_session
 from shared.zoho.http import Metrics
 from shared.zoho.projects import ProjectsClient
 
@@ -20,17 +20,6 @@ def shared_redis(url: str) -> Any:
     import redis
 
     return redis.Redis.from_url(url)
-
-
-def credentials_of(settings: Settings, integration: Integration) -> ZohoCredentials:
-    data = integration.credentials(settings)
-    return ZohoCredentials(
-        client_id=data["client_id"],
-        client_secret=data["client_secret"],
-        refresh_token=data["refresh_token"],
-        data_center=integration.data_center,
-        user_id=data.get("user_id"),  # absent for credentials stored before it was recorded
-    )
 
 
 @functools.cache

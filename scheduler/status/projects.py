@@ -13,10 +13,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from scheduler.status.errors import ErrorDetail, error_details, errors_blocked_by, get_error
+from scheduler.status.timefmt import iso
 from shared.clock import as_utc
 from shared.db.schema import entity_links, sync_errors
-from shared.status.errors import ErrorDetail, error_details, errors_blocked_by, get_error
-from shared.status.timefmt import iso
 
 PROJECT = "project"
 
