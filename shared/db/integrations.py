@@ -37,6 +37,7 @@ class Integration:
     connected_at: dt.datetime
     next_run_at: dt.datetime | None
     sealed_credentials: str
+    finance_cursor: dict[str, Any] | None = None  # the transactions poll's position (worker/finance/pull.py)
     webhook_token: str | None = None  # never shown by status or the API; `bpsync webhook-url` prints the URL
 
     @classmethod
