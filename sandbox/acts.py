@@ -12,6 +12,7 @@ returns a JSON-able dict (e.g. the ids it created) and raises ``ValueError`` for
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from sandbox.world import World
@@ -19,6 +20,8 @@ from sandbox.world import World
 Act = Callable[[World, dict[str, Any]], dict[str, Any]]
 
 ACTS: dict[str, Act] = {}
+# Where an act's webhook events go while it runs (the app's hub); acts call ``emit``, which is a no-op outside.
+_emitter: ContextVar[Callable[[str, dict[str, Any]], None] | None] = ContextVar("sandbox_act_emitter", default=None)
 
 
 def act(name: str) -> Callable[[Act], Act]:
@@ -33,3 +36,19 @@ def act(name: str) -> Callable[[Act], Act]:
         return fn
 
     return register
+
+
+def emit(event: str, payload: dict[str, Any]) -> None:
+    """An act's webhook event (as the API route doing the same would emit); nothing when run outside an app."""
+    target = _emitter.get()
+    if target is not None:
+        target(event, payload)
+
+
+def run_act(name: str, world: World, params: dict[str, Any], emit_to: Callable[[str, dict[str, Any]], None]) -> dict:
+    """Run the act ``name`` with its webhook events going to ``emit_to``."""
+    token = _emitter.set(emit_to)
+    try:
+        return ACTS[name](world, params)
+    finally:
+        _emitter.reset(token)

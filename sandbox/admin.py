@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sandbox import limits
-from sandbox.acts import ACTS
+from sandbox.acts import ACTS, run_act
 from sandbox.world import World
 
 SIZES = ("tiny", "small", "large")
@@ -130,7 +130,7 @@ async def act(request: Request) -> JSONResponse:
     if name not in ACTS:
         return _bad(f"unknown action {name!r}; known actions: {sorted(ACTS)}")
     try:
-        result = await run_in_threadpool(ACTS[name], request.app.state.world, params)
+        result = await run_in_threadpool(run_act, name, request.app.state.world, params, request.app.state.emit)
     except (ValueError, KeyError) as exc:
         message = str(exc) if isinstance(exc, ValueError) else f"missing or unknown {exc}"
         return _bad(f"action {name!r}: {message}")

@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     instant_poll_minutes: float = Field(5.0, ge=0)
     # ...but polls of an integration use at most this share of its Projects quota (big portals poll less often).
     instant_poll_quota_share: float = Field(0.25, gt=0, le=1)
+    # Fallback path of Books transactions (when no Books webhook is configured): poll this often, in seconds
+    # (0 turns it off); polls stay within instant_poll_quota_share of the Books per-minute and daily quota.
+    transactions_poll_seconds: float = Field(60.0, ge=0, le=86400)
     # Daily runs re-read every month of a project's time logs this often; in between, only months that can have
     # changed (0: every run reads every month).
     timelog_deep_read_days: float = Field(7.0, ge=0)

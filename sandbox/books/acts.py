@@ -13,9 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sandbox.acts import act
-from sandbox.books import billing, contacts, estimates, expenses, records
+from sandbox.acts import act, emit
+from sandbox.books import billing, contacts, estimates, expenses, records, recurring
 from sandbox.books.envelope import BooksError
+from sandbox.books.events import deleted_event, record_event
 from sandbox.world import World
 
 
@@ -53,6 +54,7 @@ def _create_invoice(world: World, org_id: str, body: dict[str, Any]) -> dict[str
     ignore = bool(body.pop("ignore_auto_number_generation", False))
     send = bool(body.pop("send", False))
     invoice = billing.create_invoice(world, org_id, body, ignore_auto_number=ignore, send=send)
+    record_event(emit, world, org_id, "invoice", "created", invoice)
     return {"invoice_id": invoice.invoice_id, "invoice_number": invoice.invoice_number}
 
 
@@ -60,16 +62,60 @@ def _edit_invoice(world: World, org_id: str, body: dict[str, Any]) -> dict[str, 
     invoice = records.find(world.invoices, str(body.pop("invoice_id", "")), org_id, "Invoice")
     ignore = bool(body.pop("ignore_auto_number_generation", False))
     billing.update_invoice(world, invoice, body, ignore_auto_number=ignore)
+    record_event(emit, world, org_id, "invoice", "updated", invoice)
     return {"invoice_id": invoice.invoice_id, "invoice_number": invoice.invoice_number}
 
 
+def _void_invoice(world: World, org_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    invoice = records.find(world.invoices, str(body.get("invoice_id", "")), org_id, "Invoice")
+    billing.mark_status(world, invoice, "void")
+    record_event(emit, world, org_id, "invoice", "voided", invoice)
+    return {"invoice_id": invoice.invoice_id, "status": invoice.status}
+
+
+def _delete_invoice(world: World, org_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    invoice = records.find(world.invoices, str(body.get("invoice_id", "")), org_id, "Invoice")
+    billing.delete_invoice(world, invoice)
+    deleted_event(emit, org_id, "invoice", invoice.invoice_id)
+    return {"invoice_id": invoice.invoice_id}
+
+
 def _create_expense(world: World, org_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    return {"expense_id": expenses.create_expense(world, org_id, body).expense_id}
+    expense = expenses.create_expense(world, org_id, body)
+    record_event(emit, world, org_id, "expense", "created", expense)
+    return {"expense_id": expense.expense_id}
 
 
 def _create_quote(world: World, org_id: str, body: dict[str, Any]) -> dict[str, Any]:
     estimate = estimates.create_estimate(world, org_id, body)
+    record_event(emit, world, org_id, "estimate", "created", estimate)
     return {"estimate_id": estimate.estimate_id, "estimate_number": estimate.estimate_number}
+
+
+def _create_recurring_invoice(world: World, org_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    profile = recurring.create_recurring_invoice(world, org_id, body)
+    record_event(emit, world, org_id, "recurring_invoice", "created", profile)
+    return {"recurring_invoice_id": profile.recurring_invoice_id}
+
+
+def _generate_recurring_invoice(world: World, org_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A recurring profile's next invoice, as Books creates it on the schedule (``recurring_invoice_id`` set)."""
+    profile = records.find(
+        world.recurring_invoices, str(body.get("recurring_invoice_id", "")), org_id, "Recurring invoice"
+    )
+    lines = [
+        {"name": li.name, "description": li.description, "rate": li.rate, "quantity": li.quantity,
+         "project_id": li.project_id, "unit": li.unit}
+        for li in profile.line_items
+    ]  # fmt: skip
+    invoice = billing.create_invoice(
+        world,
+        org_id,
+        {"customer_id": profile.customer_id, "line_items": lines, "recurring_invoice_id": profile.recurring_invoice_id},
+        send=True,
+    )
+    record_event(emit, world, org_id, "invoice", "created", invoice)
+    return {"invoice_id": invoice.invoice_id, "invoice_number": invoice.invoice_number}
 
 
 def _contact(world: World, org_id: str, body: dict[str, Any]):
@@ -96,7 +142,11 @@ def _rename_contact(world: World, org_id: str, body: dict[str, Any]) -> dict[str
 
 act("create_invoice")(_as_act(_create_invoice))
 act("edit_invoice")(_as_act(_edit_invoice))
+act("void_invoice")(_as_act(_void_invoice))
+act("delete_invoice")(_as_act(_delete_invoice))
 act("create_expense")(_as_act(_create_expense))
 act("create_quote")(_as_act(_create_quote))
+act("create_recurring_invoice")(_as_act(_create_recurring_invoice))
+act("generate_recurring_invoice")(_as_act(_generate_recurring_invoice))
 act("change_contact_currency")(_as_act(_change_contact_currency))
 act("rename_contact")(_as_act(_rename_contact))

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from sandbox.books import billing, records, rules
 from sandbox.books.dispatch import BooksCall, endpoint
 from sandbox.books.envelope import invalid_value, success
+from sandbox.books.events import record_event
 from sandbox.books.formats import date_text, parse_bool, parse_date, parse_timestamp, timestamp
 from sandbox.books.lineitems import render_line_items, sub_total
 from sandbox.books.listing import ListSpec, matches_id, matches_text, page_of
@@ -210,7 +211,9 @@ def _mark(status: str, message: str):
     def mark(call: BooksCall) -> Response:
         invoice = _invoice(call)
         billing.mark_status(call.world, invoice, status)
-        call.emit("invoice.updated", {"organization_id": call.org_id, "invoice": render(call.world, invoice)})
+        record_event(
+            call.emit, call.world, call.org_id, "invoice", "voided" if status == "void" else "updated", invoice
+        )
         return success(message)
 
     return mark

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from scheduler.books_webhooks import authorize, receive_books_webhook
 from scheduler.web.context import web_context
 from scheduler.webhooks import WebhookRejected, receive_projects_webhook
 
@@ -39,4 +40,44 @@ async def projects_webhook(request: Request) -> Response:
     return JSONResponse(receipt.as_json(), 202)
 
 
-ROUTES = [Route("/webhooks/projects/{integration_id:int}", projects_webhook, methods=["POST"])]
+async def _capped_body(request: Request) -> bytes | None:
+    """The body, or None when it is over MAX_BODY_BYTES (read no further than that)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            return None
+    return bytes(raw)
+
+
+async def books_webhook(request: Request) -> Response:
+    """POST /webhooks/books/{integration_id}?token=...: Zoho Books transactions (scheduler.books_webhooks).
+
+    The token is checked before the body is read: an unauthorized caller cannot make us read (or store) anything."""
+    context = web_context(request)
+    integration_id = request.path_params["integration_id"]
+    try:
+        await run_in_threadpool(authorize, context.engine, integration_id, request.query_params.get("token", ""))
+    except WebhookRejected as exc:
+        return JSONResponse({"error": exc.message}, exc.status)
+    raw = await _capped_body(request)
+    if raw is None:
+        return JSONResponse({"error": f"body over {MAX_BODY_BYTES} bytes; send only event and payload"}, 413)
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError as exc:
+        return JSONResponse({"error": f"the body is not JSON ({exc}); send Content-Type application/json"}, 400)
+    try:
+        receipt = await run_in_threadpool(receive_books_webhook, context.engine, context.celery, integration_id, body)
+    except WebhookRejected as exc:
+        return JSONResponse({"error": exc.message}, exc.status)
+    return JSONResponse(receipt.as_json(), 202)
+
+
+ROUTES = [
+    Route("/webhooks/projects/{integration_id:int}", projects_webhook, methods=["POST"]),
+    Route("/webhooks/books/{integration_id:int}", books_webhook, methods=["POST"]),
+]

@@ -50,6 +50,7 @@ BAD_VALUES: dict[str, list[str]] = {
     "retry_backoff_seconds": ["0", "-1"],
     "instant_poll_minutes": ["-5"],
     "instant_poll_quota_share": ["0", "1.5"],
+    "transactions_poll_seconds": ["-1", "90000", "nan"],
     "timelog_deep_read_days": ["-1"],
 }
 # Values that are never repeated in an error line.

@@ -17,6 +17,8 @@ from shared.db import runs
 from shared.db.engine import require_schema
 from shared.db.integrations import get_integration, update_integration
 from shared.dispatch import dispatch_due, dispatch_instant_polls, enqueue_module, sweep
+from shared.finance_dispatch import dispatch_transaction_polls
+from shared.finance_requests import sweep as sweep_finance_requests
 from shared.logging import bind
 from shared.zoho.errors import FatalError, RateLimited, RetryableError
 from worker.connections import clients_for
@@ -148,4 +150,6 @@ def tick(self) -> dict[str, list[int]]:  # type: ignore[no-untyped-def]
         "started": dispatch_due(engine, self.app),
         "instant": dispatch_instant_polls(engine, self.app, settings),
         "resumed": sweep(engine, self.app, settings),
+        "transactions": dispatch_transaction_polls(engine, self.app, settings),
+        "finance_requests": sweep_finance_requests(engine, self.app, settings),
     }

@@ -1,0 +1,691 @@
+"""The transactions module, Books -> product: what Zoho Books holds for each synced project, in ``transactions``.
+
+Invoices, quotes (Books "estimates"), expenses and recurring invoices of synced projects, plus the invoices a
+recurring profile generates, are read from Books and upserted; items an invoice bills (a line's
+``time_entry_ids`` and ``expense_id``) are claimed in the billing ledger, so the project side refuses them. A void or
+deleted invoice releases its claims; an edited one re-claims its new items. An invoice whose reference_number is
+one of our ``finance_requests`` is ours: its pending claims are confirmed instead.
+
+Two ways in, one processing path (``visit``: read the record, then write it in one transaction):
+- ``hints``: records a Books webhook named (the instant path): one read each; a 404 means deleted;
+- ``full``: the poll. What Books lets us find cheaply differs per kind (reference §10, §14-§16):
+  invoices have a ``last_modified_time`` filter, so the poll lists only invoices changed since the cursor (minus
+  an overlap for clock skew) and, once per newly synced project, that project's invoices (the backfill);
+  estimates, expenses and recurring invoices have no modified-since filter and their list rows carry no project,
+  so the poll pages through the whole list (200 a call), reads only rows whose ``last_modified_time`` moved, and
+  sees deletions as known ids missing from the list. Deleted invoices show in no changed-since list: every
+  RECONCILE_EVERY the poll lists the invoice ids of each project that has invoices here and checks missing ones.
+
+Record reads per pull are bounded (``max_reads``): a kind whose scan ran out keeps its cursor and finishes on a
+later pull, so one pull never holds the Books quota for long. Every Books call goes through ``BooksClient``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+
+from shared.db import claims, sync_errors, transactions
+from shared.db.links import links_of
+from shared.db.schema import finance_requests
+from shared.db.schema import sync_errors as sync_errors_table
+from shared.db.schema import transactions as transactions_table
+from shared.zoho.books import BooksClient
+from shared.zoho.books_api import RESOURCES
+from shared.zoho.books_models import (
+    Amount,
+    BooksId,
+    BooksModel,
+    Estimate,
+    Expense,
+    Invoice,
+    RecurringInvoice,
+)
+from shared.zoho.errors import NotFound
+from shared.zoho.paging import iterate
+
+log = logging.getLogger(__name__)
+
+MODULE = "transactions"
+# our kind -> Books' list resource
+RESOURCE_OF = {
+    "invoice": "invoices",
+    "quote": "estimates",
+    "expense": "expenses",
+    "recurring_invoice": "recurring_invoices",
+}
+# Books' event/entity names -> our kind (webhook payloads name the Books entity)
+KIND_OF_ENTITY = {
+    "invoice": "invoice",
+    "estimate": "quote",
+    "expense": "expense",
+    "recurring_invoice": "recurring_invoice",
+}
+FULL_LISTING_KINDS = ("quote", "expense", "recurring_invoice")
+OVERLAP = dt.timedelta(minutes=2)  # Books' clock vs ours, and writes landing while we list
+RECONCILE_EVERY = dt.timedelta(minutes=5)
+MAX_READS = 100
+BOOKS_TIME = "%Y-%m-%dT%H:%M:%S%z"
+LIVE_STATUSES_ITEMS = ("time_entry", "expense")
+
+
+def parse_books_time(value: str | None) -> dt.datetime | None:
+    if not value or not str(value).strip():
+        return None
+    try:
+        return dt.datetime.strptime(str(value).strip(), BOOKS_TIME).astimezone(dt.UTC)
+    except ValueError:
+        try:
+            parsed = dt.datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def books_time(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime(BOOKS_TIME)
+
+
+# ---------------------------------------------------------------------------------------------- Books shapes
+class _Listed(BooksModel):
+    last_modified_time: str = ""
+
+
+class ListedInvoice(_Listed):
+    invoice_id: BooksId
+
+
+class ListedEstimate(_Listed):
+    estimate_id: BooksId
+
+
+class ListedExpense(_Listed):
+    expense_id: BooksId
+
+
+class ListedRecurring(_Listed):
+    recurring_invoice_id: BooksId
+
+
+class RecurringDetail(RecurringInvoice):
+    # fields Books returns on a profile that the sync's model does not need
+    total: Amount = None
+    reference_number: str = ""
+    last_modified_time: str = ""
+
+
+class ExpenseDetail(Expense):
+    invoice_number: str = ""
+
+
+LISTED: dict[str, type[BaseModel]] = {
+    "invoice": ListedInvoice,
+    "quote": ListedEstimate,
+    "expense": ListedExpense,
+    "recurring_invoice": ListedRecurring,
+}
+DETAIL: dict[str, type[BaseModel]] = {
+    "invoice": Invoice,
+    "quote": Estimate,
+    "expense": ExpenseDetail,
+    "recurring_invoice": RecurringDetail,
+}
+ID_FIELD = {
+    "invoice": "invoice_id",
+    "quote": "estimate_id",
+    "expense": "expense_id",
+    "recurring_invoice": "recurring_invoice_id",
+}
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A record a webhook named: ``kind`` is ours (invoice, quote, expense, recurring_invoice)."""
+
+    kind: str
+    books_id: str
+    event: str = ""
+
+    def as_json(self) -> list[str]:
+        return [self.kind, self.books_id, self.event]
+
+    @classmethod
+    def from_json(cls, value: Any) -> Hint | None:
+        if isinstance(value, list | tuple) and len(value) >= 2 and value[0] in RESOURCE_OF and str(value[1]).isdigit():
+            return cls(str(value[0]), str(value[1]), str(value[2]) if len(value) > 2 else "")
+        return None
+
+
+@dataclass
+class Detail:
+    """One Books record, normalized across kinds."""
+
+    kind: str
+    books_id: str
+    record: transactions.TransactionRecord | None  # without the project (resolved later)
+    project_ids: list[str]  # Books project ids it names (top level and lines)
+    items: set[tuple[str, str]]  # billable items an invoice bills
+    expense_ids: list[str]
+    expense_invoice_id: str = ""  # an expense billed by this invoice
+
+
+@dataclass
+class Known:
+    last_modified_at: dt.datetime | None
+    deleted: bool
+    projects_project_id: str | None
+    books_project_id: str | None
+    items: set[tuple[str, str]]
+
+
+@dataclass
+class PullOutcome:
+    upserted: int = 0
+    deleted: int = 0
+    released: int = 0
+    conflicts: int = 0
+    reads: int = 0
+    more: bool = False  # the read budget ran out: some kind continues on the next pull
+    leftover: list[Hint] = field(default_factory=list)  # named records not read yet (the next pull reads them)
+    cursor: dict[str, Any] = field(default_factory=dict)  # finance_cursor keys to merge
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "upserted": self.upserted,
+            "deleted": self.deleted,
+            "released": self.released,
+            "conflicts": self.conflicts,
+            "reads": self.reads,
+            "more": self.more,
+        }
+
+
+def _decimal(value: float | None) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _items_of(lines: Iterable[Any]) -> set[tuple[str, str]]:
+    items: set[tuple[str, str]] = set()
+    for line in lines:
+        for entry_id in line.time_entry_ids:
+            if entry_id:
+                items.add(("time_entry", str(entry_id)))
+        if line.expense_id:
+            items.add(("expense", str(line.expense_id)))
+    return items
+
+
+def _lines_payload(lines: Iterable[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "line_item_id": line.line_item_id,
+            "name": line.name,
+            "description": line.description,
+            "rate": line.rate,
+            "quantity": line.quantity,
+            "project_id": line.project_id,
+            "time_entry_ids": list(line.time_entry_ids),
+            "expense_id": line.expense_id,
+        }
+        for line in lines
+    ]
+
+
+def detail_of(kind: str, raw: dict[str, Any]) -> Detail:
+    """What we keep of one Books record (``raw`` as Books returned it)."""
+    model: Any = DETAIL[kind].model_validate(raw)
+    books_id = str(getattr(model, ID_FIELD[kind]))
+    modified = parse_books_time(model.last_modified_time)
+    lines = list(getattr(model, "line_items", []) or [])
+    line_projects = [line.project_id for line in lines if line.project_id]
+    common: dict[str, Any] = {
+        "kind": kind,
+        "books_id": books_id,
+        "books_project_id": None,
+        "projects_project_id": None,
+        "customer_id": model.customer_id or None,
+        "customer_name": model.customer_name or None,
+        "status": model.status or None,
+        "currency_code": model.currency_code or None,
+        "last_modified_at": modified,
+    }
+    if kind == "invoice":
+        record = transactions.TransactionRecord(
+            **common,
+            number=model.invoice_number or None,
+            date=model.date,
+            total=_decimal(model.total),
+            balance=_decimal(model.balance),
+            reference_number=(model.reference_number or "").strip() or None,
+            recurring_invoice_id=model.recurring_invoice_id or None,
+            payload={"line_items": _lines_payload(lines), "due_date": str(model.due_date or "") or None},
+        )
+        items = _items_of(lines)
+        return Detail(kind, books_id, record, line_projects, items, [e for t, e in items if t == "expense"])
+    if kind == "quote":
+        record = transactions.TransactionRecord(
+            **common,
+            number=model.estimate_number or None,
+            date=model.date,
+            total=_decimal(model.total),
+            reference_number=(model.reference_number or "").strip() or None,
+            payload={"line_items": _lines_payload(lines), "expiry_date": str(model.expiry_date or "") or None},
+        )
+        return Detail(kind, books_id, record, line_projects, set(), [])
+    if kind == "expense":
+        record = transactions.TransactionRecord(
+            **common,
+            number=(model.reference_number or "").strip() or None,
+            date=model.date,
+            total=_decimal(model.total if model.total is not None else model.amount),
+            reference_number=(model.reference_number or "").strip() or None,
+            payload={
+                "account_name": model.account_name,
+                "description": model.description,
+                "is_billable": model.is_billable,
+                "invoice_id": model.invoice_id or None,
+                "invoice_number": model.invoice_number or None,
+            },
+        )
+        projects = [model.project_id] if model.project_id else []
+        return Detail(kind, books_id, record, projects, set(), [], model.invoice_id or "")
+    record = transactions.TransactionRecord(
+        **common,
+        number=model.recurrence_name or None,
+        date=model.start_date,
+        total=_decimal(model.total),
+        reference_number=(model.reference_number or "").strip() or None,
+        payload={
+            "line_items": _lines_payload(lines),
+            "recurrence_frequency": model.recurrence_frequency,
+            "repeat_every": model.repeat_every,
+            "end_date": str(model.end_date or "") or None,
+        },
+    )
+    projects = ([model.project_id] if model.project_id else []) + line_projects
+    return Detail(kind, books_id, record, projects, set(), [])
+
+
+def _payload_items(payload: Any) -> set[tuple[str, str]]:
+    items: set[tuple[str, str]] = set()
+    if not isinstance(payload, dict):
+        return items
+    for line in payload.get("line_items") or []:
+        if not isinstance(line, dict):
+            continue
+        for entry_id in line.get("time_entry_ids") or []:
+            items.add(("time_entry", str(entry_id)))
+        if line.get("expense_id"):
+            items.add(("expense", str(line["expense_id"])))
+    return items
+
+
+# ---------------------------------------------------------------------------------------------- the pull
+class Pull:
+    """One pull of one integration (not thread-safe; one pull per integration runs at a time)."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        books: BooksClient,
+        integration_id: int,
+        state: dict[str, Any] | None,
+        *,
+        now: dt.datetime,
+        max_reads: int = MAX_READS,
+    ) -> None:
+        self.engine = engine
+        self.books = books
+        self.integration_id = integration_id
+        self.state = dict(state or {})
+        self.now = now
+        self.max_reads = max_reads
+        self.outcome = PullOutcome()
+        self.projects: dict[str, str] = {}  # Books project id -> Projects project id
+        self.known: dict[tuple[str, str], Known] = {}
+        skip = self.state.get("skip")
+        # records examined lately that belong to no synced project: {kind: {id: last_modified_time}}
+        self.skip: dict[str, dict[str, str]] = {k: dict(v) for k, v in (skip or {}).items() if isinstance(v, dict)}
+        self.follow: list[Hint] = []
+        self.visited: set[tuple[str, str]] = set()
+
+    # ------------------------------------------------------------------ loading
+    def load(self) -> None:
+        with self.engine.connect() as conn:
+            self.projects = {
+                link.books_id: projects_id
+                for projects_id, link in links_of(conn, self.integration_id, "project").items()
+                if link.books_id
+            }
+            rows = conn.execute(
+                sa.select(
+                    transactions_table.c.kind,
+                    transactions_table.c.books_id,
+                    transactions_table.c.last_modified_at,
+                    transactions_table.c.deleted_at,
+                    transactions_table.c.projects_project_id,
+                    transactions_table.c.books_project_id,
+                    transactions_table.c.payload,
+                ).where(transactions_table.c.integration_id == self.integration_id)
+            ).all()
+        self.known = {
+            (r.kind, r.books_id): Known(
+                _aware(r.last_modified_at),
+                r.deleted_at is not None,
+                r.projects_project_id,
+                r.books_project_id,
+                _payload_items(r.payload),
+            )
+            for r in rows
+        }
+
+    # ------------------------------------------------------------------ entry points
+    def run(self, hints: Iterable[Hint], *, full: bool) -> PullOutcome:
+        self.load()
+        for hint in hints:
+            if not self._budget():
+                self.outcome.leftover.append(hint)
+                continue
+            self.visit(hint.kind, hint.books_id)
+        if full:
+            self.scan_invoices()
+            for kind in FULL_LISTING_KINDS:
+                self.scan_listing(kind)
+        while self.follow and self._budget():
+            hint = self.follow.pop(0)
+            if (hint.kind, hint.books_id) not in self.visited:
+                self.visit(hint.kind, hint.books_id)
+        if self.follow:
+            self.outcome.more = True
+            self.outcome.leftover.extend(self.follow)
+        cutoff = {
+            kind: (parse_books_time(self.outcome.cursor.get(kind, self.state.get(kind))) or self.now) - OVERLAP
+            for kind in RESOURCE_OF
+        }
+        # the skip memory only needs what a later changed-since read can still list
+        self.outcome.cursor["skip"] = {
+            kind: {i: t for i, t in ids.items() if (parse_books_time(t) or self.now) >= cutoff[kind]}
+            for kind, ids in self.skip.items()
+        }
+        return self.outcome
+
+    def _budget(self) -> bool:
+        if self.outcome.reads >= self.max_reads:
+            self.outcome.more = True
+            return False
+        return True
+
+    # ------------------------------------------------------------------ scans
+    def _list(self, kind: str, *, path: str | None = None, **filters: Any) -> Iterator[tuple[str, str]]:
+        resource = RESOURCES[RESOURCE_OF[kind]]
+        model = LISTED[kind]
+        rows = iterate(lambda cursor: self.books.page(resource, model, cursor, path=path, **filters))
+        for row in rows:
+            yield str(getattr(row, ID_FIELD[kind])), str(getattr(row, "last_modified_time", "") or "")
+
+    def _consider(self, kind: str, books_id: str, modified_text: str, cutoff: dt.datetime | None) -> None:
+        modified = parse_books_time(modified_text)
+        known = self.known.get((kind, books_id))
+        if known is not None and not known.deleted and modified is not None and known.last_modified_at == modified:
+            return  # unchanged since we wrote it
+        if known is None:
+            if cutoff is not None and modified is not None and modified < cutoff:
+                return  # examined when it last changed: it belongs to no synced project
+            if modified_text and self.skip.get(kind, {}).get(books_id) == modified_text:
+                return
+        if (kind, books_id) in self.visited or not self._budget():
+            return
+        self.visit(kind, books_id)
+
+    def scan_invoices(self) -> None:
+        since = parse_books_time(self.state.get("invoice"))
+        started = self.now
+        done = set(self.state.get("projects") or [])
+        complete = True
+        # the backfill: every invoice of a project synced since the last pull (all of them on the first pull)
+        for books_project_id in sorted(set(self.projects) - done):
+            for books_id, modified in self._list("invoice", path=f"/projects/{books_project_id}/invoices"):
+                self._consider("invoice", books_id, modified, None)
+            if self.outcome.more:
+                complete = False
+                break
+            done.add(books_project_id)
+        if complete and since is not None:
+            for books_id, modified in self._list("invoice", last_modified_time=books_time(since - OVERLAP)):
+                self._consider("invoice", books_id, modified, None)
+        self.outcome.cursor["projects"] = sorted(done)
+        if complete and not self.outcome.more:
+            self.outcome.cursor["invoice"] = books_time(started)
+        self.reconcile_invoices()
+
+    def reconcile_invoices(self) -> None:
+        """Deleted invoices appear in no changed-since list: compare each project's invoice ids with ours."""
+        last = parse_books_time(self.state.get("reconciled_at"))
+        if last is not None and self.now < last + RECONCILE_EVERY:
+            return
+        by_project: dict[str, set[str]] = {}
+        for (kind, books_id), known in self.known.items():
+            if kind == "invoice" and not known.deleted and known.books_project_id in self.projects:
+                by_project.setdefault(known.books_project_id, set()).add(books_id)
+        for books_project_id, ours in sorted(by_project.items()):
+            listed = {i for i, _ in self._list("invoice", path=f"/projects/{books_project_id}/invoices")}
+            for books_id in sorted(ours - listed):
+                if self._budget():
+                    self.visit("invoice", books_id)  # gone (404: deleted) or moved off the project
+        if not self.outcome.more:
+            self.outcome.cursor["reconciled_at"] = books_time(self.now)
+
+    def scan_listing(self, kind: str) -> None:
+        since = parse_books_time(self.state.get(kind))
+        started = self.now
+        cutoff = since - OVERLAP if since is not None else None
+        listed: set[str] = set()
+        before = self.outcome.more
+        self.outcome.more = False
+        for books_id, modified in self._list(kind):
+            listed.add(books_id)
+            self._consider(kind, books_id, modified, cutoff)
+        for (known_kind, books_id), known in list(self.known.items()):
+            if known_kind == kind and not known.deleted and books_id not in listed and self._budget():
+                self.visit(kind, books_id)  # not in Books' list: read it to be sure it is gone
+        if not self.outcome.more:
+            self.outcome.cursor[kind] = books_time(started)
+        self.outcome.more = self.outcome.more or before
+
+    # ------------------------------------------------------------------ one record
+    def _read(self, kind: str, books_id: str) -> dict[str, Any] | None:
+        resource = RESOURCES[RESOURCE_OF[kind]]
+        self.outcome.reads += 1
+        try:
+            body = self.books.call(
+                "GET", f"{resource.path}/{books_id}", template=f"{resource.path}/{{{resource.one}_id}}"
+            )
+        except NotFound:
+            return None
+        raw = body.get(resource.one)
+        return raw if isinstance(raw, dict) else None
+
+    def visit(self, kind: str, books_id: str) -> None:
+        """Read one record and write what Books says about it (gone: deleted here too, its claims released)."""
+        self.visited.add((kind, books_id))
+        raw = self._read(kind, books_id)
+        if raw is None:
+            self.gone(kind, books_id)
+            return
+        detail = detail_of(kind, raw)
+        self.write(detail, raw)
+
+    def gone(self, kind: str, books_id: str) -> None:
+        known = self.known.get((kind, books_id))
+        if known is None or known.deleted:
+            return
+        with self.engine.begin() as conn:
+            if transactions.mark_deleted(conn, self.integration_id, kind, books_id):
+                self.outcome.deleted += 1
+            if kind == "invoice":
+                self.outcome.released += claims.release_invoice(conn, self.integration_id, books_id)
+                self._resolve(conn, known.items)
+        known.deleted = True
+        if kind == "invoice":
+            self._revisit_conflicts(known.items, books_id)
+
+    def _project_of(self, conn: sa.Connection, detail: Detail, request: sa.Row | None) -> tuple[str | None, str | None]:
+        for books_project_id in detail.project_ids:
+            if books_project_id in self.projects:
+                return books_project_id, self.projects[books_project_id]
+        record = detail.record
+        assert record is not None
+        via: list[tuple[str, str]] = [("expense", e) for e in detail.expense_ids]
+        if record.recurring_invoice_id:
+            via.append(("recurring_invoice", record.recurring_invoice_id))
+        for key in via:
+            known = self.known.get(key)
+            if known is not None and known.projects_project_id:
+                return known.books_project_id, known.projects_project_id
+        if request is not None:
+            return request.books_project_id, request.projects_project_id
+        return None, None
+
+    def _request(self, conn: sa.Connection, detail: Detail) -> sa.Row | None:
+        reference = detail.record.reference_number if detail.record else None
+        if detail.kind != "invoice" or not reference:
+            return None
+        return conn.execute(
+            sa.select(finance_requests).where(
+                finance_requests.c.integration_id == self.integration_id, finance_requests.c.reference == reference
+            )
+        ).first()
+
+    def write(self, detail: Detail, raw: dict[str, Any]) -> None:
+        record = detail.record
+        assert record is not None
+        key = (detail.kind, detail.books_id)
+        known = self.known.get(key)
+        with self.engine.begin() as conn:
+            request = self._request(conn, detail)
+            books_project_id, projects_project_id = self._project_of(conn, detail, request)
+            if projects_project_id is None and known is None and request is None:
+                modified = str(raw.get("last_modified_time") or "")
+                if modified:
+                    self.skip.setdefault(detail.kind, {})[detail.books_id] = modified
+                return  # not a synced project's
+            record = _with_project(record, books_project_id, projects_project_id)
+            origin = "projects" if request is not None else "books"
+            transactions.upsert(conn, self.integration_id, record, origin=origin)
+            self.outcome.upserted += 1
+            released: set[tuple[str, str]] = set()
+            if detail.kind == "invoice":
+                released = self._bill(conn, detail, record, request, known)
+        self.known[key] = Known(
+            record.last_modified_at, False, projects_project_id, books_project_id, set(detail.items)
+        )
+        self.skip.get(detail.kind, {}).pop(detail.books_id, None)
+        if released:
+            self._revisit_conflicts(released, detail.books_id)
+        if detail.kind == "expense" and detail.expense_invoice_id:
+            invoice_key = ("invoice", detail.expense_invoice_id)
+            if invoice_key not in self.known and invoice_key not in self.visited:
+                self.follow.append(Hint("invoice", detail.expense_invoice_id, "billed expense"))
+
+    def _bill(
+        self,
+        conn: sa.Connection,
+        detail: Detail,
+        record: transactions.TransactionRecord,
+        request: sa.Row | None,
+        known: Known | None,
+    ) -> set[tuple[str, str]]:
+        """The ledger side of an invoice; returns the items it no longer holds."""
+        before = claims.items_of_invoice(conn, self.integration_id, detail.books_id)
+        if request is not None:
+            claims.confirm(conn, self.integration_id, request.reference, detail.books_id)
+        previous = (known.items if known else set()) | before
+        if record.status == "void":
+            self.outcome.released += claims.release_invoice(conn, self.integration_id, detail.books_id)
+            self._resolve(conn, previous | detail.items)
+            return previous
+        side = "projects" if request is not None else "books"
+        conflicts = claims.reclaim_invoice(conn, self.integration_id, detail.books_id, detail.items, side=side)
+        clashing = {(c.item_type, c.item_id) for c in conflicts}
+        self._resolve(conn, (previous | detail.items) - clashing)
+        for holder in conflicts:
+            self.outcome.conflicts += 1
+            number = record.number or detail.books_id
+            what = holder.item_type.replace("_", " ")
+            sync_errors.record(
+                conn,
+                self.integration_id,
+                module=MODULE,
+                entity_type=f"billed_{holder.item_type}",
+                source_id=holder.item_id,
+                source_name=f"{what} {holder.item_id} on invoice {number}",
+                problem=sync_errors.Problem(
+                    "billed_twice",
+                    f"Zoho Books invoice {number!r} bills {what} {holder.item_id}, which {holder.describe()} "
+                    f"already bills: the item is billed twice.",
+                    "remove the line from one of the two invoices in Zoho Books, or void one of them; "
+                    "the next pull clears this error",
+                ),
+                module_run_id=None,
+            )
+        return previous - detail.items
+
+    def _resolve(self, conn: sa.Connection, items: Iterable[tuple[str, str]]) -> None:
+        for item_type, item_id in items:
+            sync_errors.resolve(conn, self.integration_id, f"billed_{item_type}", item_id)
+
+    def _revisit_conflicts(self, items: set[tuple[str, str]], released_by: str) -> None:
+        """Items an invoice let go that another invoice also bills: that invoice takes them now."""
+        if not items:
+            return
+        with self.engine.connect() as conn:
+            open_errors = conn.execute(
+                sa.select(sync_errors_table.c.entity_type, sync_errors_table.c.source_id).where(
+                    sync_errors_table.c.integration_id == self.integration_id,
+                    sync_errors_table.c.module == MODULE,
+                    sync_errors_table.c.resolved_at.is_(None),
+                )
+            ).all()
+        flagged = {(r.entity_type.removeprefix("billed_"), r.source_id) for r in open_errors}
+        wanted = items & flagged
+        if not wanted:
+            return
+        for (kind, books_id), known in self.known.items():
+            if kind == "invoice" and books_id != released_by and not known.deleted and known.items & wanted:
+                self.follow.append(Hint("invoice", books_id, "takes released items"))
+
+
+def _with_project(
+    record: transactions.TransactionRecord, books_project_id: str | None, projects_project_id: str | None
+) -> transactions.TransactionRecord:
+    from dataclasses import replace
+
+    return replace(record, books_project_id=books_project_id, projects_project_id=projects_project_id)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def pull(
+    engine: sa.Engine,
+    books: BooksClient,
+    integration_id: int,
+    state: dict[str, Any] | None,
+    *,
+    hints: Iterable[Hint] = (),
+    full: bool,
+    now: dt.datetime,
+    max_reads: int = MAX_READS,
+) -> PullOutcome:
+    """Bring the integration's transactions up to date with Books; returns counts and the cursor keys to merge."""
+    return Pull(engine, books, integration_id, state, now=now, max_reads=max_reads).run(hints, full=full)
