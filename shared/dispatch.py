@@ -7,6 +7,7 @@ Tasks are sent by name through the Celery app, so the scheduler never imports wo
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 
@@ -22,6 +23,11 @@ from shared.db.schema import integrations, module_runs, sync_runs
 from shared.modules import modules_for_refresh
 
 log = logging.getLogger(__name__)
+# What a refresh answers when the broker could not take its first module (the run itself is stored).
+UNSENT_NOTICE = (
+    "the broker is unreachable: the run is stored and the beat's next sweep sends it once the broker is back "
+    "(check the broker: BPSYNC_BROKER_URL)"
+)
 MODULE_TASK = "bpsync.sync.module"
 TICK_TASK = "bpsync.sync.tick"
 
@@ -59,8 +65,8 @@ def request_sync(
     wanted = modules_for_refresh(module)
     with engine.begin() as conn:
         request = runs.request_run(conn, integration_id, wanted, trigger)
-    if request.start_module_run_id is not None:
-        enqueue_module(app, request.start_module_run_id)
+    if request.start_module_run_id is not None and not enqueue_module(app, request.start_module_run_id):
+        return dataclasses.replace(request, sent=False)
     return request
 
 

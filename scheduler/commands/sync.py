@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from shared.zoho.factory import ZohoCredentials
 
 EXIT_RUN_FAILED = 1
+EXIT_NOT_SENT = 3  # the run is stored but the broker could not take it (the beat's sweep sends it later)
 SECRET_ENV = {
     "client_id": "BPSYNC_CONNECT_CLIENT_ID",
     "client_secret": "BPSYNC_CONNECT_CLIENT_SECRET",
@@ -215,7 +216,7 @@ def refresh_command(integration_ref: str, module: str | None, wait: bool, timeou
     from shared.celery_app import create_celery
     from shared.db.engine import require_schema
     from shared.db.integrations import get_integration
-    from shared.dispatch import request_sync
+    from shared.dispatch import UNSENT_NOTICE, request_sync
     from shared.modules import modules_for_refresh
 
     conf = settings()
@@ -236,6 +237,11 @@ def refresh_command(integration_ref: str, module: str | None, wait: bool, timeou
         joined = read_run(engine, request.run_id).status if request.coalesced else None
         if not as_json:
             click.echo(_request_message(integration, request.run_id, joined, module))
+        if not request.sent:
+            click.echo(f"warning: {UNSENT_NOTICE}", err=True)
+            if as_json:
+                emit_json({**_request_json(integration, request.run_id, joined, module), "queued": False})
+            sys.exit(EXIT_NOT_SENT)
         if not (wait or conf.embedded):
             if as_json:
                 emit_json(_request_json(integration, request.run_id, joined, module))

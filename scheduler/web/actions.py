@@ -17,7 +17,7 @@ from scheduler.web.context import WebContext
 from scheduler.web.queries import BadRequest
 from shared.db.integrations import get_integration
 from shared.db.runs import RunRequest
-from shared.dispatch import request_sync
+from shared.dispatch import UNSENT_NOTICE, request_sync
 from shared.modules import modules_for_refresh
 
 
@@ -44,12 +44,15 @@ class Started:
             "modules": self.modules,
             "run_id": self.request.run_id,
             "coalesced": self.request.coalesced,
+            "queued": self.request.sent,
+            "detail": None if self.request.sent else UNSENT_NOTICE,
         }
 
     @property
     def notice(self) -> str:
         joined = " (joined the sync already running)" if self.request.coalesced else ""
-        return f"Run #{self.request.run_id} requested for {', '.join(self.modules)}{joined}."
+        unsent = "" if self.request.sent else f" Not started yet: {UNSENT_NOTICE}."
+        return f"Run #{self.request.run_id} requested for {', '.join(self.modules)}{joined}.{unsent}"
 
 
 def refresh(ctx: WebContext, ref: int | str, module: str | None) -> Started:

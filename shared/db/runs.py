@@ -27,6 +27,7 @@ class RunRequest:
     run_id: int
     coalesced: bool  # joined (or waits behind) a sync that was already running
     start_module_run_id: int | None  # enqueue this now (None: the running sync will get to it)
+    sent: bool = True  # False: the broker could not take it; the run is stored and the next sweep sends it
 
 
 @dataclass(frozen=True)

@@ -355,3 +355,23 @@ def test_delete_needs_a_disabled_integration_no_running_module_and_confirmation(
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(module_runs)).scalar() == 0  # cascaded
     connected(sqlite_url, world, name="acme-again")  # the organization is free to connect again
+
+
+def test_a_refresh_the_broker_cannot_take_says_so_and_the_next_sweep_sends_it(sqlite_url, world, redis_url):
+    from shared.celery_app import create_celery
+    from shared.dispatch import sweep
+
+    engine, settings = connected(sqlite_url, world)
+    down = {**base_env(sqlite_url, world), "BPSYNC_BROKER_URL": "redis://127.0.0.1:1/0"}  # nothing listens there
+    result = run(["refresh", "acme", "--json"], down)
+    assert result.returncode == 3, result.stderr
+    assert "broker is unreachable" in result.stderr and "Traceback" not in result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["queued"] is False
+    with engine.connect() as conn:
+        first = conn.execute(
+            sa.select(module_runs).where(module_runs.c.sync_run_id == answer["run_id"]).order_by(module_runs.c.position)
+        ).first()
+    assert first.heartbeat_at is None  # marked unsent: the next sweep takes it at once
+    app = create_celery(settings.model_copy(update={"broker_url": redis_url}))
+    assert sweep(engine, app, app.conf.bpsync_settings) == [first.id]
