@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 import unicodedata
 
+# fmt: off
 LEGAL_SUFFIXES = {
     "ltd", "limited", "inc", "incorporated", "llc", "llp", "lp", "corp", "corporation", "co", "company", "plc",
     "gmbh", "ag", "sa", "sas", "sarl", "bv", "nv", "pty", "pvt", "private", "srl", "spa", "oy", "ab", "kg",
 }
+# fmt: on
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import os
 import random
 import time
@@ -153,7 +154,7 @@ def test_two_beats_and_two_workers_never_dispatch_a_run_twice_nor_share_a_module
         assert all(n == 1 for n in slots.values()), f"beat slots dispatched twice: {slots}; {about()}"
         # never two runs of the integration at once
         spans = sorted((as_utc(r.started_at), as_utc(r.finished_at), r.id) for r in runs if r.started_at)
-        overlapping = [(a[2], b[2]) for a, b in zip(spans, spans[1:], strict=False) if b[0] < a[1]]
+        overlapping = [(a[2], b[2]) for a, b in itertools.pairwise(spans) if b[0] < a[1]]
         assert not overlapping, f"runs overlapping in time: {overlapping}; {about()}"
         # no module held by two workers at once, no finished module reopened, nothing left running
         violations = lease_violations(h.engine)

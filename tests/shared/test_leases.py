@@ -178,4 +178,3 @@ def test_two_sweeps_at_once_resume_a_dead_module_once(harness):
 def test_beat_ticks_expire_so_a_backlog_never_runs_stale_sweeps(harness):
     schedule = harness.app.conf.beat_schedule["bpsync-tick"]
     assert 0 < schedule["options"]["expires"] <= harness.settings.beat_tick_seconds
-
