@@ -13,7 +13,7 @@ from shared.config import Settings
 
 SYNC_QUEUE = "sync"
 INSTANT_QUEUE = "instant"
-TASK_MODULES = ["worker.tasks.checks", "worker.tasks.sync", "worker.tasks.finance_pull"]
+TASK_MODULES = ["worker.tasks.checks", "worker.tasks.sync", "worker.tasks.finance_pull", "worker.tasks.finance"]
 
 
 def create_celery(settings: Settings, *, main: str = "bpsync") -> Celery:
