@@ -79,12 +79,7 @@ def parse_lines(raw: Any) -> list[dict[str, Any]]:
     lines = []
     for n, item in enumerate(raw, start=1):
         if isinstance(item, str):
-            name, _, rest = item.rpartition(":") if item.count(":") == 1 else item.partition(":")
-            if item.count(":") >= 2:
-                name, rate, quantity = item.rsplit(":", 2)
-            else:
-                rate, quantity = rest, "1"
-            item = {"name": name, "rate": rate, "quantity": quantity}
+            item = _line_of_text(item)
         if not isinstance(item, dict) or not str(item.get("name") or "").strip():
             raise Refused(f'line_items[{n}]: needs a name and a rate (e.g. "Design work:1200" or {{"name", "rate"}})')
         name = str(item["name"]).strip()
@@ -99,6 +94,24 @@ def parse_lines(raw: Any) -> list[dict[str, Any]]:
             line["description"] = str(item["description"])[:2000]
         lines.append(line)
     return lines
+
+
+def _line_of_text(text: str) -> dict[str, Any]:
+    """``NAME:RATE`` or ``NAME:RATE:QUANTITY`` (the name may hold colons: the numbers are taken from the end)."""
+    parts = text.split(":")
+    if len(parts) >= 3 and _is_number(parts[-1]) and _is_number(parts[-2]):
+        return {"name": ":".join(parts[:-2]), "rate": parts[-2], "quantity": parts[-1]}
+    if len(parts) >= 2:
+        return {"name": ":".join(parts[:-1]), "rate": parts[-1]}
+    return {"name": text, "rate": ""}
+
+
+def _is_number(text: str) -> bool:
+    try:
+        Decimal(text.strip())
+    except InvalidOperation:
+        return False
+    return True
 
 
 # ----------------------------------------------------------------------------------------------- checks

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from scheduler.web import api, login, metrics, pages, webhooks
+from scheduler.web import api, finance, login, metrics, pages, webhooks
 from scheduler.web.context import WebContext
 from scheduler.web.problems import EXCEPTION_HANDLERS
 from shared.config import Settings
@@ -62,6 +62,7 @@ def create_web_app(settings: Settings, *, celery: Celery | None = None) -> Starl
             *login.ROUTES,
             *pages.ROUTES,
             *api.ROUTES,
+            *finance.ROUTES,
             *metrics.ROUTES,
             *webhooks.ROUTES,
         ],
