@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from scheduler.status.timefmt import iso
 from shared.clock import as_utc
-from shared.db.integrations import get_integration
+from shared.db.integrations import MAX_ID, get_integration
 from shared.db.schema import integrations, sync_errors
 from shared.modules import MODULE_ORDER
 
@@ -152,6 +152,8 @@ def error_details(
 
 def get_error(engine: sa.Engine, error_id: int) -> ErrorDetail:
     """One error, open or resolved (SyncErrorNotFound if there is none)."""
+    if not 0 < error_id <= MAX_ID:
+        raise SyncErrorNotFound(error_id)
     with engine.connect() as conn:
         row = conn.execute(_detail_query().where(sync_errors.c.id == error_id)).first()
     if row is None:

@@ -16,14 +16,13 @@ from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from scheduler.web import api, finance, login, metrics, pages, webhooks
+from scheduler.web import api, finance, health, login, metrics, pages, webhooks
 from scheduler.web.context import WebContext
 from scheduler.web.problems import EXCEPTION_HANDLERS
 from shared.config import Settings
 
-OPEN_PATHS = {"/healthz", "/login"}
+OPEN_PATHS = {"/healthz", "/readyz", "/login"}
 
 
 def token_matches(given: str, token: str) -> bool:
@@ -49,16 +48,12 @@ class TokenAuth(BaseHTTPMiddleware):
         return await call_next(request)
 
 
-async def healthz(_request: Request) -> Response:
-    return JSONResponse({"ok": True})
-
-
 def create_web_app(settings: Settings, *, celery: Celery | None = None) -> Starlette:
     """The web app; ``celery`` sends the refreshes (default: an app built from ``settings``)."""
     context = WebContext(settings, celery)
     app = Starlette(
         routes=[
-            Route("/healthz", healthz),
+            *health.ROUTES,
             *login.ROUTES,
             *pages.ROUTES,
             *api.ROUTES,
@@ -66,7 +61,7 @@ def create_web_app(settings: Settings, *, celery: Celery | None = None) -> Starl
             *metrics.ROUTES,
             *webhooks.ROUTES,
         ],
-        middleware=[Middleware(TokenAuth, token=settings.web_token)],
+        middleware=[Middleware(health.BodyLimit), Middleware(TokenAuth, token=settings.web_token)],
         exception_handlers=EXCEPTION_HANDLERS,
     )
     app.state.settings = settings

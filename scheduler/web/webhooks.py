@@ -22,18 +22,24 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 async def projects_webhook(request: Request) -> Response:
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
+    """The token is checked before the body is read: an unauthorized caller cannot make us read anything."""
+    context = web_context(request)
+    integration_id = request.path_params["integration_id"]
+    token = request.query_params.get("token", "")
+    try:
+        await run_in_threadpool(authorize, context.engine, integration_id, token)
+    except WebhookRejected as exc:
+        return JSONResponse({"error": exc.message}, exc.status)
+    raw = await _capped_body(request)
+    if raw is None:
         return JSONResponse({"error": f"body over {MAX_BODY_BYTES} bytes; send only event and payload"}, 413)
     try:
         body = json.loads(raw or b"null")
     except ValueError as exc:
         return JSONResponse({"error": f"the body is not JSON ({exc}); send Content-Type application/json"}, 400)
-    context = web_context(request)
-    token = request.query_params.get("token", "")
     try:
         receipt = await run_in_threadpool(
-            receive_projects_webhook, context.engine, context.celery, request.path_params["integration_id"], token, body
+            receive_projects_webhook, context.engine, context.celery, integration_id, token, body
         )
     except WebhookRejected as exc:
         return JSONResponse({"error": exc.message}, exc.status)

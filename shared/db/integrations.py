@@ -105,9 +105,16 @@ def create_integration(
     return get_integration(engine, new_id)
 
 
+# Ids are 32-bit integers in the database: a larger one names nothing (and must not reach the driver, which
+# would raise "out of range" — an answer of 500 for a mistyped or hostile id).
+MAX_ID = 2**31 - 1
+
+
 def get_integration(engine: sa.Engine, ref: int | str) -> Integration:
     column = integrations.c.id if isinstance(ref, int) or str(ref).isdigit() else integrations.c.name
     value = int(ref) if column is integrations.c.id else ref
+    if column is integrations.c.id and not 0 < int(value) <= MAX_ID:
+        raise IntegrationNotFound(ref)
     with engine.connect() as conn:
         row = conn.execute(sa.select(integrations).where(column == value)).first()
     if row is None:
