@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -69,7 +69,8 @@ KIND_OF_ENTITY = {
     "recurring_invoice": "recurring_invoice",
 }
 FULL_LISTING_KINDS = ("quote", "expense", "recurring_invoice")
-OVERLAP = dt.timedelta(minutes=2)  # Books' clock vs ours, and writes landing while we list
+OVERLAP = dt.timedelta(minutes=2)  # writes landing while we list, and Books' clock vs ours
+SAME_SECOND_MARGIN = dt.timedelta(seconds=5)  # one second of timestamp resolution + clock skew
 RECONCILE_EVERY = dt.timedelta(minutes=5)
 MAX_READS = 100
 BOOKS_TIME = "%Y-%m-%dT%H:%M:%S%z"
@@ -96,6 +97,9 @@ def books_time(value: dt.datetime) -> str:
 # ---------------------------------------------------------------------------------------------- Books shapes
 class _Listed(BooksModel):
     last_modified_time: str = ""
+    # Books' timestamps have one-second resolution: an edit and a void in the same second share one
+    # last_modified_time, so the status is compared too
+    status: str = ""
 
 
 class ListedInvoice(_Listed):
@@ -179,10 +183,12 @@ class Detail:
 @dataclass
 class Known:
     last_modified_at: dt.datetime | None
+    status: str | None
     deleted: bool
     projects_project_id: str | None
     books_project_id: str | None
     items: set[tuple[str, str]]
+    read_at: dt.datetime | None = None  # our clock when we last read it from Books
 
 
 @dataclass
@@ -354,6 +360,8 @@ class Pull:
         # records examined lately that belong to no synced project: {kind: {id: last_modified_time}}
         self.skip: dict[str, dict[str, str]] = {k: dict(v) for k, v in (skip or {}).items() if isinstance(v, dict)}
         self.follow: list[Hint] = []
+        # the newest last_modified_time Books showed per kind: cursors are Books' own timestamps, never our clock
+        self.latest: dict[str, dt.datetime] = {}
         self.visited: set[tuple[str, str]] = set()
 
     # ------------------------------------------------------------------ loading
@@ -369,6 +377,7 @@ class Pull:
                     transactions_table.c.kind,
                     transactions_table.c.books_id,
                     transactions_table.c.last_modified_at,
+                    transactions_table.c.status,
                     transactions_table.c.deleted_at,
                     transactions_table.c.projects_project_id,
                     transactions_table.c.books_project_id,
@@ -378,10 +387,12 @@ class Pull:
         self.known = {
             (r.kind, r.books_id): Known(
                 _aware(r.last_modified_at),
+                r.status,
                 r.deleted_at is not None,
                 r.projects_project_id,
                 r.books_project_id,
                 _payload_items(r.payload),
+                _read_at(r.payload),
             )
             for r in rows
         }
@@ -428,13 +439,28 @@ class Pull:
         model = LISTED[kind]
         rows = iterate(lambda cursor: self.books.page(resource, model, cursor, path=path, **filters))
         for row in rows:
-            yield str(getattr(row, ID_FIELD[kind])), str(getattr(row, "last_modified_time", "") or "")
+            yield str(getattr(row, ID_FIELD[kind])), str(getattr(row, "last_modified_time", "") or ""), row.status
 
-    def _consider(self, kind: str, books_id: str, modified_text: str, cutoff: dt.datetime | None) -> None:
+    def _consider(
+        self, kind: str, books_id: str, modified_text: str, cutoff: dt.datetime | None, status: str | None = None
+    ) -> None:
         modified = parse_books_time(modified_text)
+        if modified is not None and (kind not in self.latest or modified > self.latest[kind]):
+            self.latest[kind] = modified
         known = self.known.get((kind, books_id))
-        if known is not None and not known.deleted and modified is not None and known.last_modified_at == modified:
-            return  # unchanged since we wrote it
+        unchanged = (
+            known is not None
+            and not known.deleted
+            and modified is not None
+            and known.last_modified_at == modified
+            and (status is None or (known.status or "") == status)
+            # Books' timestamps have one-second resolution: a change in the same second as our read keeps
+            # last_modified_time, so a record read that close to its last change is read once more
+            and known.read_at is not None
+            and known.read_at >= modified + SAME_SECOND_MARGIN
+        )
+        if unchanged:
+            return  # as we wrote it
         if known is None:
             if cutoff is not None and modified is not None and modified < cutoff:
                 return  # examined when it last changed: it belongs to no synced project
@@ -444,25 +470,34 @@ class Pull:
             return
         self.visit(kind, books_id)
 
+    def _advance(self, kind: str, since: dt.datetime | None) -> None:
+        newest = max((t for t in (since, self.latest.get(kind)) if t is not None), default=None)
+        if newest is not None:
+            self.outcome.cursor[kind] = books_time(newest)
+
     def scan_invoices(self) -> None:
         since = parse_books_time(self.state.get("invoice"))
-        started = self.now
         done = set(self.state.get("projects") or [])
         complete = True
         # the backfill: every invoice of a project synced since the last pull (all of them on the first pull)
         for books_project_id in sorted(set(self.projects) - done):
-            for books_id, modified in self._list("invoice", path=f"/projects/{books_project_id}/invoices"):
-                self._consider("invoice", books_id, modified, None)
+            for books_id, modified, status in self._list("invoice", path=f"/projects/{books_project_id}/invoices"):
+                self._consider("invoice", books_id, modified, None, status)
             if self.outcome.more:
                 complete = False
                 break
             done.add(books_project_id)
         if complete and since is not None:
-            for books_id, modified in self._list("invoice", last_modified_time=books_time(since - OVERLAP)):
-                self._consider("invoice", books_id, modified, None)
+            for books_id, modified, status in self._list("invoice", last_modified_time=books_time(since - OVERLAP)):
+                self._consider("invoice", books_id, modified, None, status)
+        elif complete:
+            # no cursor yet: the newest invoices of the organization (one page) say where Books' clock is
+            resource = RESOURCES["invoices"]
+            for row in self.books.page(resource, ListedInvoice, None).items:
+                self._consider("invoice", row.invoice_id, row.last_modified_time, None, row.status)
         self.outcome.cursor["projects"] = sorted(done)
         if complete and not self.outcome.more:
-            self.outcome.cursor["invoice"] = books_time(started)
+            self._advance("invoice", since)
         self.reconcile_invoices()
 
     def reconcile_invoices(self) -> None:
@@ -475,7 +510,7 @@ class Pull:
             if kind == "invoice" and not known.deleted and known.books_project_id in self.projects:
                 by_project.setdefault(known.books_project_id, set()).add(books_id)
         for books_project_id, ours in sorted(by_project.items()):
-            listed = {i for i, _ in self._list("invoice", path=f"/projects/{books_project_id}/invoices")}
+            listed = {i for i, _, _ in self._list("invoice", path=f"/projects/{books_project_id}/invoices")}
             for books_id in sorted(ours - listed):
                 if self._budget():
                     self.visit("invoice", books_id)  # gone (404: deleted) or moved off the project
@@ -484,19 +519,18 @@ class Pull:
 
     def scan_listing(self, kind: str) -> None:
         since = parse_books_time(self.state.get(kind))
-        started = self.now
         cutoff = since - OVERLAP if since is not None else None
         listed: set[str] = set()
         before = self.outcome.more
         self.outcome.more = False
-        for books_id, modified in self._list(kind):
+        for books_id, modified, status in self._list(kind):
             listed.add(books_id)
-            self._consider(kind, books_id, modified, cutoff)
+            self._consider(kind, books_id, modified, cutoff, status)
         for (known_kind, books_id), known in list(self.known.items()):
             if known_kind == kind and not known.deleted and books_id not in listed and self._budget():
                 self.visit(kind, books_id)  # not in Books' list: read it to be sure it is gone
         if not self.outcome.more:
-            self.outcome.cursor[kind] = books_time(started)
+            self._advance(kind, since)
         self.outcome.more = self.outcome.more or before
 
     # ------------------------------------------------------------------ one record
@@ -520,6 +554,9 @@ class Pull:
             self.gone(kind, books_id)
             return
         detail = detail_of(kind, raw)
+        if detail.record is not None:
+            payload = {**(detail.record.payload or {}), "read_at": dt.datetime.now(dt.UTC).isoformat()}
+            detail.record = replace(detail.record, payload=payload)
         self.write(detail, raw)
 
     def gone(self, kind: str, books_id: str) -> None:
@@ -584,7 +621,13 @@ class Pull:
             if detail.kind == "invoice":
                 released = self._bill(conn, detail, record, request, known)
         self.known[key] = Known(
-            record.last_modified_at, False, projects_project_id, books_project_id, set(detail.items)
+            record.last_modified_at,
+            record.status,
+            False,
+            projects_project_id,
+            books_project_id,
+            set(detail.items),
+            _read_at(record.payload),
         )
         self.skip.get(detail.kind, {}).pop(detail.books_id, None)
         if released:
@@ -665,9 +708,17 @@ class Pull:
 def _with_project(
     record: transactions.TransactionRecord, books_project_id: str | None, projects_project_id: str | None
 ) -> transactions.TransactionRecord:
-    from dataclasses import replace
-
     return replace(record, books_project_id=books_project_id, projects_project_id=projects_project_id)
+
+
+def _read_at(payload: Any) -> dt.datetime | None:
+    value = payload.get("read_at") if isinstance(payload, dict) else None
+    if not isinstance(value, str):
+        return None
+    try:
+        return _aware(dt.datetime.fromisoformat(value))
+    except ValueError:
+        return None
 
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
