@@ -1,16 +1,31 @@
-"""Fixtures for real services. Under CI (CI=true) a missing service fails the test instead of skipping it."""
+"""Fixtures for real services. Under CI (CI=true) a missing service fails the test instead of skipping it.
+
+- ``pg_url`` / ``sqlite_url``: a brand-new *empty* database (for the migration tests and the "not migrated" errors);
+- ``pg_migrated_url`` / ``sqlite_migrated_url``: a fresh database already at the head revision, copied from a template
+  migrated once per session (``CREATE DATABASE ... TEMPLATE``, a file copy for SQLite) instead of migrating each;
+- ``redis_url``: a Redis database of this test process alone, flushed before and after the test.
+
+Under pytest-xdist every worker is its own session: its own template database and its own Redis database number.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import sqlalchemy as sa
 
 PG_ADMIN_URL = os.environ.get("BPSYNC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BPSYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# pytest-xdist names its workers gw0, gw1, ...; without xdist the process is "master"
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "master")
 pytest_plugins = ["tests.sandbox_fixtures"]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -35,34 +50,99 @@ def pg_admin_engine() -> Iterator[sa.Engine]:
     engine.dispose()
 
 
+@contextmanager
+def pg_database(admin: sa.Engine, template: str | None = None) -> Iterator[str]:
+    """URL of a new PostgreSQL database (empty, or a copy of ``template``), dropped on exit."""
+    name = f"bpsync_t_{uuid.uuid4().hex[:12]}"
+    clause = f' TEMPLATE "{template}"' if template else ""
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"{clause}'))
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture
 def pg_url(pg_admin_engine: sa.Engine) -> Iterator[str]:
     """URL of a brand-new, empty PostgreSQL database, dropped after the test."""
-    name = f"bpsync_t_{uuid.uuid4().hex[:12]}"
-    with pg_admin_engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = pg_admin_engine.url.set(database=name).render_as_string(hide_password=False)
-    yield url
-    with pg_admin_engine.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with pg_database(pg_admin_engine) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_admin_engine: sa.Engine) -> Iterator[str]:
+    """Name of a database migrated to head once per session, the template of every ``pg_migrated_url``.
+
+    Alembic's env.py connects with a NullPool and disposes it, so no connection to the template stays open
+    (PostgreSQL refuses to copy a database anyone is connected to).
+    """
+    from shared.db import engine as dbengine
+
+    with pg_database(pg_admin_engine) as url:
+        dbengine.upgrade(url)
+        yield sa.engine.make_url(url).database
 
 
 @pytest.fixture
-def sqlite_url(tmp_path) -> str:
+def pg_migrated_url(pg_admin_engine: sa.Engine, pg_template: str) -> Iterator[str]:
+    """URL of a new PostgreSQL database at the head revision (a copy of the session's template), dropped after."""
+    with pg_database(pg_admin_engine, template=pg_template) as url:
+        yield url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """URL of a new, empty SQLite file."""
     return f"sqlite:///{tmp_path / 'bpsync.sqlite'}"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once per session (checkpointed: the copy needs no -wal file)."""
+    from shared.db import engine as dbengine
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "bpsync.sqlite"
+    dbengine.upgrade(f"sqlite:///{path}")
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@pytest.fixture
+def sqlite_migrated_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """URL of a new SQLite file at the head revision (a copy of the session's template)."""
+    path = tmp_path / "bpsync.sqlite"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+def worker_redis_url(url: str = REDIS_URL, worker: str = XDIST_WORKER) -> str:
+    """``url`` for this test process: xdist worker gwN uses database number (the configured one minus N), so
+    parallel workers never flush each other's keys; gw0 and a run without xdist use the configured database."""
+    if not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    path = parts.path.strip("/")
+    number = int(path or 0) - int(worker.removeprefix("gw"))
+    if number < 0:
+        raise pytest.UsageError(f"xdist worker {worker} has no Redis database of its own below {url}")
+    return urlunsplit(parts._replace(path=f"/{number}"))
 
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     import redis
 
-    client = redis.Redis.from_url(REDIS_URL)
+    url = worker_redis_url()
+    client = redis.Redis.from_url(url)
     try:
         client.ping()
     except Exception as exc:
         service_missing("Redis", exc)
     client.flushdb()
-    yield REDIS_URL
+    yield url
     client.flushdb()
     client.close()
 

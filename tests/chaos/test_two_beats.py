@@ -57,7 +57,7 @@ INTERVAL_SECONDS = 6
 
 
 def test_two_beats_and_two_workers_never_dispatch_a_run_twice_nor_share_a_module(
-    sandbox_factory, pg_url, redis_url, tmp_path
+    sandbox_factory, pg_migrated_url, redis_url, tmp_path
 ):
     seed = int(os.environ.get("BPSYNC_CHAOS_SEED") or random.SystemRandom().randrange(1 << 32))
     rng = random.Random(seed)
@@ -70,7 +70,7 @@ def test_two_beats_and_two_workers_never_dispatch_a_run_twice_nor_share_a_module
     with (
         sync_harness(
             sandbox,
-            pg_url,
+            pg_migrated_url,
             broker_url=redis_url,
             worker=False,
             prefs={"sync_interval_seconds": INTERVAL_SECONDS},

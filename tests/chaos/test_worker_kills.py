@@ -95,7 +95,7 @@ def _current(h, run_id: int) -> tuple[str, str]:  # type: ignore[no-untyped-def]
 
 
 def test_a_worker_killed_20_times_at_random_points_of_a_full_sync_loses_and_doubles_nothing(
-    sandbox, pg_url, redis_url, tmp_path, reference
+    sandbox, pg_migrated_url, redis_url, tmp_path, reference
 ):
     ref = reference("small")
     seed = int(os.environ.get("BPSYNC_CHAOS_SEED") or random.SystemRandom().randrange(1 << 32))
@@ -119,7 +119,7 @@ def test_a_worker_killed_20_times_at_random_points_of_a_full_sync_loses_and_doub
     with (
         sync_harness(
             sandbox,
-            pg_url,
+            pg_migrated_url,
             broker_url=redis_url,
             worker=False,
             slice_pages=1,

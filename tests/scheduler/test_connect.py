@@ -24,10 +24,10 @@ from tests.sandbox_fixtures import (
 
 
 @pytest.fixture
-def db(sqlite_url):
+def db(sqlite_migrated_url):
     reset_embedded_state()  # generated worlds reuse refresh tokens: no access token from another test
-    upgrade(sqlite_url)
-    return make_engine(sqlite_url)
+    upgrade(sqlite_migrated_url)
+    return make_engine(sqlite_migrated_url)
 
 
 def settings_for(url, server):
@@ -56,9 +56,9 @@ def minimal_connect(engine, settings, **kw):
     return connect(engine, settings, **(args | kw))
 
 
-def test_admin_connects_portal_and_organization_picked_and_secrets_encrypted(db, sqlite_url, sandbox_factory):
+def test_admin_connects_portal_and_organization_picked_and_secrets_encrypted(db, sqlite_migrated_url, sandbox_factory):
     server = sandbox_factory(world=minimal_world())
-    settings = settings_for(sqlite_url, server)
+    settings = settings_for(sqlite_migrated_url, server)
     integration = minimal_connect(
         db, settings, contact_duplication="clone", general_timesheets=True, sync_interval_hours=6
     )
@@ -71,9 +71,9 @@ def test_admin_connects_portal_and_organization_picked_and_secrets_encrypted(db,
     assert integration.credentials(settings)["refresh_token"] == MINIMAL_ADMIN_REFRESH
 
 
-def test_several_organizations_need_a_choice_listing_them(db, sqlite_url, sandbox):
+def test_several_organizations_need_a_choice_listing_them(db, sqlite_migrated_url, sandbox):
     creds = credentials(sandbox.world)
-    settings = settings_for(sqlite_url, sandbox)
+    settings = settings_for(sqlite_migrated_url, sandbox)
     with pytest.raises(ConnectError) as err:
         connect(
             db,
@@ -99,9 +99,9 @@ def test_several_organizations_need_a_choice_listing_them(db, sqlite_url, sandbo
     assert chosen.projects_portal_id == creds["portal_id"]
 
 
-def test_portal_member_who_is_not_admin_is_refused_with_the_role(db, sqlite_url, sandbox_factory):
+def test_portal_member_who_is_not_admin_is_refused_with_the_role(db, sqlite_migrated_url, sandbox_factory):
     server = sandbox_factory(world=minimal_world())
-    settings = settings_for(sqlite_url, server)
+    settings = settings_for(sqlite_migrated_url, server)
     with pytest.raises(ConnectError, match=r"owner/admin of none of its portals .*employee"):
         minimal_connect(db, settings, refresh_token=MINIMAL_MEMBER_REFRESH)
     with pytest.raises(ConnectError, match=f"this user is 'employee' in portal {MINIMAL_PORTAL_ID}"):
@@ -109,25 +109,28 @@ def test_portal_member_who_is_not_admin_is_refused_with_the_role(db, sqlite_url,
     assert stored(db) == []
 
 
-def test_portal_admin_who_is_only_books_staff_is_refused(db, sqlite_url, sandbox_factory):
+def test_portal_admin_who_is_only_books_staff_is_refused(db, sqlite_migrated_url, sandbox_factory):
     world = minimal_world()
     world.portals[MINIMAL_PORTAL_ID].roles[MINIMAL_MEMBER_ZUID] = "admin"  # admin in Projects, staff in Books
     server = sandbox_factory(world=world)
     with pytest.raises(ConnectError, match="admin of none of its Zoho Books organizations"):
-        minimal_connect(db, settings_for(sqlite_url, server), refresh_token=MINIMAL_MEMBER_REFRESH)
+        minimal_connect(db, settings_for(sqlite_migrated_url, server), refresh_token=MINIMAL_MEMBER_REFRESH)
     with pytest.raises(ConnectError, match=r"'staff' in Zoho Books organization .*needs a Books admin"):
         minimal_connect(
-            db, settings_for(sqlite_url, server), refresh_token=MINIMAL_MEMBER_REFRESH, organization_id=MINIMAL_ORG_ID
+            db,
+            settings_for(sqlite_migrated_url, server),
+            refresh_token=MINIMAL_MEMBER_REFRESH,
+            organization_id=MINIMAL_ORG_ID,
         )
     assert stored(db) == []
 
 
-def test_bad_refresh_token_says_to_update_the_credentials(db, sqlite_url, sandbox_factory):
+def test_bad_refresh_token_says_to_update_the_credentials(db, sqlite_migrated_url, sandbox_factory):
     server = sandbox_factory(world=minimal_world())
     with pytest.raises(ConnectError, match=r"Zoho refused the credentials: .*invalid, expired or revoked"):
-        minimal_connect(db, settings_for(sqlite_url, server), refresh_token="1000.nope.nope")
+        minimal_connect(db, settings_for(sqlite_migrated_url, server), refresh_token="1000.nope.nope")
     with pytest.raises(ConnectError, match="client id/secret is wrong"):
-        minimal_connect(db, settings_for(sqlite_url, server), client_secret="wrong")
+        minimal_connect(db, settings_for(sqlite_migrated_url, server), client_secret="wrong")
     assert stored(db) == []
 
 
@@ -146,16 +149,16 @@ def test_bad_refresh_token_says_to_update_the_credentials(db, sqlite_url, sandbo
         ({"client_secret": ""}, "client secret is empty"),
     ],
 )
-def test_bad_input_is_one_clear_error_and_nothing_stored(db, sqlite_url, sandbox_factory, kw, message):
+def test_bad_input_is_one_clear_error_and_nothing_stored(db, sqlite_migrated_url, sandbox_factory, kw, message):
     server = sandbox_factory(world=minimal_world())
     with pytest.raises(ConnectError, match=message):
-        minimal_connect(db, settings_for(sqlite_url, server), **kw)
+        minimal_connect(db, settings_for(sqlite_migrated_url, server), **kw)
     assert stored(db) == []
 
 
-def test_name_and_organization_can_only_be_connected_once(db, sqlite_url, sandbox_factory):
+def test_name_and_organization_can_only_be_connected_once(db, sqlite_migrated_url, sandbox_factory):
     server = sandbox_factory(world=minimal_world())
-    settings = settings_for(sqlite_url, server)
+    settings = settings_for(sqlite_migrated_url, server)
     minimal_connect(db, settings)
     with pytest.raises(ConnectError, match="an integration named 'zylker' already exists"):
         minimal_connect(db, settings)
@@ -167,10 +170,10 @@ def test_name_and_organization_can_only_be_connected_once(db, sqlite_url, sandbo
 
 
 @pytest.mark.postgres
-def test_connect_on_postgres(pg_url, sandbox_factory):
+def test_connect_on_postgres(pg_migrated_url, sandbox_factory):
     reset_embedded_state()
-    upgrade(pg_url)
-    engine = make_engine(pg_url)
+    upgrade(pg_migrated_url)
+    engine = make_engine(pg_migrated_url)
     server = sandbox_factory(world=minimal_world())
-    integration = minimal_connect(engine, settings_for(pg_url, server))
+    integration = minimal_connect(engine, settings_for(pg_migrated_url, server))
     assert [r.name for r in stored(engine)] == ["zylker"] and integration.state == "active"

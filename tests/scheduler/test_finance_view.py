@@ -32,9 +32,9 @@ TOKEN = "finance-test-token"
 
 
 @pytest.fixture(name="fin")
-def finance_harness(sandbox_factory, pg_url, redis_url):
+def finance_harness(sandbox_factory, pg_migrated_url, redis_url):
     sandbox = sandbox_factory(size="tiny")
-    with sync_harness(sandbox, pg_url, broker_url=redis_url, web_token=TOKEN) as h:
+    with sync_harness(sandbox, pg_migrated_url, broker_url=redis_url, web_token=TOKEN) as h:
         h.sync()
         yield h
 

@@ -27,8 +27,8 @@ def invoke(env: dict[str, str], *args: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def synced(sandbox_factory, sqlite_url) -> World:
-    world = connect(sandbox_factory(size="tiny"), sqlite_url)
+def synced(sandbox_factory, sqlite_migrated_url) -> World:
+    world = connect(sandbox_factory(size="tiny"), sqlite_migrated_url)
     with running_worker(world.app):
         sync(world)
     return world
@@ -74,9 +74,9 @@ def test_status_history_and_errors_in_text_and_json(synced):
     assert "SOURCE ID" in text
 
 
-def test_bad_input_is_one_clear_line(sqlite_url):
-    dbe.upgrade(sqlite_url)
-    env = {"BPSYNC_DATABASE_URL": sqlite_url}
+def test_bad_input_is_one_clear_line(sqlite_migrated_url):
+    dbe.upgrade(sqlite_migrated_url)
+    env = {"BPSYNC_DATABASE_URL": sqlite_migrated_url}
     out = invoke(env, "status")
     assert out.exit_code == 0 and "no integrations yet" in out.output
     cases = {

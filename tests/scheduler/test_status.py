@@ -82,7 +82,7 @@ def test_an_integration_shows_its_most_urgent_module_badge():
 # ------------------------------------------------------------------------------------------------ real syncs
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request):
-    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+    return request.getfixturevalue("sqlite_migrated_url" if request.param == "sqlite" else "pg_migrated_url")
 
 
 def test_status_history_and_errors_after_a_real_sync(sandbox_factory, database_url):
@@ -137,8 +137,8 @@ def test_status_history_and_errors_after_a_real_sync(sandbox_factory, database_u
     assert [e.module for e in details] == sorted((e.module for e in details), key=MODULE_ORDER.index)
 
 
-def test_the_project_view_shows_what_synced_and_what_is_blocked(sandbox_factory, sqlite_url):
-    world = connect(sandbox_factory(size="tiny"), sqlite_url)
+def test_the_project_view_shows_what_synced_and_what_is_blocked(sandbox_factory, sqlite_migrated_url):
+    world = connect(sandbox_factory(size="tiny"), sqlite_migrated_url)
     with running_worker(world.app):
         sync(world)
     engine, iid = world.engine, world.integration.id
@@ -181,12 +181,12 @@ def _run(conn: sa.Connection, iid: int, status: str, modules: dict[str, dict[str
 
 
 @pytest.fixture
-def pg_integration(pg_url):
+def pg_integration(pg_migrated_url):
     from shared.config import load_settings
     from shared.crypto import new_key
 
-    dbe.upgrade(pg_url)
-    engine = dbe.make_engine(pg_url)
+    dbe.upgrade(pg_migrated_url)
+    engine = dbe.make_engine(pg_migrated_url)
     integration = create_integration(
         engine,
         load_settings(secret_key=new_key()),

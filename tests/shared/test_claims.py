@@ -14,9 +14,9 @@ from shared.db.schema import billing_claims, finance_requests, integrations, tra
 
 
 @pytest.fixture
-def db(pg_url):
-    dbengine.upgrade(pg_url)
-    engine = dbengine.make_engine(pg_url)
+def db(pg_migrated_url):
+    dbengine.upgrade(pg_migrated_url)
+    engine = dbengine.make_engine(pg_migrated_url)
     now = utcnow()
     with engine.begin() as conn:
         iid = conn.execute(

@@ -10,8 +10,8 @@ from shared.dispatch import request_sync, sweep
 from tests.sync_support import sync_harness
 
 
-def test_module_tasks_name_their_integration_and_module_for_flower(sandbox, sqlite_url):
-    with sync_harness(sandbox, sqlite_url, worker=False) as h:
+def test_module_tasks_name_their_integration_and_module_for_flower(sandbox, sqlite_migrated_url):
+    with sync_harness(sandbox, sqlite_migrated_url, worker=False) as h:
         request = request_sync(h.engine, h.app, h.integration.id, module="tasks")
         with h.app.connection_for_read() as conn:
             queue = conn.SimpleQueue(SYNC_QUEUE, no_ack=True)
@@ -26,8 +26,8 @@ def test_module_tasks_name_their_integration_and_module_for_flower(sandbox, sqli
         }
 
 
-def test_a_module_handed_on_is_not_taken_for_lost_until_it_idles(sandbox, sqlite_url):
-    with sync_harness(sandbox, sqlite_url, worker=False, stale_after_seconds=60) as h:
+def test_a_module_handed_on_is_not_taken_for_lost_until_it_idles(sandbox, sqlite_migrated_url):
+    with sync_harness(sandbox, sqlite_migrated_url, worker=False, stale_after_seconds=60) as h:
         request = request_sync(h.engine, h.app, h.integration.id)
         long_ago = utcnow() - dt.timedelta(hours=2)  # the run began long ago; users just finished
         with h.engine.begin() as conn:

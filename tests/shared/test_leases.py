@@ -34,9 +34,9 @@ def _lapse(h, module_run_id: int) -> None:
 
 
 @pytest.fixture
-def harness(sandbox, pg_url):
+def harness(sandbox, pg_migrated_url):
     # a sweep must never wait stale_after_seconds for a dead worker: the lapsed lease is the proof
-    with sync_harness(sandbox, pg_url, worker=False, stale_after_seconds=300, max_module_attempts=2) as h:
+    with sync_harness(sandbox, pg_migrated_url, worker=False, stale_after_seconds=300, max_module_attempts=2) as h:
         yield h
 
 

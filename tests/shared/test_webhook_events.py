@@ -21,10 +21,10 @@ def _call(conn: sa.Connection, integration_id: int, project_id: str, at: dt.date
     )
 
 
-def test_pending_calls_are_taken_kept_on_resume_and_pruned_after_a_week(sandbox, pg_url):
-    upgrade(pg_url)
-    engine = make_engine(pg_url)
-    integration = connect_sandbox(engine, harness_settings(sandbox, pg_url), sandbox)
+def test_pending_calls_are_taken_kept_on_resume_and_pruned_after_a_week(sandbox, pg_migrated_url):
+    upgrade(pg_migrated_url)
+    engine = make_engine(pg_migrated_url)
+    integration = connect_sandbox(engine, harness_settings(sandbox, pg_migrated_url), sandbox)
     with engine.begin() as conn:
         _call(conn, integration.id, "1")
         _call(conn, integration.id, "2")

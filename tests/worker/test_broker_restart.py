@@ -31,14 +31,14 @@ STALL_SECONDS = 6
 OUTAGE_SECONDS = 1.5
 
 
-def test_workers_survive_a_broker_restart_mid_sync_and_the_run_completes_once(sandbox, pg_url, tmp_path):
+def test_workers_survive_a_broker_restart_mid_sync_and_the_run_completes_once(sandbox, pg_migrated_url, tmp_path):
     broker = PrivateRedis(tmp_path)
     workers: list[subprocess.Popen] = []
     try:
         broker.start()
         with sync_harness(
             sandbox,
-            pg_url,
+            pg_migrated_url,
             broker_url=broker.url,
             worker=False,
             slice_pages=1,

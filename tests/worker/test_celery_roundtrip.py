@@ -10,19 +10,21 @@ from shared.config import ConfigError, load_settings
 from shared.db import engine as dbengine
 
 
-def test_chain_over_redis_with_a_real_worker(redis_url, pg_url):
-    dbengine.upgrade(pg_url)
-    app = create_celery(load_settings(broker_url=redis_url, database_url=pg_url), main="roundtrip-redis")
+def test_chain_over_redis_with_a_real_worker(redis_url, pg_migrated_url):
+    dbengine.upgrade(pg_migrated_url)
+    app = create_celery(load_settings(broker_url=redis_url, database_url=pg_migrated_url), main="roundtrip-redis")
     with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, queues=[SYNC_QUEUE, INSTANT_QUEUE]):
-        result = run_check(app, pg_url, timeout=30)
+        result = run_check(app, pg_migrated_url, timeout=30)
     assert result.ok, result
 
 
-def test_chain_over_the_embedded_memory_broker(sqlite_url):
-    dbengine.upgrade(sqlite_url)
-    app = create_celery(load_settings(broker_url="memory://", database_url=sqlite_url), main="roundtrip-memory")
+def test_chain_over_the_embedded_memory_broker(sqlite_migrated_url):
+    dbengine.upgrade(sqlite_migrated_url)
+    app = create_celery(
+        load_settings(broker_url="memory://", database_url=sqlite_migrated_url), main="roundtrip-memory"
+    )
     with running_worker(app):
-        result = run_check(app, sqlite_url, timeout=30)
+        result = run_check(app, sqlite_migrated_url, timeout=30)
     assert result.ok, result
     # the memory transport's default 1 s poll would make every chain step wait; embedded mode polls fast
     assert app.conf.broker_transport_options["polling_interval"] <= 0.05

@@ -41,12 +41,12 @@ def hooked(tiny: SyncHarness) -> Iterator[SyncHarness]:
 
 
 @pytest.fixture
-def polled(sandbox_factory, pg_url, monkeypatch) -> Iterator[SyncHarness]:
+def polled(sandbox_factory, pg_migrated_url, monkeypatch) -> Iterator[SyncHarness]:
     """No webhook: the tick's poll every second (quotas so high that the quota share never spaces polls out)."""
     monkeypatch.setattr(pull_module, "RECONCILE_EVERY", dt.timedelta(0))
     sandbox = sandbox_factory(size="tiny")
     quota = {"books_daily_limit": 10_000_000, "books_requests_per_minute": 100_000}
-    with sync_harness(sandbox, pg_url, transactions_poll_seconds=1, **quota) as h:
+    with sync_harness(sandbox, pg_migrated_url, transactions_poll_seconds=1, **quota) as h:
         h.sync()
         yield h
 

@@ -49,8 +49,8 @@ def task_outcomes() -> Iterator[list[tuple[str, Any]]]:
             signal.disconnect(handler)
 
 
-def test_a_failed_module_is_a_failed_task(sandbox, pg_url):
-    with task_outcomes() as seen, sync_harness(sandbox, pg_url) as h:
+def test_a_failed_module_is_a_failed_task(sandbox, pg_migrated_url):
+    with task_outcomes() as seen, sync_harness(sandbox, pg_migrated_url) as h:
         refresh_token = credentials(sandbox.world)["admin"]["refresh_token"]
         requests.post(f"{sandbox.base_url}/oauth/v2/token/revoke", params={"token": refresh_token}, timeout=5)
         run = h.sync()
@@ -61,10 +61,10 @@ def test_a_failed_module_is_a_failed_task(sandbox, pg_url):
         assert not [r for state, r in seen if state == "SUCCESS" and "fail" in str(r)]
 
 
-def test_a_backoff_is_a_retry_and_the_database_still_resumes_it(sandbox_factory, pg_url):
+def test_a_backoff_is_a_retry_and_the_database_still_resumes_it(sandbox_factory, pg_migrated_url):
     sandbox = sandbox_factory(size="tiny")
     settings = {"retry_backoff_seconds": 0.2, "http_retry_base_seconds": 0.01}
-    with task_outcomes() as seen, sync_harness(sandbox, pg_url, **settings) as h:
+    with task_outcomes() as seen, sync_harness(sandbox, pg_migrated_url, **settings) as h:
         # more 503s than one call's on-the-spot retries: the users slice fails once, then succeeds
         add_fault(h, api="books", path="/books/v3/users", method="GET", kind="error5xx", status=503, count=3)
         with running_beat(lambda: sweep(h.engine, h.app, h.settings), 0.2):

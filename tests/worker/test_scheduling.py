@@ -33,8 +33,8 @@ def _runs(engine, integration_id):
         ).all()
 
 
-def test_two_beats_dispatch_a_due_integration_once(sandbox, pg_url):
-    with sync_harness(sandbox, pg_url, worker=False) as h:
+def test_two_beats_dispatch_a_due_integration_once(sandbox, pg_migrated_url):
+    with sync_harness(sandbox, pg_migrated_url, worker=False) as h:
         connected = h.integration.connected_at
         now = connected + dt.timedelta(hours=49)
         barrier = threading.Barrier(2)
@@ -56,8 +56,8 @@ def test_two_beats_dispatch_a_due_integration_once(sandbox, pg_url):
         assert dispatch_due(h.engine, h.app, now=now) == []
 
 
-def test_a_refresh_during_a_sync_joins_it_and_never_runs_two_at_once(sandbox, pg_url, redis_url):
-    with sync_harness(sandbox, pg_url, broker_url=redis_url, worker=False) as h:
+def test_a_refresh_during_a_sync_joins_it_and_never_runs_two_at_once(sandbox, pg_migrated_url, redis_url):
+    with sync_harness(sandbox, pg_migrated_url, broker_url=redis_url, worker=False) as h:
         first = request_sync(h.engine, h.app, h.integration.id)
         assert not first.coalesced and first.start_module_run_id is not None
         # nothing has started yet: a refresh of "tasks" is already covered by the queued modules
@@ -116,7 +116,9 @@ def _stop(worker: subprocess.Popen) -> None:
         worker.wait(5)
 
 
-def test_a_worker_killed_mid_module_is_replaced_and_nothing_is_duplicated(sandbox, pg_url, redis_url, tmp_path):
+def test_a_worker_killed_mid_module_is_replaced_and_nothing_is_duplicated(
+    sandbox, pg_migrated_url, redis_url, tmp_path
+):
     # Slow Books task creates so the kill lands in the middle of the tasks module.
     requests.post(
         f"{sandbox.base_url}/_sandbox/faults",
@@ -131,7 +133,7 @@ def test_a_worker_killed_mid_module_is_replaced_and_nothing_is_duplicated(sandbo
     ).raise_for_status()
     with sync_harness(
         sandbox,
-        pg_url,
+        pg_migrated_url,
         broker_url=redis_url,
         worker=False,
         slice_pages=1,
@@ -191,11 +193,11 @@ def test_a_worker_killed_mid_module_is_replaced_and_nothing_is_duplicated(sandbo
         update_integration(h.engine, h.integration.id, state="disabled")
 
 
-def test_instant_polls_start_a_recent_timesheets_run_for_synced_integrations(sandbox, pg_url):
+def test_instant_polls_start_a_recent_timesheets_run_for_synced_integrations(sandbox, pg_migrated_url):
     from shared.clock import utcnow
     from shared.dispatch import dispatch_instant_polls
 
-    with sync_harness(sandbox, pg_url, worker=False) as h:
+    with sync_harness(sandbox, pg_migrated_url, worker=False) as h:
         now = utcnow()
         assert dispatch_instant_polls(h.engine, h.app, h.settings, now=now) == []  # never synced: nothing to poll
         with h.engine.begin() as conn:

@@ -18,8 +18,8 @@ from worker.matching import normalize_company, normalize_email
 
 
 @pytest.fixture
-def synced(sandbox, pg_url, redis_url):
-    with sync_harness(sandbox, pg_url, broker_url=redis_url) as harness:
+def synced(sandbox, pg_migrated_url, redis_url):
+    with sync_harness(sandbox, pg_migrated_url, broker_url=redis_url) as harness:
         first = harness.sync()
         assert first.status == "partial"  # the seeded awkward cases fail on purpose
         yield harness
@@ -169,8 +169,8 @@ def test_fixing_a_parent_syncs_its_blocked_children_on_the_next_run(synced):
     assert run.modules["tasks"].created == len(children)
 
 
-def test_revoked_credentials_fail_the_run_with_a_hint_and_skip_the_rest(sandbox, pg_url, redis_url):
-    with sync_harness(sandbox, pg_url, broker_url=redis_url) as harness:
+def test_revoked_credentials_fail_the_run_with_a_hint_and_skip_the_rest(sandbox, pg_migrated_url, redis_url):
+    with sync_harness(sandbox, pg_migrated_url, broker_url=redis_url) as harness:
         refresh_token = credentials(sandbox.world)["admin"]["refresh_token"]
         requests.post(f"{sandbox.base_url}/oauth/v2/token/revoke", params={"token": refresh_token}, timeout=5)
         run = harness.sync()

@@ -69,9 +69,11 @@ def _staff_emails(h: SyncHarness) -> set[str]:
 
 
 @pytest.mark.parametrize("answer", [{"kind": "429", "retry_after_s": 1}, {"kind": "error5xx", "status": 500}])
-def test_a_new_user_whose_inactivation_was_refused_once_ends_inactive_and_single(sandbox_factory, pg_url, answer):
+def test_a_new_user_whose_inactivation_was_refused_once_ends_inactive_and_single(
+    sandbox_factory, pg_migrated_url, answer
+):
     sandbox = sandbox_factory(size="tiny")
-    with sync_harness(sandbox, pg_url, **THROTTLED) as h, beat(h):
+    with sync_harness(sandbox, pg_migrated_url, **THROTTLED) as h, beat(h):
         known = {u["email"].lower() for u in _books_users(h)}
         missing = _staff_emails(h) - known
         assert missing, "the world must hold portal users that Books lacks"
@@ -107,9 +109,11 @@ def _add_clients_and_customers(h: SyncHarness, *, clients: int, customers: int) 
         return sum(1 for c in world.contacts.values() if c.organization_id == org and c.contact_type == "customer")
 
 
-def test_the_customers_are_read_from_books_once_however_many_slices_the_clients_run_takes(sandbox_factory, pg_url):
+def test_the_customers_are_read_from_books_once_however_many_slices_the_clients_run_takes(
+    sandbox_factory, pg_migrated_url
+):
     sandbox = sandbox_factory(size="tiny")
-    with sync_harness(sandbox, pg_url, slice_pages=1, **THROTTLED) as h, beat(h):
+    with sync_harness(sandbox, pg_migrated_url, slice_pages=1, **THROTTLED) as h, beat(h):
         held = _add_clients_and_customers(h, clients=250, customers=2 * BOOKS_PAGE + 50)
         full_read = math.ceil(held / BOOKS_PAGE)
         # every throttled currency read ends a slice of the clients module: more slices, same customers

@@ -32,10 +32,10 @@ FAST_TROUBLE = {"retry_backoff_seconds": 0.2, "http_retry_base_seconds": 0.01, "
 
 
 @pytest.fixture
-def baseline(sandbox_factory, sqlite_url):
+def baseline(sandbox_factory, sqlite_migrated_url):
     """The untroubled sync of the `tiny` world: what every troubled sync must end with."""
     sandbox = sandbox_factory(size="tiny")
-    with sync_harness(sandbox, sqlite_url) as h:
+    with sync_harness(sandbox, sqlite_migrated_url) as h:
         run = h.sync()
         return run.status, run_counts(run), books_picture(h)
 
@@ -53,7 +53,9 @@ def _same_as(baseline, h: SyncHarness, run: RunResult) -> None:
     assert run.status == status
 
 
-def test_a_sync_that_must_wait_for_quota_shows_it_resumes_by_itself_and_ends_exactly(baseline, sandbox_factory, pg_url):
+def test_a_sync_that_must_wait_for_quota_shows_it_resumes_by_itself_and_ends_exactly(
+    baseline, sandbox_factory, pg_migrated_url
+):
     sandbox = sandbox_factory(size="tiny", config=SandboxConfig(rate_limits=preset("fast")))
     # The product's limiter, stricter than the sandbox's compressed windows: it must wait (never a 429), and
     # a wait longer than max_inline_wait_seconds hands the module back until the window reopens.
@@ -65,7 +67,7 @@ def test_a_sync_that_must_wait_for_quota_shows_it_resumes_by_itself_and_ends_exa
         "books_window_seconds": 1.0,
         "max_inline_wait_seconds": 0.2,
     }
-    with sync_harness(sandbox, pg_url, **limits, **FAST_TROUBLE) as h, beat(h):
+    with sync_harness(sandbox, pg_migrated_url, **limits, **FAST_TROUBLE) as h, beat(h):
         seen: list[tuple[str, str, object]] = []
         stop = threading.Event()
 
@@ -91,9 +93,9 @@ def test_a_sync_that_must_wait_for_quota_shows_it_resumes_by_itself_and_ends_exa
         assert sum(r.throttled_calls for r in run.modules.values()) == 0
 
 
-def test_a_429_storm_is_waited_out_by_zohos_retry_after_not_a_fixed_minute(baseline, sandbox_factory, pg_url):
+def test_a_429_storm_is_waited_out_by_zohos_retry_after_not_a_fixed_minute(baseline, sandbox_factory, pg_migrated_url):
     sandbox = sandbox_factory(size="tiny")
-    with sync_harness(sandbox, pg_url, **FAST_TROUBLE) as h, beat(h):
+    with sync_harness(sandbox, pg_migrated_url, **FAST_TROUBLE) as h, beat(h):
         add_fault(h, api="projects", kind="429", count=25, retry_after_s=1)
         add_fault(h, api="books", kind="429", rate=0.2, retry_after_s=1)
         started = time.monotonic()
@@ -104,9 +106,11 @@ def test_a_429_storm_is_waited_out_by_zohos_retry_after_not_a_fixed_minute(basel
         assert time.monotonic() - started < 150
 
 
-def test_5xx_bursts_and_broken_bodies_at_a_steady_rate_end_like_an_untroubled_sync(baseline, sandbox_factory, pg_url):
+def test_5xx_bursts_and_broken_bodies_at_a_steady_rate_end_like_an_untroubled_sync(
+    baseline, sandbox_factory, pg_migrated_url
+):
     sandbox = sandbox_factory(size="tiny")
-    with sync_harness(sandbox, pg_url, **FAST_TROUBLE) as h, beat(h):
+    with sync_harness(sandbox, pg_migrated_url, **FAST_TROUBLE) as h, beat(h):
         for api in ("projects", "books"):
             add_fault(h, api=api, method="GET", kind="error5xx", status=503, rate=0.05)
             add_fault(h, api=api, method="GET", kind="malformed", rate=0.03)
@@ -118,9 +122,11 @@ def test_5xx_bursts_and_broken_bodies_at_a_steady_rate_end_like_an_untroubled_sy
         _same_as(baseline, h, run)
 
 
-def test_faults_beyond_the_retry_budget_fail_the_module_clearly_never_a_silent_partial(sandbox_factory, pg_url):
+def test_faults_beyond_the_retry_budget_fail_the_module_clearly_never_a_silent_partial(
+    sandbox_factory, pg_migrated_url
+):
     sandbox = sandbox_factory(size="tiny")
-    with sync_harness(sandbox, pg_url, **(FAST_TROUBLE | {"max_module_attempts": 2})) as h, beat(h):
+    with sync_harness(sandbox, pg_migrated_url, **(FAST_TROUBLE | {"max_module_attempts": 2})) as h, beat(h):
         add_fault(h, api="books", path="/books/v3/contacts", method="GET", kind="error5xx", status=503)
         run = h.sync(timeout=60)
         clients = run.modules["clients"]
@@ -131,7 +137,7 @@ def test_faults_beyond_the_retry_budget_fail_the_module_clearly_never_a_silent_p
         assert all(run.modules[m].status in ("skipped", "failed", "partial") for m in ("projects",))
 
 
-def test_the_books_daily_quota_pauses_the_integration_until_the_reset(baseline, sandbox_factory, pg_url):
+def test_the_books_daily_quota_pauses_the_integration_until_the_reset(baseline, sandbox_factory, pg_migrated_url):
     sandbox = sandbox_factory(size="tiny", config=SandboxConfig(rate_limits=preset("fast")))
     org = next(iter(sandbox.world.organizations.values()))
     org.daily_limit = 25  # the sync needs more than this: it runs out half-way
@@ -143,7 +149,7 @@ def test_the_books_daily_quota_pauses_the_integration_until_the_reset(baseline, 
         "books_requests_per_minute": 100,
         "books_window_seconds": 1.0,
     }
-    with sync_harness(sandbox, pg_url, **limits, **FAST_TROUBLE) as h, beat(h):
+    with sync_harness(sandbox, pg_migrated_url, **limits, **FAST_TROUBLE) as h, beat(h):
         request = request_sync(h.engine, h.app, h.integration.id)
         deadline = time.monotonic() + 60
         while get_integration(h.engine, h.integration.id).paused_until is None:

@@ -15,8 +15,8 @@ AUTH = {"Authorization": f"Bearer {WEB_TOKEN}"}
 
 
 @pytest.fixture
-def synced(sandbox_factory, sqlite_url) -> World:
-    world = connect(sandbox_factory(size="tiny"), sqlite_url)
+def synced(sandbox_factory, sqlite_migrated_url) -> World:
+    world = connect(sandbox_factory(size="tiny"), sqlite_migrated_url)
     with running_worker(world.app):
         sync(world)
     return world

@@ -13,11 +13,11 @@ def app_client(sqlite_url: str, token: str | None = WEB_TOKEN) -> TestClient:
     return TestClient(create_web_app(load_settings(database_url=sqlite_url, web_token=token)))
 
 
-def test_missing_or_wrong_token_is_refused(sqlite_url):
+def test_missing_or_wrong_token_is_refused(sqlite_migrated_url):
     from shared.db import engine as dbe
 
-    dbe.upgrade(sqlite_url)
-    client = app_client(sqlite_url)
+    dbe.upgrade(sqlite_migrated_url)
+    client = app_client(sqlite_migrated_url)
     assert client.get("/healthz").json() == {"ok": True}
     for path in ("/api/integrations", "/integrations", "/metrics"):
         assert client.get(path).status_code == 401, path
@@ -30,11 +30,11 @@ def test_missing_or_wrong_token_is_refused(sqlite_url):
     assert page.status_code == 401 and 'name="token"' in page.text  # a browser gets the sign-in form
 
 
-def test_signing_in_sets_a_strict_cookie_and_refuses_a_wrong_token(sqlite_url):
+def test_signing_in_sets_a_strict_cookie_and_refuses_a_wrong_token(sqlite_migrated_url):
     from shared.db import engine as dbe
 
-    dbe.upgrade(sqlite_url)
-    client = app_client(sqlite_url)
+    dbe.upgrade(sqlite_migrated_url)
+    client = app_client(sqlite_migrated_url)
     wrong = client.post("/login", data={"token": "nope", "next": "/integrations"}, follow_redirects=False)
     assert wrong.status_code == 401 and "missing or wrong token" in wrong.text
 
