@@ -7,7 +7,10 @@ Answers are JSON: 202 with what happened (queued, or why nothing was), 400 bad b
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
+from celery import Celery
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -15,32 +18,30 @@ from starlette.routing import Route
 
 from scheduler.books_webhooks import authorize, receive_books_webhook
 from scheduler.web.context import web_context
-from scheduler.webhooks import WebhookRejected, receive_projects_webhook
+from scheduler.webhooks import Receipt, WebhookRejected, receive_projects_webhook
 
 PREFIX = "/webhooks/"
 MAX_BODY_BYTES = 64 * 1024
 
 
-async def projects_webhook(request: Request) -> Response:
-    """The token is checked before the body is read: an unauthorized caller cannot make us read anything."""
+async def _receive(request: Request, handle: Callable[[Any, Celery, int, str, Any], Receipt]) -> Response:
+    """Token first, then at most MAX_BODY_BYTES of JSON, then ``handle`` (in a thread): 202 with its receipt.
+
+    The token is checked before the body is read: an unauthorized caller cannot make us read (or store) anything.
+    """
     context = web_context(request)
     integration_id = request.path_params["integration_id"]
     token = request.query_params.get("token", "")
     try:
         await run_in_threadpool(authorize, context.engine, integration_id, token)
-    except WebhookRejected as exc:
-        return JSONResponse({"error": exc.message}, exc.status)
-    raw = await _capped_body(request)
-    if raw is None:
-        return JSONResponse({"error": f"body over {MAX_BODY_BYTES} bytes; send only event and payload"}, 413)
-    try:
-        body = json.loads(raw or b"null")
-    except ValueError as exc:
-        return JSONResponse({"error": f"the body is not JSON ({exc}); send Content-Type application/json"}, 400)
-    try:
-        receipt = await run_in_threadpool(
-            receive_projects_webhook, context.engine, context.celery, integration_id, token, body
-        )
+        raw = await _capped_body(request)
+        if raw is None:
+            raise WebhookRejected(413, f"body over {MAX_BODY_BYTES} bytes; send only event and payload")
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError as exc:
+            raise WebhookRejected(400, f"the body is not JSON ({exc}); send Content-Type application/json") from None
+        receipt = await run_in_threadpool(handle, context.engine, context.celery, integration_id, token, body)
     except WebhookRejected as exc:
         return JSONResponse({"error": exc.message}, exc.status)
     return JSONResponse(receipt.as_json(), 202)
@@ -59,28 +60,16 @@ async def _capped_body(request: Request) -> bytes | None:
     return bytes(raw)
 
 
-async def books_webhook(request: Request) -> Response:
-    """POST /webhooks/books/{integration_id}?token=...: Zoho Books transactions (scheduler.books_webhooks).
+async def projects_webhook(request: Request) -> Response:
+    """POST /webhooks/projects/{integration_id}?token=...: Zoho Projects time-log events (scheduler.webhooks)."""
+    return await _receive(request, receive_projects_webhook)
 
-    The token is checked before the body is read: an unauthorized caller cannot make us read (or store) anything."""
-    context = web_context(request)
-    integration_id = request.path_params["integration_id"]
-    try:
-        await run_in_threadpool(authorize, context.engine, integration_id, request.query_params.get("token", ""))
-    except WebhookRejected as exc:
-        return JSONResponse({"error": exc.message}, exc.status)
-    raw = await _capped_body(request)
-    if raw is None:
-        return JSONResponse({"error": f"body over {MAX_BODY_BYTES} bytes; send only event and payload"}, 413)
-    try:
-        body = json.loads(raw or b"null")
-    except ValueError as exc:
-        return JSONResponse({"error": f"the body is not JSON ({exc}); send Content-Type application/json"}, 400)
-    try:
-        receipt = await run_in_threadpool(receive_books_webhook, context.engine, context.celery, integration_id, body)
-    except WebhookRejected as exc:
-        return JSONResponse({"error": exc.message}, exc.status)
-    return JSONResponse(receipt.as_json(), 202)
+
+async def books_webhook(request: Request) -> Response:
+    """POST /webhooks/books/{integration_id}?token=...: Zoho Books transactions (scheduler.books_webhooks)."""
+    return await _receive(
+        request, lambda engine, celery, iid, _token, body: receive_books_webhook(engine, celery, iid, body)
+    )
 
 
 ROUTES = [
