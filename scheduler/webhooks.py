@@ -1,7 +1,7 @@
 """Webhooks from Zoho Projects: the instant path of time logs (issue 7), next to the beat's short poll.
 
 Set up in Zoho Projects (Settings > Developer Space > Webhooks) per integration: URL from ``bpsync webhook-url``
-(it carries the integration's secret token), method POST, a JSON body naming the event and its project::
+(it carries the integration's secret token, shown once), method POST, a JSON body naming the event and its project::
 
     {"event": "timelog.created", "payload": {"portal_id": "<portal id>", "project_id": "<project id>",
      "log_id": "<log id>", "log_date": "<log date>", "component_type": "<task|bug|general>"}}
@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from celery import Celery
 
+from shared import crypto
 from shared.clock import utcnow
 from shared.db import runs, webhook_events
 from shared.db.integrations import Integration, IntegrationNotFound, get_integration
@@ -58,16 +59,23 @@ class Receipt:
         return {"accepted": self.accepted, "detail": self.detail, "run_id": self.run_id, "event_id": self.event_id}
 
 
-def webhook_token(engine: sa.Engine, integration_id: int, *, rotate: bool = False) -> str:
-    """The integration's webhook token, made on first use; ``rotate`` replaces it (old URLs stop working)."""
+def webhook_token(engine: sa.Engine, integration_id: int, *, rotate: bool = False) -> str | None:
+    """A new webhook token if the integration has none or ``rotate`` (old URLs stop working), else None.
+
+    Only the token's digest is stored, so a token can be shown once, when it is made.
+    """
     with engine.begin() as conn:
         current = conn.execute(
-            sa.select(integrations.c.webhook_token).where(integrations.c.id == integration_id).with_for_update()
+            sa.select(integrations.c.webhook_token_sha256).where(integrations.c.id == integration_id).with_for_update()
         ).scalar()
         if current and not rotate:
-            return str(current)
+            return None
         token = secrets.token_urlsafe(32)
-        conn.execute(integrations.update().where(integrations.c.id == integration_id).values(webhook_token=token))
+        conn.execute(
+            integrations.update()
+            .where(integrations.c.id == integration_id)
+            .values(webhook_token_sha256=crypto.token_digest(token))
+        )
         return token
 
 
@@ -132,10 +140,8 @@ def _authorized(engine: sa.Engine, integration_id: int, token: str) -> Integrati
     except IntegrationNotFound:
         integration = None
     # one answer for "no such integration" and "wrong token", so the URL space can't be probed
-    if integration is None or not integration.webhook_token or not token:
-        raise WebhookRejected(401, "unknown integration or wrong token; copy the URL from `bpsync webhook-url`")
-    if not secrets.compare_digest(token.encode(), integration.webhook_token.encode()):
-        raise WebhookRejected(401, "unknown integration or wrong token; copy the URL from `bpsync webhook-url`")
+    if integration is None or not crypto.token_matches(token, integration.webhook_token_sha256):
+        raise WebhookRejected(401, "unknown integration or wrong token; `bpsync webhook-url --rotate` makes a new URL")
     return integration
 
 

@@ -7,8 +7,10 @@ key keeps one in the per-user data folder so the demo works with no set-up.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +70,20 @@ def unseal(settings: Settings, token: str) -> dict[str, Any]:
 def rotate(settings: Settings, token: str) -> str:
     """Re-encrypt with the first key."""
     return cipher(settings).rotate(token.encode()).decode()
+
+
+def token_digest(token: str) -> str:
+    """SHA-256 (hex) of a random secret token (the webhook token), to store instead of the token.
+
+    A fast hash is enough here, unlike for a password: the tokens are 32 random bytes from ``secrets``, so there is
+    no dictionary to try and 2**256 guesses cannot be made faster by any hash speed; a slow KDF would only slow
+    down every webhook call.
+    """
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_matches(token: str, digest: str | None) -> bool:
+    """Whether ``token`` is the one ``digest`` was made from, compared in constant time."""
+    if not token or not digest:
+        return False
+    return secrets.compare_digest(token_digest(token), digest)

@@ -38,7 +38,7 @@ class Integration:
     next_run_at: dt.datetime | None
     sealed_credentials: str
     finance_cursor: dict[str, Any] | None = None  # the transactions poll's position (worker/finance/pull.py)
-    webhook_token: str | None = None  # never shown by status or the API; `bpsync webhook-url` prints the URL
+    webhook_token_sha256: str | None = None  # the webhook token's digest (scheduler/webhooks.py); never shown
 
     @classmethod
     def from_row(cls, row: sa.Row) -> Integration:

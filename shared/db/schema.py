@@ -46,10 +46,10 @@ integrations = sa.Table(
     sa.Column("paused_reason", sa.Text, nullable=True),
     # where the transactions poll left off: {kind: last_modified_time seen} (Books' own timestamps)
     sa.Column("finance_cursor", sa.JSON, nullable=True),
-    # Secret in the Zoho Projects webhook URL. Stored readable on purpose: it only lets a caller ask for an early
-    # look at a project's recent time logs (nothing is disclosed or changed), and ops must be able to print the
-    # URL again; `bpsync webhook-url --rotate` replaces it.
-    sa.Column("webhook_token", sa.String(64), nullable=True),
+    # SHA-256 (hex) of the secret in the Zoho Projects and Books webhook URLs, never the token itself: a leaked
+    # database or backup must not let anyone call the receivers. `bpsync webhook-url` shows the token once, when
+    # it makes it; `--rotate` makes a new one.
+    sa.Column("webhook_token_sha256", sa.String(64), nullable=True),
     _ts("connected_at", nullable=False),
     _ts("next_run_at", nullable=True),
     _ts("created_at", nullable=False),

@@ -7,6 +7,7 @@ The CLI runs in embedded mode (memory:// broker), so ``refresh`` runs the Celery
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import subprocess
@@ -24,7 +25,7 @@ from shared.clock import utcnow
 from shared.config import load_settings
 from shared.db.engine import make_engine, upgrade
 from shared.db.integrations import get_integration, update_integration
-from shared.db.schema import module_runs
+from shared.db.schema import integrations, module_runs
 from shared.dispatch import request_sync
 from shared.zoho.factory import reset_embedded_state
 
@@ -222,19 +223,27 @@ def test_refresh_wait_on_postgres(pg_url, world):
     assert report["status"] in ("succeeded", "partial") and report["modules"][0]["fetched"] > 0
 
 
-def test_webhook_url_prints_a_stable_url_until_rotated(sqlite_url, world, cli):
+def test_webhook_url_shows_the_token_once_and_rotate_makes_a_new_one(sqlite_url, world, cli):
     engine, _ = connected(sqlite_url, world)
     integration_id = get_integration(engine, "acme").id
     env = base_env(sqlite_url, world)
     first = json.loads(cli(["webhook-url", "acme", "--json", "--base-url", "https://sync.example.com/"], env).stdout)
     assert first["url"].startswith(f"https://sync.example.com/webhooks/projects/{integration_id}?token=")
+    token = first["url"].split("token=")[1]
+    assert first["books_url"] == f"https://sync.example.com/webhooks/books/{integration_id}?token={token}"
     assert "timelog.approved" in first["events"] and '"project_id"' in first["body"]
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(integrations.c.webhook_token_sha256)).scalar()
+    assert stored == hashlib.sha256(token.encode()).hexdigest() and token not in stored  # only its digest
     again = cli(["webhook-url", "acme"], env | {"BPSYNC_PUBLIC_URL": "https://sync.example.com"})
-    assert again.exit_code == 0 and again.stdout.strip() == first["url"]
-    bare = cli(["webhook-url", "acme"], env)
-    assert bare.stdout.strip() == first["path"] and "BPSYNC_PUBLIC_URL" in bare.stderr
+    assert again.exit_code == 1 and again.stdout == "" and token not in again.stderr
+    assert "shown only once" in again.stderr and "webhook-url acme --rotate" in again.stderr
     rotated = cli(["webhook-url", "acme", "--rotate"], env)
-    assert rotated.stdout.strip() != first["path"] and "update the URL in Zoho Projects" in rotated.stderr
+    projects_path, books_path = rotated.stdout.split()
+    assert projects_path.startswith(f"/webhooks/projects/{integration_id}?token=") and token not in projects_path
+    assert books_path == projects_path.replace("/projects/", "/books/")
+    assert "BPSYNC_PUBLIC_URL" in rotated.stderr and "update the URLs in Zoho Projects" in rotated.stderr
+    assert "the token is shown once" in rotated.stderr
     unknown = cli(["webhook-url", "nobody"], env)
     assert unknown.exit_code == 2 and "error: no integration 'nobody'" in unknown.stderr
 

@@ -10,6 +10,7 @@ from starlette.testclient import TestClient
 
 from scheduler.web.app import create_web_app
 from shared.config import load_settings
+from shared.crypto import token_digest
 from shared.db import engine as dbe
 from shared.db.integrations import update_integration
 from tests.ops_sync import WEB_TOKEN
@@ -64,7 +65,7 @@ def test_an_oversized_webhook_with_the_right_token_is_413_and_stores_nothing(san
     from tests.ops_sync import connect
 
     world = connect(sandbox, pg_url)
-    update_integration(world.engine, world.integration.id, webhook_token="t" * 32)
+    update_integration(world.engine, world.integration.id, webhook_token_sha256=token_digest("t" * 32))
     client = TestClient(create_web_app(world.settings))
     body = b'{"event": "timelog.added", "payload": "' + b"a" * (70 * 1024) + b'"}'
     response = client.post(f"/webhooks/projects/{world.integration.id}?token={'t' * 32}", content=body)

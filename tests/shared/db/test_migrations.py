@@ -112,3 +112,25 @@ def test_one_billing_claim_per_item(empty_db_url):
         conn.execute(billing_claims.insert().values(integration_id=iid, **claim))
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
         conn.execute(billing_claims.insert().values(integration_id=iid, **(claim | {"side": "projects"})))
+
+
+def test_0005_replaces_plain_webhook_tokens_with_their_digest(empty_db_url):
+    import hashlib
+
+    dbengine.upgrade(empty_db_url, "0004")
+    engine = sa.create_engine(dbengine.normalize_url(empty_db_url), poolclass=sa.pool.NullPool)
+    columns = "name, books_organization_id, projects_portal_id, credentials, connected_at, created_at, updated_at"
+    with engine.begin() as conn:
+        for i, (name, token) in enumerate((("acme", "plain-token-of-acme"), ("bare", None))):
+            conn.execute(
+                sa.text(
+                    f"INSERT INTO integrations ({columns}, webhook_token) VALUES (:n, :i, :i, 'x', :t, :t, :t, :w)"
+                ),
+                {"n": name, "i": str(i), "t": NOW, "w": token},
+            )
+    dbengine.upgrade(empty_db_url)
+    with engine.connect() as conn:
+        stored = dict(conn.execute(sa.text("SELECT name, webhook_token_sha256 FROM integrations")).all())
+        assert "webhook_token" not in {c["name"] for c in sa.inspect(conn).get_columns("integrations")}
+    engine.dispose()
+    assert stored == {"acme": hashlib.sha256(b"plain-token-of-acme").hexdigest(), "bare": None}
