@@ -13,6 +13,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from shared import crypto
 from shared.zoho.books import BooksClient
 from shared.zoho.books_api import books_error
 from shared.zoho.datacenters import endpoints_for
@@ -75,7 +76,10 @@ def _prefix(settings: Any) -> str:
 
 
 def _token_cache(settings: Any, redis: Any) -> TokenCache:
-    return RedisTokenCache(redis, f"{_prefix(settings)}:zoho:token") if redis is not None else _embedded_tokens
+    if redis is None:
+        return _embedded_tokens
+    # access tokens in Redis are sealed with the credentials' key (BPSYNC_SECRET_KEY), like the credentials
+    return RedisTokenCache(redis, f"{_prefix(settings)}:zoho:token", cipher=crypto.cipher(settings))
 
 
 def _limiter_backend(settings: Any, redis: Any) -> LimiterBackend:

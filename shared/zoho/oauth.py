@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
+from cryptography.fernet import InvalidToken
 
 from shared.zoho.errors import AuthError, ConnectionFailed, MalformedResponse, RateLimited, ServerError
 
@@ -85,38 +86,55 @@ class MemoryTokenCache:
             return self._locks.setdefault(key, threading.Lock())
 
 
+class TokenCipher(Protocol):
+    """Encrypts cached tokens (a ``cryptography`` ``MultiFernet``: shared.crypto.cipher)."""
+
+    def encrypt(self, data: bytes, /) -> bytes: ...
+    def decrypt(self, token: bytes, /) -> bytes: ...
+
+
 class RedisTokenCache:
-    """Shared cache for all worker processes; the refresh lock is a Redis lock with a timeout."""
+    """Shared cache for all worker processes; the refresh lock is a Redis lock with a timeout.
+
+    Values are encrypted with ``cipher`` (the key of the stored credentials): an access token is a bearer token
+    to the whole Zoho organization for up to an hour, and Redis is often less guarded than the database. A value
+    that does not decrypt (a key rotated away, a plain value from an older version) is a miss: the next call
+    refreshes and overwrites it.
+    """
 
     _DISCARD = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
 
-    def __init__(self, redis: Any, prefix: str = "bpsync:zoho:token") -> None:
+    def __init__(self, redis: Any, prefix: str = "bpsync:zoho:token", *, cipher: TokenCipher) -> None:
         self._redis = redis
         self._prefix = prefix
+        self._cipher = cipher
         self._discard = redis.register_script(self._DISCARD)
 
     def _key(self, key: str) -> str:
         return f"{self._prefix}:{key}"
 
+    def _open(self, raw: bytes | str) -> CachedToken | None:
+        try:
+            data = json.loads(self._cipher.decrypt(raw if isinstance(raw, bytes) else raw.encode()))
+            return CachedToken(str(data["access_token"]), float(data["expires_at"]), str(data.get("api_domain", "")))
+        except (InvalidToken, ValueError, KeyError, TypeError):
+            return None
+
     def get(self, key: str) -> CachedToken | None:
         raw = self._redis.get(self._key(key))
-        if raw is None:
-            return None
-        data = json.loads(raw)
-        token = CachedToken(data["access_token"], data["expires_at"], data.get("api_domain", ""))
-        return token if token.expires_at > time.time() else None
+        token = self._open(raw) if raw is not None else None
+        return token if token and token.expires_at > time.time() else None
 
     def put(self, key: str, token: CachedToken) -> None:
         ttl_ms = max(1, int((token.expires_at - time.time()) * 1000))
-        raw = json.dumps(
-            {"access_token": token.access_token, "expires_at": token.expires_at, "api_domain": token.api_domain}
-        )
-        self._redis.set(self._key(key), raw, px=ttl_ms)
+        data = {"access_token": token.access_token, "expires_at": token.expires_at, "api_domain": token.api_domain}
+        self._redis.set(self._key(key), self._cipher.encrypt(json.dumps(data).encode()), px=ttl_ms)
 
     def discard(self, key: str, access_token: str) -> None:
         raw = self._redis.get(self._key(key))
-        if raw is not None and json.loads(raw)["access_token"] == access_token:
-            self._discard(keys=[self._key(key)], args=[raw])
+        current = self._open(raw) if raw is not None else None
+        if current is not None and current.access_token == access_token:
+            self._discard(keys=[self._key(key)], args=[raw])  # deletes only if nobody replaced it meanwhile
 
     def refresh_lock(self, key: str) -> Any:
         return self._redis.lock(

@@ -7,12 +7,14 @@ import time
 
 import fakeredis
 import pytest
+from cryptography.fernet import Fernet, MultiFernet
 
 from shared.zoho.errors import AuthError, RateLimited
 from shared.zoho.oauth import MemoryTokenCache, RedisTokenCache, TokenProvider, cache_seconds
 from tests.zoho.fakes import FakeZoho, Seen
 
 TOKEN_PATH = "/oauth/v2/token"
+CIPHER = MultiFernet([Fernet(Fernet.generate_key())])
 
 
 def slow_token_endpoint(fake: FakeZoho) -> None:
@@ -49,7 +51,7 @@ def race(providers: list[TokenProvider]) -> list[str]:
 def test_eight_workers_needing_a_token_refresh_exactly_once(backend: str) -> None:
     fake = FakeZoho()
     slow_token_endpoint(fake)
-    cache = MemoryTokenCache() if backend == "memory" else RedisTokenCache(fakeredis.FakeRedis())
+    cache = MemoryTokenCache() if backend == "memory" else RedisTokenCache(fakeredis.FakeRedis(), cipher=CIPHER)
     # separate providers share only the cache, like separate worker processes sharing Redis
     got = race([provider(fake, cache) for _ in range(8)])
     assert len(fake.calls("POST", TOKEN_PATH)) == 1
@@ -57,7 +59,7 @@ def test_eight_workers_needing_a_token_refresh_exactly_once(backend: str) -> Non
 
 
 def test_invalidate_only_drops_the_token_that_failed() -> None:
-    cache = RedisTokenCache(fakeredis.FakeRedis())
+    cache = RedisTokenCache(fakeredis.FakeRedis(), cipher=CIPHER)
     fake = FakeZoho()
     fake.on("POST", TOKEN_PATH, 200, {"access_token": "1000.old", "expires_in": 3600})
     fake.on("POST", TOKEN_PATH, 200, {"access_token": "1000.new", "expires_in": 3600})
