@@ -30,7 +30,7 @@ from shared import finance_requests as requests_db
 from shared.clock import utcnow
 from shared.config import Settings
 from shared.db import claims
-from shared.db.schema import finance_requests
+from shared.db.schema import billing_claims, finance_requests
 from shared.finance_requests import SCOPES, FinanceRequest
 from shared.zoho.books import BooksClient
 from shared.zoho.books_models import BooksProject, Contact
@@ -139,17 +139,29 @@ def _bill(
                 held = {c.item_id for c in claims.holders(conn, iid, [("task", i) for i in completed])}
                 completed = [i for i in completed if i not in held]
         own_customer = customer.contact_id == project.customer_id
-        time = billable.unbilled_time(books, conn, iid, project, books_task_ids=task_ids) if own_customer else []
+        held: list[claims.Claim] = []
+        time = (
+            billable.unbilled_time(books, conn, iid, project, books_task_ids=task_ids, held=held)
+            if own_customer
+            else []
+        )
     with engine.begin() as conn:
-        expenses = billable.unbilled_expenses(conn, iid, project.project_id, customer.contact_id)
+        expenses = billable.unbilled_expenses(conn, iid, project.project_id, customer.contact_id, held)
         expenses = expenses if scope == "project" else []
         held = claims.holders(conn, iid, [("task", i) for i in completed])
         if held:  # an invoiced completed task is never invoiced again, even with time logged later
             raise Refused(f"not invoiced: {claims.AlreadyClaimed(held)}", 409)
+        if not time and not expenses and held:
+            # what looked unbilled is held by another invoice (e.g. claimed a moment ago): name it
+            raise Refused(f"not invoiced: {claims.AlreadyClaimed(held)}", 409)
         if not time and not expenses:
             what = "project" if scope == "project" else f"{scope} {scope_id}"
             whose = "" if own_customer else f" for customer {customer.contact_name} (not the project's customer)"
-            raise Refused(f"nothing to invoice: the {what} has no unbilled billable time or expenses{whose}", 409)
+            last = _last_holder(conn, iid, t.projects_project_id)
+            billed = f"; what it had is already billed by {last.describe()}" if last else ""
+            raise Refused(
+                f"nothing to invoice: the {what} has no unbilled billable time or expenses{whose}{billed}", 409
+            )
         lines = billable.invoice_lines(time, expenses)
         payload = {
             **fields,
@@ -195,3 +207,16 @@ def _bill(
             raise Refused(f"not invoiced: {exc}", 409) from None
     requests_db.enqueue(app, request_id)
     return _load(engine, request_id)
+
+
+def _last_holder(conn: sa.Connection, iid: int, projects_project_id: str) -> claims.Claim | None:
+    """The invoice that most recently claimed items of this project from the project side."""
+    row = conn.execute(
+        sa.select(billing_claims.c.item_type, billing_claims.c.item_id)
+        .join(finance_requests, finance_requests.c.id == billing_claims.c.request_id)
+        .where(finance_requests.c.integration_id == iid, finance_requests.c.projects_project_id == projects_project_id)
+        .order_by(billing_claims.c.claimed_at.desc(), billing_claims.c.id.desc())
+        .limit(1)
+    ).first()
+    found = claims.holders(conn, iid, [(row.item_type, row.item_id)]) if row else []
+    return found[0] if found else None

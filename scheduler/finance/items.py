@@ -89,10 +89,15 @@ def _rate(project: BooksProject, task_id: str, user_id: str) -> Decimal:
     return money(0)  # fixed cost: the hours are billed at no rate
 
 
-def unclaimed(conn: sa.Connection, integration_id: int, item_type: str, ids: Iterable[str]) -> set[str]:
+def unclaimed(
+    conn: sa.Connection, integration_id: int, item_type: str, ids: Iterable[str], held: list[claims.Claim] | None = None
+) -> set[str]:
+    """The ids no claim holds; the holders of the others are added to ``held`` (to name them in a refusal)."""
     wanted = [(item_type, i) for i in ids]
-    held = {c.item_id for c in claims.holders(conn, integration_id, wanted)}
-    return {i for _, i in wanted} - held
+    holders = claims.holders(conn, integration_id, wanted)
+    if held is not None:
+        held.extend(holders)
+    return {i for _, i in wanted} - {c.item_id for c in holders}
 
 
 def unbilled_time(
@@ -102,6 +107,7 @@ def unbilled_time(
     project: BooksProject,
     *,
     books_task_ids: set[str] | None = None,
+    held: list[claims.Claim] | None = None,
 ) -> list[TimeItem]:
     """The project's billable time no invoice holds (only the given Books tasks' when ``books_task_ids``)."""
     linked = links.claimed_books_ids(conn, integration_id, TIMESHEET_ENTITY)
@@ -113,7 +119,7 @@ def unbilled_time(
         and e.billed_status != "invoiced"
         and (books_task_ids is None or e.task_id in books_task_ids)
     ]
-    free = unclaimed(conn, integration_id, "time_entry", [e.time_entry_id for e in entries])
+    free = unclaimed(conn, integration_id, "time_entry", [e.time_entry_id for e in entries], held)
     names = {t.task_id: t.task_name for t in project.tasks}
     return sorted(
         (
@@ -133,7 +139,11 @@ def unbilled_time(
 
 
 def unbilled_expenses(
-    conn: sa.Connection, integration_id: int, books_project_id: str, customer_id: str | None = None
+    conn: sa.Connection,
+    integration_id: int,
+    books_project_id: str,
+    customer_id: str | None = None,
+    held: list[claims.Claim] | None = None,
 ) -> list[ExpenseItem]:
     """The project's billable, unbilled expenses no invoice holds (one customer's when ``customer_id``)."""
     query = sa.select(transactions).where(
@@ -147,7 +157,7 @@ def unbilled_expenses(
         query = query.where(transactions.c.customer_id == customer_id)
     rows = [r for r in conn.execute(query.order_by(transactions.c.date, transactions.c.id)).all()]
     rows = [r for r in rows if (r.payload or {}).get("is_billable", True) and r.customer_id]
-    free = unclaimed(conn, integration_id, "expense", [r.books_id for r in rows])
+    free = unclaimed(conn, integration_id, "expense", [r.books_id for r in rows], held)
     return [
         ExpenseItem(r.books_id, r.date, str((r.payload or {}).get("description") or ""), r.customer_id, money(r.total))
         for r in rows

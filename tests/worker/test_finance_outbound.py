@@ -110,7 +110,7 @@ def test_invoice_bills_the_projects_time_and_that_customers_project_expenses_onl
         "projects", done.number, PROJECT, CUSTOMER,
     )  # fmt: skip
 
-    with pytest.raises(Refused, match="nothing to invoice"):
+    with pytest.raises(Refused, match=f"already billed by invoice '{done.number}'"):
         _invoice(fin, customer_id=CUSTOMER)
 
 

@@ -1,0 +1,177 @@
+"""Never twice, with real processes: two `bpsync invoice` processes racing for the same items while two Celery
+worker processes send, and a worker SIGKILLed 10 times at different points around the Books POST.
+
+Kill points (cycled): ``commit`` — Books created the invoice and the worker is inside its confirming transaction
+(the test holds the request's claim rows locked, so the worker waits there until killed); ``post`` — the POST is
+on the wire (a latency fault: Books creates the invoice after the worker died); ``lookup`` — the look-up by
+reference is on the wire, nothing was created yet. Each time a new worker takes the request after its lease
+lapsed (the test sweeps like the beat's tick) and must end with exactly one Books invoice per request.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from scheduler.embedded import running_worker
+from scheduler.finance.invoice import request_invoice
+from shared import finance_requests as requests_db
+from shared.db.schema import billing_claims
+from tests.chaos.support import kill_group, logs, start_worker, worker_env
+from tests.sync_support import sync_harness
+from tests.worker.finance_support import (
+    ACCOUNT,
+    BOOKS_PROJECT,
+    CUSTOMER,
+    PAID_THROUGH,
+    PROJECT,
+    add_fault,
+    books_records,
+    claims_of,
+    clear_faults,
+    expense_row,
+    wait_until,
+)
+from worker.connections import clients_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.chaos]
+LEASE_SECONDS = 2.0
+
+
+@pytest.fixture(name="fin")
+def finance_harness(sandbox_factory, pg_url, redis_url):
+    """A synced tiny world; no worker runs in this process afterwards (the tests start worker processes)."""
+    sandbox = sandbox_factory(size="tiny")
+    with sync_harness(
+        sandbox, pg_url, worker=False, broker_url=redis_url, module_lease_seconds=LEASE_SECONDS,
+        retry_backoff_seconds=0.2,
+    ) as h:  # fmt: skip
+        with running_worker(h.app):
+            h.sync()
+        yield h
+
+
+def _bpsync_invoice(h, out: list, barrier: threading.Barrier) -> None:
+    env = worker_env(h.settings)
+    args = [sys.executable, "-m", "scheduler.cli", "invoice", str(h.integration.id), PROJECT, "--customer", CUSTOMER]
+    barrier.wait()
+    done = subprocess.run([*args, "--wait", "--json"], env=env, capture_output=True, text=True, timeout=120)
+    out.append(done)
+
+
+def test_two_processes_invoicing_the_same_items_make_one_invoice(fin, tmp_path):
+    env = worker_env(fin.settings)
+    workers = [start_worker(env, f"w{i}", tmp_path / f"w{i}.log") for i in range(2)]
+    try:
+        results: list = []
+        barrier = threading.Barrier(2)
+        threads = [threading.Thread(target=_bpsync_invoice, args=(fin, results, barrier)) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(150)
+        ok = [r for r in results if r.returncode == 0]
+        refused = [r for r in results if r.returncode != 0]
+        assert len(ok) == 1 and len(refused) == 1, [(r.returncode, r.stdout, r.stderr) for r in results]
+        invoice = json.loads(ok[0].stdout)
+        assert invoice["state"] == "confirmed"
+        # the refusal names the invoice holding the items: its reference while being sent, its number after
+        assert "already billed by invoice" in refused[0].stderr
+        assert invoice["reference"] in refused[0].stderr or invoice["number"] in refused[0].stderr
+        invoices = [i for i in fin.state()["invoices"] if i["reference_number"].startswith("BPS-")]
+        assert len(invoices) == 1
+        assert {c.books_invoice_id for c in claims_of(fin)} == {invoice["books_id"]}
+    finally:
+        for w in workers:
+            kill_group(w)
+
+
+def _new_expense(fin, n: int) -> str:
+    books = clients_for(fin.settings, fin.integration)[1]
+    expense = books.create_expense(
+        {"account_id": ACCOUNT, "paid_through_account_id": PAID_THROUGH, "date": "2026-11-20", "amount": 10 + n,
+         "customer_id": CUSTOMER, "project_id": BOOKS_PROJECT, "is_billable": True, "description": f"kill {n}"}
+    )  # fmt: skip
+    expense_row(fin, expense.expense_id, BOOKS_PROJECT, CUSTOMER, str(10 + n))
+    return expense.expense_id
+
+
+def _state(fin, request_id: int) -> str:
+    with fin.engine.connect() as conn:
+        request = requests_db.get(conn, request_id)
+    assert request is not None
+    return request.state
+
+
+def test_sigkill_around_the_books_post_never_makes_a_second_invoice(fin, tmp_path):
+    env = worker_env(fin.settings)
+    kinds = ("commit", "post", "lookup")
+    made: list[requests_db.FinanceRequest] = []
+    try:
+        for n in range(10):
+            kind = kinds[n % 3]
+            expense_id = _new_expense(fin, n)
+            request = request_invoice(fin.engine, fin.settings, fin.app, fin.integration.id, PROJECT,
+                                      customer_id=CUSTOMER)  # fmt: skip
+            lock = None
+            if kind == "commit":  # the confirming transaction waits on these rows until the kill
+                lock = fin.engine.connect()
+                lock.begin()
+                lock.execute(
+                    sa.select(billing_claims.c.id).where(billing_claims.c.invoice_reference == request.reference)
+                    .with_for_update()
+                ).all()  # fmt: skip
+            elif kind == "post":
+                add_fault(fin, api="books", kind="latency", latency_ms=1500, path="/books/v3/invoices",
+                          method="POST", count=1)  # fmt: skip
+            else:
+                add_fault(fin, api="books", kind="latency", latency_ms=1500, path="/books/v3/invoices",
+                          method="GET", count=1)  # fmt: skip
+            worker = start_worker(env, f"k{n}", tmp_path / f"k{n}.log")
+            if kind == "commit":
+                assert wait_until(lambda r=request: books_records(fin, "invoices", r.reference), 30), logs(tmp_path)
+                time.sleep(0.2 + 0.1 * n)  # blocked in the confirming transaction
+            else:
+                assert wait_until(lambda r=request: _state(fin, r.id) == "sending", 30), logs(tmp_path)
+                time.sleep(0.2 + 0.05 * n)
+            kill_group(worker)
+            if lock is not None:
+                lock.rollback()
+                lock.close()
+            clear_faults(fin)
+            assert _state(fin, request.id) == "sending"
+            worker = start_worker(env, f"r{n}", tmp_path / f"r{n}.log")
+            try:
+                # the beat's tick: the killed worker's lease lapses, the sweep sends the request again
+                assert wait_until(
+                    lambda r=request: (
+                        requests_db.sweep(fin.engine, fin.app, fin.settings) is not None
+                        and _state(fin, r.id) == "confirmed"
+                    ),
+                    60,
+                    interval=0.3,
+                ), logs(tmp_path)
+            finally:
+                kill_group(worker)
+            with fin.engine.connect() as conn:
+                done = requests_db.get(conn, request.id)
+            assert done is not None and done.attempts >= 2, (kind, done)
+            [invoice] = books_records(fin, "invoices", done.reference)
+            assert invoice["invoice_id"] == done.books_id
+            assert {line.get("expense_id") for line in invoice["line_items"]} >= {expense_id}
+            made.append(done)
+    finally:
+        clear_faults(fin)
+    invoices = [i for i in fin.state()["invoices"] if i["reference_number"].startswith("BPS-")]
+    assert sorted(i["reference_number"] for i in invoices) == sorted(r.reference for r in made)
+    claims = claims_of(fin)
+    assert {c.state for c in claims} == {"claimed"} and all(c.side == "projects" for c in claims)
+    by_request = {r.id: r.books_id for r in made}
+    assert all(c.books_invoice_id == by_request[c.request_id] for c in claims)
+    assert len([c for c in claims if c.item_type == "expense"]) == 10
