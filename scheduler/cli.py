@@ -156,6 +156,23 @@ def keygen() -> None:
 
 
 @main.command()
+# Tokens that ship in examples and templates (compose's old default among them): anyone can guess them.
+KNOWN_DEFAULT_TOKENS = {"changeme", "secret", "token", "password", "admin", "test", "default", "webtoken", "bpsync"}
+WEB_TOKEN_MIN_LENGTH = 24
+
+
+def web_token_problem(token: str | None) -> str | None:
+    """Why ``token`` must not guard a web app reachable by others (None: it may)."""
+    fix = "e.g. BPSYNC_WEB_TOKEN=$(openssl rand -hex 24)"
+    if not token:
+        return f"BPSYNC_WEB_TOKEN: not set; outside embedded mode the web app needs a token; {fix}"
+    if "".join(c for c in token.lower() if c.isalnum()) in KNOWN_DEFAULT_TOKENS:
+        return f"BPSYNC_WEB_TOKEN: {token!r} is a well-known default; {fix}"
+    if len(token) < WEB_TOKEN_MIN_LENGTH or len(set(token)) < 8:
+        return f"BPSYNC_WEB_TOKEN: too short or too simple (use {WEB_TOKEN_MIN_LENGTH}+ random characters); {fix}"
+    return None
+
+
 @click.option("--host", default=None, help="Default: from BPSYNC_WEB_BIND.")
 @click.option("--port", default=None, type=int, help="Default: from BPSYNC_WEB_BIND.")
 @friendly_errors
@@ -173,10 +190,16 @@ def web(host: str | None, port: int | None) -> None:
     from scheduler.web.app import create_web_app
     from shared.celery_app import create_celery
     from shared.db.engine import require_schema
+    from shared.config import ConfigError
     from shared.dispatch import TICK_TASK
 
     conf = settings()
     require_schema(conf.database_url)
+    # embedded mode is one person's machine on 127.0.0.1 (the demo prints its own sign-in URL); anything else is
+    # reachable by others, and a guessable token there opens every integration's status and actions
+    problem = None if conf.embedded else web_token_problem(conf.web_token)
+    if problem:
+        raise ConfigError(problem)
     app = create_celery(conf)
     with ExitStack() as stack:
         if conf.embedded:

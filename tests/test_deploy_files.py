@@ -1,5 +1,6 @@
 """compose.yaml and Procfile are valid and every command in them is a real command of this project."""
 
+import os
 import shlex
 import subprocess
 import sys
@@ -64,3 +65,63 @@ def test_procfile_commands_exist(process):
     assert process in {"worker", "beat", "flower", "web"}
     command = PROCFILE[process].replace("${PORT:-8000}", "8000")
     assert_real_command(shlex.split(command))
+
+
+def test_compose_requires_a_web_token_and_a_flower_login_and_keeps_flower_local():
+    env = COMPOSE["x-app"]["environment"]
+    assert env["BPSYNC_WEB_TOKEN"].startswith("${BPSYNC_WEB_TOKEN:?"), "no default web token: compose must refuse"
+    assert "change-me" not in (ROOT / "compose.yaml").read_text()
+    flower = COMPOSE["services"]["flower"]
+    assert any(arg.startswith("--basic-auth=${FLOWER_BASIC_AUTH:?") for arg in flower["command"]), flower["command"]
+    assert flower["ports"] == ["${FLOWER_BIND:-127.0.0.1}:5555:5555"]
+    procfile_flower = shlex.split(PROCFILE["flower"])
+    assert any(arg.startswith("--basic-auth=${FLOWER_BASIC_AUTH:?") for arg in procfile_flower), procfile_flower
+
+
+def _web(monkeypatch, tmp_path, **env: str):  # type: ignore[no-untyped-def]
+    from shared.config import get_settings
+
+    for key in [k for k in os.environ if k.startswith("BPSYNC_")]:
+        monkeypatch.delenv(key)
+    env = {"BPSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'unmigrated.sqlite'}", **env}
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(bpsync, ["web", "--port", "0"], env=env)
+    finally:
+        get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("token", "complaint"),
+    [
+        (None, "not set"),
+        ("change-me", "well-known default"),
+        ("ChangeMe", "well-known default"),
+        ("secret", "well-known default"),
+        ("s3cr3t-but-short", "too short"),
+        ("x" * 40, "too simple"),
+    ],
+)
+def test_web_refuses_a_missing_default_or_short_token_outside_embedded_mode(monkeypatch, tmp_path, token, complaint):
+    env = {"BPSYNC_BROKER_URL": "redis://127.0.0.1:6379/0"} | ({"BPSYNC_WEB_TOKEN": token} if token else {})
+    result = _web(monkeypatch, tmp_path, **env)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: BPSYNC_WEB_TOKEN: ") and complaint in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {
+            "BPSYNC_BROKER_URL": "redis://127.0.0.1:6379/0",
+            "BPSYNC_WEB_TOKEN": "9f2c4e1a7b3d5f6e8a0c2b4d6f8e1a3c5b7d9f0e",
+        },
+        {},  # embedded mode (memory broker): one person's machine, no token needed to start
+    ],
+)
+def test_web_starts_with_a_strong_token_or_in_embedded_mode(monkeypatch, tmp_path, env):
+    result = _web(monkeypatch, tmp_path, **env)
+    # past the token check: it stops at the unmigrated database instead of serving
+    assert result.exit_code == 2 and "bpsync db upgrade" in result.stderr, result.output
+    assert "BPSYNC_WEB_TOKEN" not in result.stderr

@@ -168,6 +168,7 @@ def test_the_compose_environment_is_a_valid_configuration(monkeypatch):
         for variable, value in environment.items():
             # ${X:?message} is supplied by the admin (a real key here); ${X:-default} is its default
             value = re.sub(r"\$\{BPSYNC_SECRET_KEY:\?[^}]*\}", KEY, value)
+            value = re.sub(r"\$\{BPSYNC_WEB_TOKEN:\?[^}]*\}", "9f2c4e1a7b3d5f6e8a0c2b4d6f8e1a3c", value)
             monkeypatch.setenv(variable, re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value))
         assert load_settings(), name
 
