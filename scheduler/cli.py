@@ -6,6 +6,7 @@ import os
 import shutil
 import sys
 from importlib.metadata import version as dist_version
+from typing import Literal
 
 import click
 
@@ -140,7 +141,7 @@ def check(timeout: float, as_json: bool) -> None:
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option("--size", type=click.Choice(["tiny", "small", "large"]), default="small", show_default=True)
 @click.option("--rate-limits", type=click.Choice(["zoho", "off", "fast"]), default="zoho", show_default=True)
-def sandbox(host: str, port: int, seed: int, size: str, rate_limits: str) -> None:
+def sandbox(host: str, port: int, seed: int, size: Literal["tiny", "small", "large"], rate_limits: str) -> None:
     """Serve the Zoho emulators (accounts, Projects, Books) on one port; point the BPSYNC_*_URL settings at it."""
     from sandbox.server import serve
 
@@ -155,7 +156,6 @@ def keygen() -> None:
     click.echo(new_key())
 
 
-@main.command()
 # Tokens that ship in examples and templates (compose's old default among them): anyone can guess them.
 KNOWN_DEFAULT_TOKENS = {"changeme", "secret", "token", "password", "admin", "test", "default", "webtoken", "bpsync"}
 WEB_TOKEN_MIN_LENGTH = 24
@@ -173,6 +173,7 @@ def web_token_problem(token: str | None) -> str | None:
     return None
 
 
+@main.command()
 @click.option("--host", default=None, help="Default: from BPSYNC_WEB_BIND.")
 @click.option("--port", default=None, type=int, help="Default: from BPSYNC_WEB_BIND.")
 @friendly_errors
@@ -189,17 +190,17 @@ def web(host: str | None, port: int | None) -> None:
     from scheduler.embedded import running_beat, running_worker
     from scheduler.web.app import create_web_app
     from shared.celery_app import create_celery
-    from shared.db.engine import require_schema
     from shared.config import ConfigError
+    from shared.db.engine import require_schema
     from shared.dispatch import TICK_TASK
 
     conf = settings()
-    require_schema(conf.database_url)
     # embedded mode is one person's machine on 127.0.0.1 (the demo prints its own sign-in URL); anything else is
     # reachable by others, and a guessable token there opens every integration's status and actions
     problem = None if conf.embedded else web_token_problem(conf.web_token)
     if problem:
         raise ConfigError(problem)
+    require_schema(conf.database_url)
     app = create_celery(conf)
     with ExitStack() as stack:
         if conf.embedded:

@@ -201,8 +201,8 @@ def books_role(settings: Settings, creds: ZohoCredentials, organization_id: str)
         body = books.call("GET", "/users/me", template="/users/me")
     except NotFound:
         return ""
-    user = body.get("user") if isinstance(body.get("user"), dict) else {}
-    return str(user.get("user_role", "")).lower()
+    user = body.get("user")
+    return str(user.get("user_role", "")).lower() if isinstance(user, dict) else ""
 
 
 def create_checked(

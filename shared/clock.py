@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import overload
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+@overload
+def as_utc(value: dt.datetime) -> dt.datetime: ...
+@overload
+def as_utc(value: None) -> None: ...
 def as_utc(value: dt.datetime | None) -> dt.datetime | None:
     if value is None or value.tzinfo is not None:
         return value

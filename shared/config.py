@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -309,7 +310,7 @@ def example_of(field: str) -> str:
     return str(info.default)
 
 
-def config_error(error: dict[str, Any]) -> ConfigError:
+def config_error(error: Mapping[str, Any]) -> ConfigError:
     """One pydantic error as the admin's line: ``BPSYNC_X: what is wrong (got 'v'); e.g. BPSYNC_X=valid``."""
     problem = (error.get("ctx") or {}).get("error")
     field = problem.field if isinstance(problem, SettingProblem) else str(error["loc"][0]) if error["loc"] else ""
@@ -325,12 +326,12 @@ def config_error(error: dict[str, Any]) -> ConfigError:
     return ConfigError(f"{variable}: {message}; e.g. {variable}={example}")
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read the environment; raise ConfigError with one line naming the first bad variable."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValidationError as exc:
-        raise config_error(exc.errors()[0]) from None  # type: ignore[arg-type]
+        raise config_error(exc.errors()[0]) from None
 
 
 @functools.cache

@@ -64,7 +64,8 @@ def seal(settings: Settings, data: dict[str, Any]) -> str:
 
 def unseal(settings: Settings, token: str) -> dict[str, Any]:
     try:
-        return json.loads(cipher(settings).decrypt(token.encode()))
+        data: dict[str, Any] = json.loads(cipher(settings).decrypt(token.encode()))
+        return data
     except InvalidToken:
         raise CredentialsError(
             "stored credentials cannot be decrypted with BPSYNC_SECRET_KEY (was the key changed without "

@@ -155,10 +155,11 @@ def _poll_affordable(conn: sa.Connection, integration_id: int, settings: Setting
         sa.select(sa.func.coalesce(sa.func.sum(module_runs.c.projects_calls), 0)).where(
             module_runs.c.sync_run_id == last.id
         )
-    ).scalar()
+    ).scalar_one()
     seconds_per_call = settings.projects_window_seconds / settings.projects_requests_per_window
     spacing = dt.timedelta(seconds=int(calls) * seconds_per_call / settings.instant_poll_quota_share)
-    return now >= as_utc(last.requested_at) + spacing
+    affordable_at: dt.datetime = as_utc(last.requested_at) + spacing
+    return now >= affordable_at
 
 
 SWEEP_LOCK = 0x62707379  # pg advisory lock key ("bpsy"): one sweep at a time across every beat
@@ -192,5 +193,5 @@ def waiting_modules(engine: sa.Engine) -> int:
                 sa.select(sa.func.count())
                 .select_from(module_runs)
                 .where(module_runs.c.status.in_(("queued", "running")))
-            ).scalar()
+            ).scalar_one()
         )

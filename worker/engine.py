@@ -118,7 +118,8 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record) -> str | N
             return _blocked(ctx, module, record, parent_errors.get(parent_id))
     problem = module.check(ctx, record)
     if problem is not None:
-        return _fail(ctx, module, record, problem)
+        _fail(ctx, module, record, problem)
+        return None
     fields = {**record.fields, "_parent": parent_books_id}
     ctx.link = link
     try:
@@ -155,11 +156,13 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record) -> str | N
         _resolve(ctx, module, record)
         return None
     except (ValidationFailed, NotFound) as exc:
-        return _fail(ctx, module, record, Problem("books_rejected", exc.message, exc.hint))
+        _fail(ctx, module, record, Problem("books_rejected", exc.message, exc.hint))
+        return None
     except FatalError:
         raise
     except ProblemError as exc:
-        return _fail(ctx, module, record, exc.problem)
+        _fail(ctx, module, record, exc.problem)
+        return None
 
 
 def _blocked(ctx: SyncContext, module: SyncModule, record: Record, parent_error: int | None) -> str | None:
@@ -173,7 +176,8 @@ def _blocked(ctx: SyncContext, module: SyncModule, record: Record, parent_error:
         f"See the {module.parent_label}'s error (#{parent_error}); once it is fixed this record syncs on the next run.",
         blocked_by=parent_error,
     )
-    return _fail(ctx, module, record, problem, counter="blocked")
+    _fail(ctx, module, record, problem, counter="blocked")
+    return None
 
 
 def _parents(ctx: SyncContext, entity_type: str) -> tuple[dict[str, str], dict[str, int]]:
@@ -200,9 +204,11 @@ def _retire(ctx: SyncContext, module: SyncModule, record: Record) -> str | None:
     try:
         module.retire(ctx, record, link)
     except (ValidationFailed, NotFound) as exc:
-        return _fail(ctx, module, record, Problem("books_rejected", exc.message, exc.hint))
+        _fail(ctx, module, record, Problem("books_rejected", exc.message, exc.hint))
+        return None
     except ProblemError as exc:
-        return _fail(ctx, module, record, exc.problem)
+        _fail(ctx, module, record, exc.problem)
+        return None
     if link is not None:
         with ctx.engine.begin() as conn:
             links.remove(conn, link.id)

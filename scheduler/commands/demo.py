@@ -97,7 +97,7 @@ def demo_command(once: bool, port: int) -> None:
     sys.exit(0 if ok else 1)
 
 
-def run_demo(stack: ExitStack, conf: Settings, sandbox, console: Console, *, once: bool, port: int) -> bool:  # type: ignore[no-untyped-def]
+def run_demo(stack: ExitStack, conf: Settings, sandbox, console: Console, *, once: bool, port: int) -> bool:
     from scheduler.demo_report import expected_changes_seen, show_errors, show_history, show_status
     from scheduler.embedded import running_beat, running_worker
     from scheduler.run_watch import watch_run
@@ -132,7 +132,7 @@ def run_demo(stack: ExitStack, conf: Settings, sandbox, console: Console, *, onc
     return ok
 
 
-def connect_sandbox(engine: sa.Engine, conf: Settings, sandbox, console: Console) -> Integration:  # type: ignore[no-untyped-def]
+def connect_sandbox(engine: sa.Engine, conf: Settings, sandbox, console: Console) -> Integration:
     from sandbox.generator import credentials
     from scheduler.connect import connect
 
@@ -165,7 +165,7 @@ def wait_for_first_run(engine: sa.Engine, integration_id: int, timeout: float = 
     return run_id
 
 
-def make_change(engine: sa.Engine, sandbox, integration: Integration, console: Console) -> dict[tuple[str, str], int]:  # type: ignore[no-untyped-def]
+def make_change(engine: sa.Engine, sandbox, integration: Integration, console: Console) -> dict[tuple[str, str], int]:
     """Rename one synced task (and, with the timesheets module, log approved time on it); what should sync."""
     from shared.modules import MODULE_ORDER
 
@@ -203,7 +203,7 @@ def make_change(engine: sa.Engine, sandbox, integration: Integration, console: C
     return expected
 
 
-def act(sandbox, action: str, **params: object) -> dict:  # type: ignore[no-untyped-def,type-arg]
+def act(sandbox, action: str, **params: object) -> dict:
     """A change made as a person would, through the sandbox's admin API."""
     import requests
 
@@ -213,7 +213,7 @@ def act(sandbox, action: str, **params: object) -> dict:  # type: ignore[no-unty
     return response.json()
 
 
-def serve_web(conf: Settings, app, console: Console, port: int) -> None:  # type: ignore[no-untyped-def]
+def serve_web(conf: Settings, app, console: Console, port: int) -> None:
     import socket
 
     import uvicorn

@@ -23,7 +23,7 @@ from shared.modules import MODULE_ORDER, PLANNED, UnknownModule
 KNOWN_MODULES = (*MODULE_ORDER, *PLANNED)
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def _engine():
     from shared.db.engine import require_schema
 
     return require_schema(settings().database_url)
@@ -97,7 +97,7 @@ def _module_note(m: Any) -> str:
     return ""
 
 
-def _now():  # type: ignore[no-untyped-def]
+def _now():
     from shared.clock import utcnow
 
     return utcnow()
@@ -170,8 +170,8 @@ def errors(integration: str | None, module: str | None, details: bool, as_json: 
     module = _checked_module(module)
     summary = error_summary(engine, integration, module=module)
     if as_json:
-        rows = error_details(engine, integration, module=module)
-        emit_json({"summary": [g.as_json() for g in summary], "details": [e.as_json() for e in rows]})
+        details_json = [e.as_json() for e in error_details(engine, integration, module=module)]
+        emit_json({"summary": [g.as_json() for g in summary], "details": details_json})
         return
     if not summary:
         click.echo("no open errors")

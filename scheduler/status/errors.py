@@ -91,7 +91,7 @@ def _module_rank(module: str) -> int:
 
 
 def _open(ref_id: int | None, module: str | None) -> list[sa.ColumnElement[bool]]:
-    where = [sync_errors.c.resolved_at.is_(None)]
+    where: list[sa.ColumnElement[bool]] = [sync_errors.c.resolved_at.is_(None)]
     if ref_id is not None:
         where.append(sync_errors.c.integration_id == ref_id)
     if module is not None:
@@ -108,7 +108,7 @@ def error_summary(engine: sa.Engine, ref: int | str | None = None, *, module: st
                 sync_errors.c.integration_id,
                 sync_errors.c.module,
                 sync_errors.c.reason_code,
-                sa.func.count().label("count"),
+                sa.func.count().label("records"),
                 sa.func.max(sync_errors.c.id).label("example_id"),
             )
             .where(*_open(ref_id, module))
@@ -128,7 +128,7 @@ def error_summary(engine: sa.Engine, ref: int | str | None = None, *, module: st
             integration=examples[g.example_id].name,
             module=g.module,
             reason_code=g.reason_code,
-            count=int(g.count),
+            count=int(g.records),
             example_error_id=g.example_id,
             example_message=examples[g.example_id].message,
             hint=examples[g.example_id].hint,

@@ -143,13 +143,12 @@ def project_detail(engine: sa.Engine, integration_id: int, projects_id: str) -> 
             )
         ).scalar()
     error = get_error(engine, error_id) if error_id is not None else None
-    if link is None and error is None:
+    if link is not None:
+        project = _linked(link)
+    elif error is not None:
+        project = LinkedRecord(PROJECT, projects_id, None, error.source_name, "failed", None)
+    else:
         raise ProjectNotFound(projects_id)
-    project = (
-        _linked(link)
-        if link is not None
-        else LinkedRecord(PROJECT, projects_id, None, error.source_name, "failed", None)
-    )
     blocked = errors_blocked_by(engine, error.id) if error else []
     child_keys = {(c.entity_type, c.projects_id) for c in children}
     blocked += [

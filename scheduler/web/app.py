@@ -30,7 +30,7 @@ def token_matches(given: str, token: str) -> bool:
 
 
 class TokenAuth(BaseHTTPMiddleware):
-    def __init__(self, app, token: str | None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app, token: str | None) -> None:
         super().__init__(app)
         self.token = token
 

@@ -38,7 +38,8 @@ def _database(request: Request) -> None:
 
 def _broker(request: Request) -> None:
     with web_context(request).celery.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=CHECK_TIMEOUT_SECONDS)
+        # kombu takes the timeout in (float) seconds; celery-types declares it int
+        conn.ensure_connection(max_retries=1, timeout=CHECK_TIMEOUT_SECONDS)  # type: ignore[arg-type]
 
 
 def _shared_redis(request: Request) -> None:

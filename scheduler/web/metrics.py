@@ -90,14 +90,14 @@ class StatusCollector:
         )
 
 
-def _gauge(name: str, doc: str, labels: tuple[str, ...], values: dict) -> Metric:  # type: ignore[type-arg]
+def _gauge(name: str, doc: str, labels: tuple[str, ...], values: dict) -> Metric:
     family = GaugeMetricFamily(name, doc, labels=list(labels))
     for key, value in sorted(values.items()):
         family.add_metric(list(key), value)
     return family
 
 
-def _counter(name: str, doc: str, labels: tuple[str, ...], values: dict) -> Metric:  # type: ignore[type-arg]
+def _counter(name: str, doc: str, labels: tuple[str, ...], values: dict) -> Metric:
     family = CounterMetricFamily(name, doc, labels=list(labels))
     for key, value in sorted(values.items()):
         family.add_metric(list(key), value)

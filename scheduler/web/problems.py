@@ -31,7 +31,7 @@ def _respond(request: Request, status_code: int, message: str) -> Response:
     )
 
 
-def _handler(status_code: int):  # type: ignore[no-untyped-def]
+def _handler(status_code: int):
     async def handle(request: Request, exc: Exception) -> Response:
         message = exc.args[0] if exc.args else str(exc)
         if isinstance(exc, ActionRefused):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -40,7 +41,14 @@ def make_engine(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def inserted_id(result: sa.CursorResult[Any]) -> int:
+    """The id of the row an INSERT created (SQLAlchemy types the key optional: other statements have none)."""
+    key = result.inserted_primary_key
+    assert key is not None, "not the result of an INSERT"
+    return int(key[0])
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the embedded worker threads read while one writes; foreign keys are off by default in SQLite.
     # pysqlite's own transaction handling defers BEGIN until the first write, so two threads could both read
     # "no sync running" and both start one; we issue BEGIN IMMEDIATE ourselves (see _sqlite_begin).

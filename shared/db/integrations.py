@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from shared import crypto
 from shared.clock import as_utc, utcnow
 from shared.config import Settings
+from shared.db.engine import inserted_id
 from shared.db.schema import integrations
 from shared.zoho.factory import ZohoCredentials
 
@@ -41,7 +42,7 @@ class Integration:
     webhook_token_sha256: str | None = None  # the webhook token's digest (scheduler/webhooks.py); never shown
 
     @classmethod
-    def from_row(cls, row: sa.Row) -> Integration:
+    def from_row(cls, row: sa.Row[Any]) -> Integration:
         data: dict[str, Any] = dict(row._mapping)
         data["sealed_credentials"] = data.pop("credentials")
         for key in ("paused_until", "connected_at", "next_run_at"):
@@ -83,25 +84,27 @@ def create_integration(
     now = now or utcnow()
     interval = sync_interval_seconds or int(settings.default_sync_interval_hours * 3600)
     with engine.begin() as conn:
-        new_id = conn.execute(
-            integrations.insert().values(
-                name=name,
-                books_organization_id=organization_id,
-                projects_portal_id=portal_id,
-                data_center=data_center,
-                credentials=crypto.seal(settings, credentials),
-                contact_duplication=contact_duplication,
-                timesheet_cutoff_date=timesheet_cutoff_date,
-                general_timesheets=general_timesheets,
-                sync_interval_seconds=interval,
-                state="active",
-                connected_at=now,
-                # the first sync runs at once; later ones every interval from connect time
-                next_run_at=now,
-                created_at=now,
-                updated_at=now,
+        new_id = inserted_id(
+            conn.execute(
+                integrations.insert().values(
+                    name=name,
+                    books_organization_id=organization_id,
+                    projects_portal_id=portal_id,
+                    data_center=data_center,
+                    credentials=crypto.seal(settings, credentials),
+                    contact_duplication=contact_duplication,
+                    timesheet_cutoff_date=timesheet_cutoff_date,
+                    general_timesheets=general_timesheets,
+                    sync_interval_seconds=interval,
+                    state="active",
+                    connected_at=now,
+                    # the first sync runs at once; later ones every interval from connect time
+                    next_run_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
             )
-        ).inserted_primary_key[0]
+        )
     return get_integration(engine, new_id)
 
 

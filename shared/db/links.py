@@ -38,7 +38,7 @@ def fingerprint(fields: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _link(row: sa.Row) -> Link:
+def _link(row: sa.Row[Any]) -> Link:
     m = row._mapping
     return Link(
         m["id"],

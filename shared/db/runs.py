@@ -9,12 +9,14 @@ At most one run per integration is ``running``; a refresh that cannot join it wa
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
 from shared.clock import as_utc, utcnow
+from shared.db.engine import inserted_id
 from shared.db.schema import integrations, module_runs, sync_runs
 from shared.modules import MODULE_ORDER
 
@@ -43,7 +45,7 @@ class ModuleRun:
     token: int = 0  # the fencing token of the claim that read it
 
     @classmethod
-    def from_row(cls, row: sa.Row) -> ModuleRun:
+    def from_row(cls, row: sa.Row[Any]) -> ModuleRun:
         m = row._mapping
         return cls(
             m["id"],
@@ -63,7 +65,7 @@ def _lock_integration(conn: sa.Connection, integration_id: int) -> None:
     conn.execute(sa.select(integrations.c.id).where(integrations.c.id == integration_id).with_for_update())
 
 
-def _runs_in(conn: sa.Connection, integration_id: int, status: str) -> list[sa.Row]:
+def _runs_in(conn: sa.Connection, integration_id: int, status: str) -> Sequence[sa.Row[Any]]:
     return conn.execute(
         sa.select(sync_runs)
         .where(sync_runs.c.integration_id == integration_id, sync_runs.c.status == status)
@@ -71,13 +73,13 @@ def _runs_in(conn: sa.Connection, integration_id: int, status: str) -> list[sa.R
     ).all()
 
 
-def _module_rows(conn: sa.Connection, run_id: int) -> list[sa.Row]:
+def _module_rows(conn: sa.Connection, run_id: int) -> Sequence[sa.Row[Any]]:
     return conn.execute(
         sa.select(module_runs).where(module_runs.c.sync_run_id == run_id).order_by(module_runs.c.position)
     ).all()
 
 
-def _add_modules(conn: sa.Connection, run: sa.Row, modules: list[str], now: dt.datetime) -> None:
+def _add_modules(conn: sa.Connection, run: sa.Row[Any], modules: list[str], now: dt.datetime) -> None:
     existing = {r.module: r for r in _module_rows(conn, run.id)}
     wanted = [m for m in MODULE_ORDER if m in set(modules) | set(existing)]
     for position, module in enumerate(wanted):
@@ -126,16 +128,18 @@ def _create_run(
     conn: sa.Connection, integration_id: int, modules: list[str], trigger: str, status: str, now: dt.datetime
 ) -> int:
     ordered = [m for m in MODULE_ORDER if m in modules]
-    run_id = conn.execute(
-        sync_runs.insert().values(
-            integration_id=integration_id,
-            trigger=trigger,
-            modules=ordered,
-            status=status,
-            requested_at=now,
-            started_at=now if status == "running" else None,
+    run_id = inserted_id(
+        conn.execute(
+            sync_runs.insert().values(
+                integration_id=integration_id,
+                trigger=trigger,
+                modules=ordered,
+                status=status,
+                requested_at=now,
+                started_at=now if status == "running" else None,
+            )
         )
-    ).inserted_primary_key[0]
+    )
     run = conn.execute(sa.select(sync_runs).where(sync_runs.c.id == run_id)).one()
     _add_modules(conn, run, ordered, now)
     return run_id
@@ -260,7 +264,7 @@ def note_attempt(engine: sa.Engine, mr: ModuleRun) -> int:
     """A slice failed without finishing its page: one more attempt without progress; returns how many so far."""
     with engine.begin() as conn:
         _fenced_update(conn, mr, attempts=module_runs.c.attempts + 1)
-        return int(conn.execute(sa.select(module_runs.c.attempts).where(module_runs.c.id == mr.id)).scalar())
+        return int(conn.execute(sa.select(module_runs.c.attempts).where(module_runs.c.id == mr.id)).scalar_one())
 
 
 def finish(engine: sa.Engine, mr: ModuleRun, status: str, error: str | None = None) -> int | None:
@@ -297,7 +301,7 @@ def _finish_row(conn: sa.Connection, mr: ModuleRun, status: str, error: str | No
     _fenced_update(conn, mr, **values)
 
 
-def module_status_from_counts(row: sa.Row) -> str:
+def module_status_from_counts(row: sa.Row[Any]) -> str:
     if row.failed or row.blocked:
         return "partial"
     return "succeeded"
@@ -484,7 +488,7 @@ def get_module_run(engine: sa.Engine, module_run_id: int) -> ModuleRun:
         return ModuleRun.from_row(conn.execute(sa.select(module_runs).where(module_runs.c.id == module_run_id)).one())
 
 
-def module_counts(engine: sa.Engine, module_run_id: int) -> sa.Row:
+def module_counts(engine: sa.Engine, module_run_id: int) -> sa.Row[Any]:
     with engine.connect() as conn:
         return conn.execute(sa.select(module_runs).where(module_runs.c.id == module_run_id)).one()
 

@@ -9,6 +9,9 @@ The unique constraints are part of the product's correctness, not decoration:
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData(
@@ -22,7 +25,7 @@ metadata = sa.MetaData(
 )
 
 
-def _ts(name: str, **kw: object) -> sa.Column:
+def _ts(name: str, **kw: Any) -> sa.Column[dt.datetime]:
     return sa.Column(name, sa.DateTime(timezone=True), **kw)
 
 

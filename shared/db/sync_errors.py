@@ -7,10 +7,12 @@ failed parent points at the parent's error (``blocked_by``) and is retried on ev
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
 from shared.clock import utcnow
+from shared.db.engine import inserted_id
 from shared.db.schema import sync_errors
 
 
@@ -42,7 +44,7 @@ def record(
         sync_errors.c.source_id == source_id,
     )
     existing = conn.execute(sa.select(sync_errors.c.id, sync_errors.c.resolved_at).where(*key)).first()
-    values = {
+    values: dict[str, Any] = {
         "module": module,
         "source_name": source_name,
         "reason_code": problem.reason_code,
@@ -54,7 +56,7 @@ def record(
         "resolved_at": None,
     }
     if existing is None:
-        return int(
+        return inserted_id(
             conn.execute(
                 sync_errors.insert().values(
                     integration_id=integration_id,
@@ -64,7 +66,7 @@ def record(
                     first_seen_at=now,
                     **values,
                 )
-            ).inserted_primary_key[0]
+            )
         )
     if existing.resolved_at is not None:
         values["first_seen_at"] = now

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
+from shared.db.engine import inserted_id
 from shared.db.schema import webhook_events
 
 KEEP_HANDLED = dt.timedelta(days=7)
@@ -22,19 +24,23 @@ def record(
     payload: dict[str, Any],
     now: dt.datetime,
 ) -> int:
-    return conn.execute(
-        webhook_events.insert().values(
-            integration_id=integration_id,
-            event=event,
-            project_id=project_id,
-            log_id=log_id,
-            payload=payload,
-            received_at=now,
+    return inserted_id(
+        conn.execute(
+            webhook_events.insert().values(
+                integration_id=integration_id,
+                event=event,
+                project_id=project_id,
+                log_id=log_id,
+                payload=payload,
+                received_at=now,
+            )
         )
-    ).inserted_primary_key[0]
+    )
 
 
-def take_pending(conn: sa.Connection, integration_id: int, module_run_id: int, now: dt.datetime) -> list[sa.Row]:
+def take_pending(
+    conn: sa.Connection, integration_id: int, module_run_id: int, now: dt.datetime
+) -> Sequence[sa.Row[Any]]:
     """The events this module run covers: every unhandled one, plus those it took before a crash and resume."""
     # handled calls are kept a while for troubleshooting ("did Zoho call us?"), then dropped
     conn.execute(
@@ -58,5 +64,5 @@ def pending_count(conn: sa.Connection, integration_id: int) -> int:
             sa.select(sa.func.count())
             .select_from(webhook_events)
             .where(webhook_events.c.integration_id == integration_id, webhook_events.c.handled_at.is_(None))
-        ).scalar()
+        ).scalar_one()
     )

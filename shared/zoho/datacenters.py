@@ -78,7 +78,7 @@ class Endpoints:
 
 def endpoints_for(settings: Any, data_center: str | None = None) -> Endpoints:
     """The data center's hosts, each replaced by its settings override when one is set."""
-    code = (data_center or getattr(settings, "data_center", "US")).upper()
+    code = str(data_center or getattr(settings, "data_center", "US")).upper()
     try:
         dc = DATA_CENTERS[code]
     except KeyError:

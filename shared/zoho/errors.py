@@ -6,6 +6,8 @@ The worker decides from the class alone: a ``RetryableError`` is retried later (
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ZohoError(Exception):
     retryable: bool = False
@@ -70,9 +72,9 @@ class MalformedResponse(RetryableError):
 class RateLimited(RetryableError):
     default_hint = "the Zoho API limit for this account is used up; work resumes when the window reopens"
 
-    def __init__(self, message: str, *, retry_at: float, **kwargs: object) -> None:
+    def __init__(self, message: str, *, retry_at: float, **kwargs: Any) -> None:
         self.retry_at = retry_at
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        super().__init__(message, **kwargs)
 
 
 class DailyQuotaExhausted(RateLimited):

@@ -185,8 +185,8 @@ class ZohoHttp:
             return resp
         finally:
             elapsed = time.perf_counter() - started
-            if permit is not None:
-                self.limiter.settle(permit)  # type: ignore[union-attr]
+            if permit is not None and self.limiter is not None:
+                self.limiter.settle(permit)
             log.debug("%s %s -> %s in %.0f ms", self.api, endpoint, status, elapsed * 1000)
             if self.metrics is not None:
                 self.metrics(self.api, endpoint, status, elapsed)

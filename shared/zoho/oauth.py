@@ -197,7 +197,7 @@ class TokenProvider:
             },
             what="authorization code",
         )
-        refresh_token = body.get("refresh_token")
+        refresh_token = str(body.get("refresh_token") or "")
         if not refresh_token:
             raise AuthError(
                 "Zoho returned no refresh token for the authorization code",

@@ -215,8 +215,8 @@ class RedisLimiterBackend:
         granted, free_at, index, daily, now = self._acquire(
             keys=[f"{self._prefix}:{key}:penalty", *self._keys(key, limits)], args=args
         )
-        limit = limits[index - 1] if index > 0 else None
-        return Decision(bool(granted), free_at / 1000, now / 1000, limit, bool(daily))
+        refused = limits[index - 1] if index > 0 else None
+        return Decision(bool(granted), free_at / 1000, now / 1000, refused, bool(daily))
 
     def settle(self, key: str, permit_id: str, limits: Sequence[Limit]) -> None:
         self._settle(keys=self._keys(key, limits), args=[permit_id, *(limit.window_ms for limit in limits)])

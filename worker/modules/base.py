@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
@@ -23,6 +23,8 @@ from shared.db.schema import entity_links
 from shared.db.sync_errors import Problem
 from shared.zoho.books import BooksClient
 from shared.zoho.projects import ProjectsClient
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -38,10 +40,11 @@ class SyncContext:
     # the link of the record being written (set by the engine before find_existing/create)
     link: Link | None = None
 
-    def remember(self, key: str, build: Callable[[], Any]) -> Any:
+    def remember(self, key: str, build: Callable[[], T]) -> T:
         if key not in self.memo:
             self.memo[key] = build()
-        return self.memo[key]
+        value: T = self.memo[key]
+        return value
 
 
 def note_intent(ctx: SyncContext, **attributes: Any) -> None:

@@ -62,9 +62,9 @@ def _record(ctx: SyncContext, project: Project) -> Record:
     with ctx.engine.connect() as conn:
         user_links = links.links_of(conn, ctx.integration.id, "user")
     member_ids = sorted(
-        user_links[u.id].books_id
+        books_id
         for u in ctx.projects.iter_project_users(project.id)
-        if u.id in user_links and user_links[u.id].books_id
+        if u.id in user_links and (books_id := user_links[u.id].books_id)
     )
     owner = user_links.get(project.owner_id or "")
     fields = {

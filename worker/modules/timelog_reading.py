@@ -15,8 +15,9 @@ The checkpointed state walks the run's projects one by one. For each project it 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -24,7 +25,7 @@ from shared.clock import utcnow
 from shared.db import links, timelog_scans, webhook_events
 from shared.db.schema import entity_links, sync_runs
 from shared.zoho.errors import NotFound
-from shared.zoho.projects_models import COMPONENTS
+from shared.zoho.projects_models import COMPONENTS, Component
 from worker.modules.base import SourcePage, SyncContext
 from worker.modules.per_project import project_ids
 from worker.modules.timelog_windows import (
@@ -91,7 +92,8 @@ def _read(
     page = ctx.projects.timelogs_page(
         project_id,
         cursor,
-        component=component,  # type: ignore[arg-type]
+        # the window's component is one of COMPONENTS (a checkpoint keeps it as a plain string)
+        component=cast(Component, component),
         view_type="month",
         date=month,
         bill_status="All",
@@ -194,7 +196,7 @@ def _start(ctx: SyncContext) -> dict[str, Any]:
     }
 
 
-def _event_months(ctx: SyncContext, events: list[sa.Row]) -> dict[str, dict[str, list[str]]]:
+def _event_months(ctx: SyncContext, events: Sequence[sa.Row[Any]]) -> dict[str, dict[str, list[str]]]:
     """Days whose months webhooks named, by project and component: a known log's recorded date (an edit or deletion
     of an old log) and the date the event carries (a new log back-dated before every other log of its project)."""
     extra: dict[str, dict[str, set[str]]] = {}

@@ -8,7 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from celery import shared_task
+import sqlalchemy as sa
+from celery import Celery, Task, shared_task
 from celery.exceptions import Retry
 
 from shared.clock import utcnow
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 RETRY_BACKOFF_STEPS = (1, 6, 24, 120)
 
 
-def settings_of(app) -> Settings:  # type: ignore[no-untyped-def]
+def settings_of(app: Celery) -> Settings:
     """The settings the app was built with (tests build apps per database), else the environment's."""
     return getattr(app.conf, "bpsync_settings", None) or get_settings()
 
@@ -42,7 +43,7 @@ class ModuleFailed(Exception):
 
 
 @shared_task(name="bpsync.sync.module", bind=True, throws=(ModuleFailed,))
-def sync_module(self, module_run_id: int, **_labels: object) -> str:  # type: ignore[no-untyped-def]
+def sync_module(self: Task[..., str], module_run_id: int, **_labels: object) -> str:
     """One slice of a module run (the integration_id/module keywords are labels for Flower, not inputs).
 
     The database drives every retry (waits, backoffs and lapsed leases are resumed by the beat's sweep), so the
@@ -64,7 +65,7 @@ def sync_module(self, module_run_id: int, **_labels: object) -> str:  # type: ig
         return "lease lost"
 
 
-def _run(app, settings: Settings, engine, module_run: runs.ModuleRun) -> str:  # type: ignore[no-untyped-def]
+def _run(app: Celery, settings: Settings, engine: sa.Engine, module_run: runs.ModuleRun) -> str:
     if runs.earlier_unfinished(engine, module_run):
         runs.release(engine, module_run, status="queued")
         return "parents not finished"
@@ -122,7 +123,9 @@ def _run(app, settings: Settings, engine, module_run: runs.ModuleRun) -> str:  #
     return status
 
 
-def _back_off(app, engine, settings: Settings, module_run: runs.ModuleRun, error: str) -> tuple[dt.datetime, str]:  # type: ignore[no-untyped-def]
+def _back_off(
+    app: Celery, engine: sa.Engine, settings: Settings, module_run: runs.ModuleRun, error: str
+) -> tuple[dt.datetime, str]:
     """Count an attempt without progress; pause for the next backoff step, or fail the module after the last."""
     attempts = runs.note_attempt(engine, module_run)
     if attempts > settings.max_module_attempts:
@@ -136,13 +139,13 @@ def _back_off(app, engine, settings: Settings, module_run: runs.ModuleRun, error
     return retry_at, f"attempt {attempts} failed, next try in {delay}s: {error}"
 
 
-def _send(app, module_run_id: int | None) -> None:  # type: ignore[no-untyped-def]
+def _send(app: Celery, module_run_id: int | None) -> None:
     if module_run_id is not None:
         enqueue_module(app, module_run_id)
 
 
 @shared_task(name="bpsync.sync.tick", bind=True)
-def tick(self) -> dict[str, list[int]]:  # type: ignore[no-untyped-def]
+def tick(self: Task[..., dict[str, list[int]]]) -> dict[str, list[int]]:
     """The one periodic task: start due syncs, resume stalled modules."""
     settings = settings_of(self.app)
     engine = require_schema(settings.database_url)
