@@ -64,7 +64,7 @@ class FinanceRequest:
     updated_at: dt.datetime
 
     @classmethod
-    def from_row(cls, row: sa.Row) -> FinanceRequest:
+    def from_row(cls, row: sa.Row[Any]) -> FinanceRequest:
         data = dict(row._mapping)
         data["payload"] = data.get("payload") or {}
         for key in ("lease_until", "created_at", "updated_at"):

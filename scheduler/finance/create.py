@@ -344,4 +344,8 @@ def request_recurring_invoice(
 
 
 def _total(lines: list[dict[str, Any]]) -> float:
-    return float(sum(Decimal(str(ln["rate"])) * Decimal(str(ln["quantity"])) for ln in lines).quantize(Decimal("0.01")))
+    return float(
+        sum((Decimal(str(ln["rate"])) * Decimal(str(ln["quantity"])) for ln in lines), Decimal(0)).quantize(
+            Decimal("0.01")
+        )
+    )

@@ -136,8 +136,8 @@ def _bill(
                 raise Refused(str(exc), 404) from None
             completed = [task.id for task in tasks if task.completed]
             if scope != "task":  # a milestone/list skips its completed tasks already invoiced
-                held = {c.item_id for c in claims.holders(conn, iid, [("task", i) for i in completed])}
-                completed = [i for i in completed if i not in held]
+                invoiced = {c.item_id for c in claims.holders(conn, iid, [("task", i) for i in completed])}
+                completed = [i for i in completed if i not in invoiced]
         own_customer = customer.contact_id == project.customer_id
         held: list[claims.Claim] = []
         time = (

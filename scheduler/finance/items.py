@@ -14,6 +14,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -199,7 +200,7 @@ def scope_task_ids(
     return books_ids, under
 
 
-def invoice_lines(time: list[TimeItem], expenses: list[ExpenseItem]) -> list[dict[str, object]]:
+def invoice_lines(time: list[TimeItem], expenses: list[ExpenseItem]) -> list[dict[str, Any]]:
     """One line per task and rate (its time entries), one per expense; the worker adds the project to each."""
     groups: dict[tuple[str, Decimal], list[TimeItem]] = {}
     for item in time:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -63,7 +64,7 @@ def _key(integration_id: int, item_type: str, item_id: str) -> tuple[sa.ColumnEl
     )
 
 
-def _claim(row: sa.Row, number: str | None = None) -> Claim:
+def _claim(row: sa.Row[Any], number: str | None = None) -> Claim:
     return Claim(
         row.item_type,
         row.item_id,

@@ -7,6 +7,7 @@ transaction created on the project side — so a row always says what Books hold
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from shared.clock import utcnow
+from shared.db.engine import inserted_id
 from shared.db.schema import transactions
 
 KINDS = ("invoice", "quote", "expense", "recurring_invoice")
@@ -73,16 +75,18 @@ def upsert(conn: sa.Connection, integration_id: int, record: TransactionRecord, 
         return int(existing)
     savepoint = conn.begin_nested()
     try:
-        row_id = conn.execute(
-            transactions.insert().values(
-                integration_id=integration_id,
-                kind=record.kind,
-                books_id=record.books_id,
-                origin=origin,
-                created_at=utcnow(),
-                **values,
+        row_id = inserted_id(
+            conn.execute(
+                transactions.insert().values(
+                    integration_id=integration_id,
+                    kind=record.kind,
+                    books_id=record.books_id,
+                    origin=origin,
+                    created_at=utcnow(),
+                    **values,
+                )
             )
-        ).inserted_primary_key[0]
+        )
     except sa.exc.IntegrityError:  # a webhook and the poll wrote it at the same moment: update theirs
         savepoint.rollback()
         existing = conn.execute(sa.select(transactions.c.id).where(*key)).scalar_one()
@@ -108,7 +112,7 @@ def mark_deleted(conn: sa.Connection, integration_id: int, kind: str, books_id: 
     )
 
 
-def of_project(conn: sa.Connection, integration_id: int, projects_project_id: str) -> list[sa.Row]:
+def of_project(conn: sa.Connection, integration_id: int, projects_project_id: str) -> Sequence[sa.Row[Any]]:
     """The project's transactions that still exist in Books, newest first."""
     return conn.execute(
         sa.select(transactions)

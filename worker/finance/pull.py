@@ -434,10 +434,10 @@ class Pull:
         return True
 
     # ------------------------------------------------------------------ scans
-    def _list(self, kind: str, *, path: str | None = None, **filters: Any) -> Iterator[tuple[str, str]]:
+    def _list(self, kind: str, *, path: str | None = None, **filters: Any) -> Iterator[tuple[str, str, Any]]:
         resource = RESOURCES[RESOURCE_OF[kind]]
         model = LISTED[kind]
-        rows = iterate(lambda cursor: self.books.page(resource, model, cursor, path=path, **filters))
+        rows: Iterable[Any] = iterate(lambda cursor: self.books.page(resource, model, cursor, path=path, **filters))
         for row in rows:
             yield str(getattr(row, ID_FIELD[kind])), str(getattr(row, "last_modified_time", "") or ""), row.status
 
@@ -573,7 +573,9 @@ class Pull:
         if kind == "invoice":
             self._revisit_conflicts(known.items, books_id)
 
-    def _project_of(self, conn: sa.Connection, detail: Detail, request: sa.Row | None) -> tuple[str | None, str | None]:
+    def _project_of(
+        self, conn: sa.Connection, detail: Detail, request: sa.Row[Any] | None
+    ) -> tuple[str | None, str | None]:
         for books_project_id in detail.project_ids:
             if books_project_id in self.projects:
                 return books_project_id, self.projects[books_project_id]
@@ -590,7 +592,7 @@ class Pull:
             return request.books_project_id, request.projects_project_id
         return None, None
 
-    def _request(self, conn: sa.Connection, detail: Detail) -> sa.Row | None:
+    def _request(self, conn: sa.Connection, detail: Detail) -> sa.Row[Any] | None:
         reference = detail.record.reference_number if detail.record else None
         if detail.kind != "invoice" or not reference:
             return None
@@ -642,7 +644,7 @@ class Pull:
         conn: sa.Connection,
         detail: Detail,
         record: transactions.TransactionRecord,
-        request: sa.Row | None,
+        request: sa.Row[Any] | None,
         known: Known | None,
     ) -> set[tuple[str, str]]:
         """The ledger side of an invoice; returns the items it no longer holds."""
