@@ -98,6 +98,7 @@ def demo_command(once: bool, port: int) -> None:
 
 
 def run_demo(stack: ExitStack, conf: Settings, sandbox, console: Console, *, once: bool, port: int) -> bool:
+    from scheduler.demo_finance import finance_step
     from scheduler.demo_report import expected_changes_seen, show_errors, show_history, show_status
     from scheduler.embedded import running_beat, running_worker
     from scheduler.run_watch import watch_run
@@ -120,12 +121,15 @@ def run_demo(stack: ExitStack, conf: Settings, sandbox, console: Console, *, onc
     show_errors(engine, console, integration.name)
 
     console.rule("a change in Zoho Projects, then a refresh")
-    expected = make_change(engine, sandbox, integration, console)
+    expected, project_id = make_change(engine, sandbox, integration, console)
     request = request_sync(engine, app, integration.id)
     console.print(f"bpsync refresh {integration.name}: sync run {request.run_id}")
     second = watch_run(engine, request.run_id, console, timeout=RUN_TIMEOUT_SECONDS)
     ok = first.finished and second.finished and expected_changes_seen(second, expected, console)
     show_status(engine, console, integration.name)
+
+    console.rule("Finance: an invoice from the project side, an expense made in Books")
+    ok = finance_step(engine, conf, app, sandbox, integration, project_id, console) and ok
     if once:
         return ok
     serve_web(conf, app, console, port)
@@ -165,8 +169,11 @@ def wait_for_first_run(engine: sa.Engine, integration_id: int, timeout: float = 
     return run_id
 
 
-def make_change(engine: sa.Engine, sandbox, integration: Integration, console: Console) -> dict[tuple[str, str], int]:
-    """Rename one synced task (and, with the timesheets module, log approved time on it); what should sync."""
+def make_change(
+    engine: sa.Engine, sandbox, integration: Integration, console: Console
+) -> tuple[dict[tuple[str, str], int], str]:
+    """Rename one synced task (and, with the timesheets module, log approved time on it); what should sync, and
+    the task's project (the Finance step invoices that time)."""
     from shared.modules import MODULE_ORDER
 
     with engine.connect() as conn:
@@ -200,7 +207,7 @@ def make_change(engine: sa.Engine, sandbox, integration: Integration, console: C
         act(sandbox, "approve_log", log_id=log["log_id"])
         console.print(f"logged 1:30 billable hours on it and approved them (time log {log['log_id']})")
         expected[("timesheets", "created")] = 1
-    return expected
+    return expected, str(project_id)
 
 
 def act(sandbox, action: str, **params: object) -> dict:

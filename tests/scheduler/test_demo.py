@@ -34,6 +34,9 @@ def test_demo_once_syncs_shows_every_badge_and_the_refresh_writes_exactly_the_ch
     assert "the beat's first tick starts it" in out.stdout
     assert "error summary" in out.stdout and "no_primary_client" in out.stdout
     assert "the refresh wrote exactly the change (tasks: 1 updated" in out.stdout
+    # Finance: the project side's invoice confirmed, a second one refused naming it, Books' expense arrived
+    assert "a second invoice for the same items is refused" in out.stdout and "INV-" in out.stdout
+    assert "Unbilled expenses: 1, 42.50 USD" in out.stdout
     assert not (tmp_path / "data").exists() or not any((tmp_path / "data").rglob("*.sqlite"))  # nothing left
 
 
