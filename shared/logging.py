@@ -11,6 +11,13 @@ has claimed its module run.
 
 Redaction is a handler filter, so it also covers third-party loggers (requests, urllib3, celery) that might
 print a URL with a token or a form with a client secret. It works on the final text, including tracebacks.
+
+Why no logging library: the JSON formatter is ``json.dumps`` of six fields; python-json-logger would need field
+renames and a time format to keep the keys admins' pipelines read (``time``, ``level``, ``logger``, ``message``,
+the ids, ``exception``), so it would add a dependency without removing a decision. structlog keeps context in
+contextvars as we do, but third-party lines reach it only through the stdlib anyway, and redaction has to know
+our secrets (Zoho's ``1000.<hex>.<hex>`` token shape, OAuth form fields), which no library ships; a stdlib
+filter on the final text is what covers requests/urllib3/celery lines and tracebacks alike.
 """
 
 from __future__ import annotations
