@@ -24,6 +24,7 @@ from celery import Celery
 
 from shared.clock import as_utc, utcnow
 from shared.config import Settings
+from shared.db.integrations import MAX_ID
 from shared.db.schema import finance_requests
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,8 @@ class FinanceRequest:
 
 
 def get(conn: sa.Connection, request_id: int) -> FinanceRequest | None:
+    if not 0 < request_id <= MAX_ID:  # an id past the column's range is no request, not a database error
+        return None
     row = conn.execute(sa.select(finance_requests).where(finance_requests.c.id == request_id)).first()
     return FinanceRequest.from_row(row) if row is not None else None
 

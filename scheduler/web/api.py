@@ -145,7 +145,7 @@ async def _json_body(request: Request) -> dict[str, object]:
         return {}
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than json.loads goes
         raise BadRequest('the body must be JSON, e.g. {"module": "tasks"} or {} for all modules') from None
     if not isinstance(body, dict):
         raise BadRequest('the body must be a JSON object, e.g. {"module": "tasks"}')

@@ -94,7 +94,7 @@ async def _body(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
         body = json.loads(raw) if raw.strip() else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than json.loads goes
         raise BadRequest('the body must be JSON, e.g. {"customer_id": "460000000000127"}') from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")

@@ -1,7 +1,8 @@
 """Errors as responses: what the admin asked for doesn't exist or can't be done -> one clear line.
 
 /api gets ``{"error": "..."}``; pages get the same line on an error page. Status codes: 400 bad input,
-404 unknown integration/error/project, 409 refused (e.g. disabled integration), 503 database not ready.
+404 unknown integration/error/project, 409 refused (e.g. disabled integration), 502 Zoho failed or is unreachable
+(a route that reads Zoho while answering: customers, finance requests), 503 database not ready.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from scheduler.web.queries import BadRequest
 from shared.db.engine import SchemaNotReady
 from shared.db.integrations import IntegrationNotFound
 from shared.modules import UnknownModule
+from shared.zoho.errors import ZohoError
 
-TITLES = {400: "Bad request", 404: "Not found", 409: "Can't do that now", 503: "Not ready"}
+TITLES = {400: "Bad request", 404: "Not found", 409: "Can't do that now", 502: "Zoho did not answer", 503: "Not ready"}
 
 
 def _respond(request: Request, status_code: int, message: str) -> Response:
@@ -48,5 +50,6 @@ EXCEPTION_HANDLERS = {
     SyncErrorNotFound: _handler(404),
     ProjectNotFound: _handler(404),
     ActionRefused: _handler(409),
+    ZohoError: _handler(502),
     SchemaNotReady: _handler(503),
 }

@@ -39,7 +39,7 @@ async def _receive(request: Request, handle: Callable[[Any, Celery, int, str, An
             raise WebhookRejected(413, f"body over {MAX_BODY_BYTES} bytes; send only event and payload")
         try:
             body = json.loads(raw or b"null")
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than json.loads goes
             raise WebhookRejected(400, f"the body is not JSON ({exc}); send Content-Type application/json") from None
         receipt = await run_in_threadpool(handle, context.engine, context.celery, integration_id, token, body)
     except WebhookRejected as exc:
