@@ -104,7 +104,7 @@ def run(size: str, seconds: float, threads: int, seed: int = 1) -> list[str]:
     from sandbox.generator import generate
 
     built = time.monotonic()
-    world = generate(seed, size)  # type: ignore[arg-type]
+    world = generate(seed, size)
     rows = [f"generated `{size}` world (seed {seed}) in {time.monotonic() - built:.1f}s"]
     portal = next(iter(world.portals.values()))
     org = next(iter(world.organizations.values()))

@@ -46,7 +46,7 @@ def pages(count: int, size: int = 200) -> int:
     return max(1, -(-count // size))
 
 
-def minimum_calls(world) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def minimum_calls(world) -> dict[str, int]:
     """A lower bound for a first sync: every listing at the largest page size, one Books write per record.
 
     Projects: the project list, then per active project its clients, users, tasks and bugs (classic API has
@@ -112,7 +112,7 @@ def main() -> None:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def report(args, world, full, incremental, floor) -> None:  # type: ignore[no-untyped-def]
+def report(args, world, full, incremental, floor) -> None:
     minimum = minimum_calls(world)
     print(
         f"{dt.date.today()} {platform.machine()} {platform.python_version()} limits={args.limits} size={args.size} "

@@ -109,7 +109,7 @@ class IndexedTable(dict[str, R]):
         for buckets in self._index.values():
             buckets.clear()
 
-    def setdefault(self, key: str, default: R = None) -> R:  # type: ignore[assignment]
+    def setdefault(self, key: str, default: R = None) -> R:
         if key not in self:
             self[key] = default
         return self[key]
@@ -119,7 +119,7 @@ class IndexedTable(dict[str, R]):
         for key, record in itertools.chain(pairs, kwargs.items()):
             self[key] = record
 
-    def __ior__(self, other: Any) -> IndexedTable[R]:  # type: ignore[override,misc]
+    def __ior__(self, other: Any) -> IndexedTable[R]:
         self.update(other)
         return self
 

@@ -134,7 +134,7 @@ class ContactBook:
             organization_id=self.org_id,
             contact_name=name,
             company_name=name,
-            contact_type=contact_type,  # type: ignore[arg-type]
+            contact_type=contact_type,
             currency_id=self.currency_ids[currency],
             email=email,
             first_name=first,

@@ -46,8 +46,8 @@ class LogWriter:
             owner_id=owner,
             log_date=log_date,
             minutes=rng.choice(MINUTE_CHOICES),
-            bill_status=bill_status,  # type: ignore[arg-type]
-            approval_status=approval,  # type: ignore[arg-type]
+            bill_status=bill_status,
+            approval_status=approval,
             approver_id=None if approval == "Pending" else self.approver,
             task_id=task.id if task else None,
             bug_id=bug.id if bug else None,

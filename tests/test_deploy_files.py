@@ -78,7 +78,7 @@ def test_compose_requires_a_web_token_and_a_flower_login_and_keeps_flower_local(
     assert any(arg.startswith("--basic-auth=${FLOWER_BASIC_AUTH:?") for arg in procfile_flower), procfile_flower
 
 
-def _web(monkeypatch, tmp_path, **env: str):  # type: ignore[no-untyped-def]
+def _web(monkeypatch, tmp_path, **env: str):
     from shared.config import get_settings
 
     for key in [k for k in os.environ if k.startswith("BPSYNC_")]:

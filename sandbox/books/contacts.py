@@ -209,7 +209,7 @@ def delete_contact(call: BooksCall) -> Response:
 def _mark(status: str):
     def mark(call: BooksCall) -> Response:
         contact = _contact(call)
-        contact.status = status  # type: ignore[assignment]
+        contact.status = status
         contact.last_modified_time = call.world.now_ms()
         call.emit("contact.updated", {"organization_id": call.org_id, "contact": render(call.world, contact)})
         return success(f"The contact has been marked as {status}.")

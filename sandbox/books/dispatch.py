@@ -72,7 +72,7 @@ async def _call_of(request: Request, org_required: bool) -> BooksCall:
     org = _organization(world, query.get("organization_id", ""), zuid) if org_required else None
     body = await _body(request, query) if request.method in {"POST", "PUT"} else {}
     emit = getattr(request.app.state, "emit", None) or _no_emit
-    return BooksCall(world, org, zuid, query, body, dict(request.path_params), emit)  # type: ignore[arg-type]
+    return BooksCall(world, org, zuid, query, body, dict(request.path_params), emit)
 
 
 def _organization(world: World, org_id: str, zuid: str | None) -> Organization:

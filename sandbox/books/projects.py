@@ -195,7 +195,7 @@ def delete_project(call: BooksCall) -> Response:
 def _mark(status: str, message: str):
     def mark(call: BooksCall) -> Response:
         project = _project(call)
-        project.status = status  # type: ignore[assignment]
+        project.status = status
         project.last_modified_time = call.world.now_ms()
         call.emit("project.updated", {"organization_id": call.org_id, "project": _rendered(call, project)})
         return success(message)

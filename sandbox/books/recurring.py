@@ -190,7 +190,7 @@ def _mark(status: str, was: str, message: str):
         profile = _profile(call)
         if profile.status != was:
             raise bad_request(rules.CODE_NOT_ALLOWED_IN_STATE, f"The recurring invoice is {profile.status}, not {was}.")
-        profile.status = status  # type: ignore[assignment]
+        profile.status = status
         profile.last_modified_time = call.world.now_ms()
         call.emit(
             "recurring_invoice.updated",

@@ -147,7 +147,7 @@ def delete_user(call: BooksCall) -> Response:
 def _mark(status: str):
     def mark(call: BooksCall) -> Response:
         user = _user(call)
-        user.status = status  # type: ignore[assignment]
+        user.status = status
         call.emit(f"user.{status}", {"organization_id": call.org_id, "user_id": user.user_id})
         return success(f"The user has been marked as {status}.")
 

@@ -110,7 +110,7 @@ def update_project(
         if status is not None:
             if status not in PROJECT_STATUSES:
                 raise invalid_param("status", status, " | ".join(PROJECT_STATUSES))
-            project.status = status  # type: ignore[assignment]
+            project.status = status
         if start_date is not None:
             project.start_date = start_date
         if end_date is not None:
@@ -170,7 +170,7 @@ def create_task(
             name=name.strip(),
             key=f"{project.key}-T{number}",
             owner_ids=owners,
-            billingtype=billingtype,  # type: ignore[arg-type]
+            billingtype=billingtype,
             priority=priority,
             description=description,
             start_date=start_date,
@@ -207,7 +207,7 @@ def update_task(
         if billingtype is not None:
             if billingtype not in BILLING_TYPES:
                 raise invalid_param("billingtype", billingtype, " | ".join(BILLING_TYPES))
-            task.billingtype = billingtype  # type: ignore[assignment]
+            task.billingtype = billingtype
         if start_date is not None:
             task.start_date = start_date
         if end_date is not None:

@@ -68,7 +68,7 @@ async def add_log(request: Request) -> Response:
     log = timesheet.add_log(
         caller.world,
         project,
-        component,  # type: ignore[arg-type]
+        component,
         _owner(params, caller),
         fields.mdy("date", fields.required(params, "date")),
         fields.hours("hours", fields.required(params, "hours")),

@@ -71,7 +71,7 @@ def add_log(
             owner_id=owner_id,
             log_date=log_date,
             minutes=minutes,
-            bill_status=bill_status,  # type: ignore[arg-type]
+            bill_status=bill_status,
             approval_status="Pending",
             task_id=task_id if component == "task" else None,
             bug_id=bug_id if component == "bug" else None,
@@ -110,7 +110,7 @@ def edit_log(
         if minutes is not None:
             log.minutes = minutes
         if bill_status is not None:
-            log.bill_status = bill_status  # type: ignore[assignment]
+            log.bill_status = bill_status
         if notes is not None:
             log.notes = notes
         log.modified_ms = world.now_ms()
@@ -126,7 +126,7 @@ def set_approval(world: World, log: TimeLog, status: str, approver_id: str) -> T
     if status not in APPROVAL_STATUSES:
         raise invalid_param("approval_status", status, " | ".join(APPROVAL_STATUSES))
     with world.lock:
-        log.approval_status = status  # type: ignore[assignment]
+        log.approval_status = status
         log.approver_id = None if status == "Pending" else approver_id
         log.modified_ms = world.now_ms()
         return log

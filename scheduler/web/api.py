@@ -119,6 +119,7 @@ async def preferences(request: Request) -> Response:
         if body.get(key) is not None and not valid(body[key]):
             raise BadRequest(f'"{key}" must be {expected}, got {body[key]!r}')
     change = await run_in_threadpool(
+        # each value was checked against PREFERENCES above; mypy cannot tie a dict's keys to keyword types
         partial(actions.set_preferences, **{key: body.get(key) for key in PREFERENCES}),  # type: ignore[arg-type]
         web_context(request),
         request.path_params["ref"],

@@ -44,7 +44,7 @@ OUTAGE_SECONDS = 2.0
 STALL_SECONDS = 5.0  # longer than it takes to notice the stall and crash the database
 
 
-def _claims(h, run_id: int) -> int:  # type: ignore[no-untyped-def]
+def _claims(h, run_id: int) -> int:
     try:
         return claims(h.engine, run_id)
     except Exception:  # the database is down

@@ -74,7 +74,7 @@ class Kill:
         return f"#{self.number} {self.kind} in {where}: claimed again after {self.recovery:.2f}s"
 
 
-def _sweeping(h, stop: threading.Event) -> threading.Thread:  # type: ignore[no-untyped-def]
+def _sweeping(h, stop: threading.Event) -> threading.Thread:
     def loop() -> None:
         while not stop.is_set():
             with contextlib.suppress(Exception):
@@ -86,7 +86,7 @@ def _sweeping(h, stop: threading.Event) -> threading.Thread:  # type: ignore[no-
     return thread
 
 
-def _current(h, run_id: int) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+def _current(h, run_id: int) -> tuple[str, str]:
     for row in module_rows(h.engine, run_id):
         if row.status not in ("succeeded", "partial", "failed", "skipped"):
             counts = f"fetched={row.fetched} created={row.created} token={row.lease_token}"

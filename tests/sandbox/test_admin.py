@@ -67,8 +67,8 @@ def fake_generator(monkeypatch) -> types.ModuleType:
         world.awkward["seed"] = [str(seed), size]
         return world
 
-    module.generate = generate  # type: ignore[attr-defined]
-    module.credentials = lambda world: {"seed": world.awkward["seed"]}  # type: ignore[attr-defined]
+    module.generate = generate
+    module.credentials = lambda world: {"seed": world.awkward["seed"]}
     monkeypatch.setitem(sys.modules, "sandbox.generator", module)
     import sandbox
 

@@ -18,7 +18,7 @@ from shared.modules import MODULE_ORDER, modules_for_refresh
 from tests.ops_sync import World, connect, sync
 
 
-def invoke(env: dict[str, str], *args: str):  # type: ignore[no-untyped-def]
+def invoke(env: dict[str, str], *args: str):
     get_settings.cache_clear()  # settings come from the environment CliRunner sets for this call
     try:
         return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)

@@ -39,7 +39,7 @@ def badge(**kw: object) -> Badge:
         "in_progress": False,
         "last_finished_status": None,
     } | kw
-    return module_badge(**args)  # type: ignore[arg-type]
+    return module_badge(**args)
 
 
 # ------------------------------------------------------------------------------------------------ badges

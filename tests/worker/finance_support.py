@@ -92,7 +92,7 @@ def clear_faults(h: SyncHarness) -> None:
     requests.delete(f"{h.sandbox.base_url}/_sandbox/faults", timeout=10)
 
 
-def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05) -> bool:  # type: ignore[no-untyped-def]
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

@@ -51,7 +51,7 @@ def polled(sandbox_factory, pg_migrated_url, monkeypatch) -> Iterator[SyncHarnes
         yield h
 
 
-def _eventually(check, what: str, tick=None) -> Any:  # type: ignore[no-untyped-def]
+def _eventually(check, what: str, tick=None) -> Any:
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline:
         if tick is not None:

@@ -27,15 +27,15 @@ MODULE_TASK = "bpsync.sync.module"
 def task_outcomes() -> Iterator[list[tuple[str, Any]]]:
     seen: list[tuple[str, Any]] = []
 
-    def failed(sender=None, exception=None, **_kw):  # type: ignore[no-untyped-def]
+    def failed(sender=None, exception=None, **_kw):
         if getattr(sender, "name", None) == MODULE_TASK:
             seen.append(("FAILURE", exception))
 
-    def retried(sender=None, reason=None, **_kw):  # type: ignore[no-untyped-def]
+    def retried(sender=None, reason=None, **_kw):
         if getattr(sender, "name", None) == MODULE_TASK:
             seen.append(("RETRY", reason))
 
-    def succeeded(sender=None, result=None, **_kw):  # type: ignore[no-untyped-def]
+    def succeeded(sender=None, result=None, **_kw):
         if getattr(sender, "name", None) == MODULE_TASK:
             seen.append(("SUCCESS", result))
 

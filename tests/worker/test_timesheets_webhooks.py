@@ -55,7 +55,7 @@ class Projects:
         return response.json()
 
 
-def _eventually(check, what: str) -> Any:  # type: ignore[no-untyped-def]
+def _eventually(check, what: str) -> Any:
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline:
         found = check()

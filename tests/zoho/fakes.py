@@ -64,7 +64,7 @@ class FakeZoho(BaseAdapter):
     def calls(self, method: str | None = None, path: str | None = None) -> list[Seen]:
         return [s for s in self.seen if (method is None or s.method == method) and (path is None or s.path == path)]
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         assert kwargs.get("timeout") is not None, "every request must carry a timeout"
         parts = urlsplit(request.url or "")
         body = request.body.encode() if isinstance(request.body, str) else request.body

@@ -27,7 +27,7 @@ def slow_token_endpoint(fake: FakeZoho) -> None:
     fake.compute("POST", TOKEN_PATH, answer)
 
 
-def provider(fake: FakeZoho, cache, refresh_token: str = "1000.refresh") -> TokenProvider:  # type: ignore[no-untyped-def]
+def provider(fake: FakeZoho, cache, refresh_token: str = "1000.refresh") -> TokenProvider:
     return TokenProvider("https://accounts.test", "cid", "secret", refresh_token, cache=cache, session=fake.session())
 
 

@@ -92,12 +92,12 @@ def test_an_unknown_user_falls_back_to_a_budget_per_token(sandbox: SandboxServer
 
 
 @pytest.fixture
-def db(sqlite_migrated_url):  # type: ignore[no-untyped-def]
+def db(sqlite_migrated_url):
     upgrade(sqlite_migrated_url)
     return make_engine(sqlite_migrated_url)
 
 
-def test_connect_and_update_credentials_record_the_user(db, sqlite_migrated_url, sandbox_factory) -> None:  # type: ignore[no-untyped-def]
+def test_connect_and_update_credentials_record_the_user(db, sqlite_migrated_url, sandbox_factory) -> None:
     server = sandbox_factory(world=minimal_world())
     settings = load_settings(
         database_url=sqlite_migrated_url,

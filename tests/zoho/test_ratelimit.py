@@ -91,13 +91,13 @@ def test_penalty_closes_the_key_until_it_ends() -> None:
 
 
 @pytest.fixture
-def redis_client(redis_url: str):  # type: ignore[no-untyped-def]
+def redis_client(redis_url: str):
     client = redis_lib.Redis.from_url(redis_url)
     yield client
     client.close()
 
 
-def test_redis_backend_enforces_the_window_and_reopens(redis_client) -> None:  # type: ignore[no-untyped-def]
+def test_redis_backend_enforces_the_window_and_reopens(redis_client) -> None:
     limiter = RateLimiter(RedisLimiterBackend(redis_client), [Limit(5, 0.5)], max_inline_wait=0.0)
     permits = [limiter.acquire("books:1") for _ in range(5)]
     for permit in permits:
@@ -110,7 +110,7 @@ def test_redis_backend_enforces_the_window_and_reopens(redis_client) -> None:  #
     limiter.acquire("books:1")
 
 
-def test_redis_backend_waits_inline_and_honours_penalties(redis_client) -> None:  # type: ignore[no-untyped-def]
+def test_redis_backend_waits_inline_and_honours_penalties(redis_client) -> None:
     limiter = RateLimiter(RedisLimiterBackend(redis_client), [Limit(2, 0.3)], max_inline_wait=1.0)
     started = time.monotonic()
     for _ in range(4):

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.slow]
 LIMIT, WINDOW, SECONDS = 100, 1.0, 2.5
 
 
-def jobs(sb, redis_url: str, org_ids: list[str], per_org: int) -> list[dict]:  # type: ignore[no-untyped-def]
+def jobs(sb, redis_url: str, org_ids: list[str], per_org: int) -> list[dict]:
     c = credentials(sb.world)
     prefix = f"bpsync-test-{uuid.uuid4().hex[:8]}"  # shared by this test's processes only
     start = time.time() + 3.0  # let every spawned process import and get ready before the clock starts
@@ -52,11 +52,11 @@ def run(job_list: list[dict]) -> list[dict[str, int]]:
         return pool.map(hammer_books, job_list)
 
 
-def sandbox_statuses(sb) -> dict:  # type: ignore[no-untyped-def]
+def sandbox_statuses(sb) -> dict:
     return requests.get(sb.base_url + "/_sandbox/requests", timeout=5).json()
 
 
-def test_processes_sharing_redis_never_get_a_429(sandbox_factory, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_processes_sharing_redis_never_get_a_429(sandbox_factory, redis_url: str) -> None:
     sb = sandbox_factory(config=SandboxConfig(rate_limits=preset("fast")))
     org = credentials(sb.world)["organization_id"]
     results = run(jobs(sb, redis_url, [org], per_org=4))
@@ -68,7 +68,7 @@ def test_processes_sharing_redis_never_get_a_429(sandbox_factory, redis_url: str
     assert LIMIT * SECONDS * 0.6 <= ok <= LIMIT * (SECONDS / WINDOW + 1)
 
 
-def test_two_organizations_do_not_share_a_budget(sandbox_factory, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_two_organizations_do_not_share_a_budget(sandbox_factory, redis_url: str) -> None:
     sb = sandbox_factory(config=SandboxConfig(rate_limits=preset("fast")))
     orgs = credentials(sb.world)["organization_ids"][:2]
     assert len(orgs) == 2

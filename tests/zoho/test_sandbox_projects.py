@@ -87,7 +87,7 @@ def test_time_logs_of_all_components_match_the_ground_truth(
     pid = max({log.project_id for log in logs}, key=lambda p: sum(1 for log in logs if log.project_id == p))
     truth = {log.id: log for log in logs if log.project_id == pid}
     start, end = min(log.log_date for log in truth.values()), max(log.log_date for log in truth.values())
-    got = list(with_page_size(projects, 7).iter_timelogs_between(pid, start, end, component=component))  # type: ignore[arg-type]
+    got = list(with_page_size(projects, 7).iter_timelogs_between(pid, start, end, component=component))
     assert {log.id for log in got} == set(truth)
     for log in got:
         want = truth[log.id]

@@ -23,7 +23,7 @@ def redis(redis_url: str) -> Iterator[redis_lib.Redis]:
     client.close()
 
 
-def _settings(*keys: str):  # type: ignore[no-untyped-def]
+def _settings(*keys: str):
     return load_settings(secret_key=",".join(keys), broker_url="redis://127.0.0.1:6379/0", redis_key_prefix="enc")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from shared.db.engine import require_schema
 from shared.logging import bind
@@ -20,7 +20,7 @@ class FinanceRequestFailed(Exception):
 
 
 @shared_task(name="bpsync.instant.finance_request", bind=True, throws=(FinanceRequestFailed,))
-def finance_request(self, request_id: int) -> str:  # type: ignore[no-untyped-def]
+def finance_request(self: Task[..., str], request_id: int) -> str:
     """Send finance request ``request_id``; the database drives retries (the tick's sweep re-sends it)."""
     settings = settings_of(self.app)
     engine = require_schema(settings.database_url)

@@ -14,16 +14,18 @@ from typing import Any
 
 import requests
 import sqlalchemy as sa
-from celery import shared_task
+from celery import Celery, Task, shared_task
 
 from shared.clock import utcnow
+from shared.config import Settings
 from shared.db.engine import require_schema
-from shared.db.integrations import credentials_of, get_integration, update_integration
+from shared.db.integrations import Integration, credentials_of, get_integration, update_integration
 from shared.finance_dispatch import PULL_TASK, locked_state, request_pull, save_state
 from shared.logging import bind
 from shared.zoho.books import BooksClient
 from shared.zoho.errors import FatalError, RateLimited, RetryableError
 from shared.zoho.factory import build_books_client, new_session
+from shared.zoho.http import Metrics
 from worker.connections import shared_redis
 from worker.finance.pull import Hint, pull
 from worker.tasks.sync import settings_of
@@ -40,7 +42,7 @@ def _session(integration_id: int) -> requests.Session:
     return new_session()
 
 
-def _books(settings, integration, metrics) -> BooksClient:  # type: ignore[no-untyped-def]
+def _books(settings: Settings, integration: Integration, metrics: Metrics) -> BooksClient:
     redis = shared_redis(settings.shared_redis_url) if settings.shared_redis_url else None
     return build_books_client(
         settings,
@@ -80,7 +82,7 @@ def _finish(engine: sa.Engine, integration_id: int, merge: dict[str, Any]) -> No
 
 
 @shared_task(name=PULL_TASK, bind=True)
-def pull_transactions(self, integration_id: int) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def pull_transactions(self: Task[..., dict[str, Any]], integration_id: int) -> dict[str, Any]:
     settings = settings_of(self.app)
     engine = require_schema(settings.database_url)
     bind(integration_id=integration_id, module="transactions")
@@ -110,7 +112,16 @@ def pull_transactions(self, integration_id: int) -> dict[str, Any]:  # type: ign
                 lock_conn.commit()
 
 
-def _pull(app, settings, engine, integration, state, hints, full, now) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _pull(
+    app: Celery,
+    settings: Settings,
+    engine: sa.Engine,
+    integration: Integration,
+    state: dict[str, Any],
+    hints: list[Hint],
+    full: bool,
+    now: dt.datetime,
+) -> dict[str, Any]:
     calls = {"books": 0}
 
     def count(api: str, _endpoint: str, _status: int | None, _elapsed: float) -> None:

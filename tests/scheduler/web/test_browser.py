@@ -29,7 +29,7 @@ def web_url(synced: World) -> Iterator[str]:
 
 
 @pytest.fixture
-def browser():  # type: ignore[no-untyped-def]
+def browser():
     if not shutil.which("chromium") and not shutil.which(CHROMIUM):
         service_missing("Chromium", FileNotFoundError("apt-get install chromium chromium-driver"))
     sync_api = pytest.importorskip("playwright.sync_api")

@@ -9,7 +9,7 @@ from shared.db.schema import module_runs, sync_errors
 from shared.modules import modules_for_refresh
 
 
-def scrape(client) -> dict[str, dict[tuple, float]]:  # type: ignore[no-untyped-def]
+def scrape(client) -> dict[str, dict[tuple, float]]:
     response = client.get("/metrics")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
     samples: dict[str, dict[tuple, float]] = {}

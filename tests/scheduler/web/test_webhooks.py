@@ -95,7 +95,7 @@ def test_a_malformed_body_is_a_400_naming_what_is_wrong_and_nothing_is_stored(ho
 def test_a_call_for_another_portal_is_refused_and_one_too_big_is_a_413(hook):
     client, path, world = hook
     body = _body(world, _synced_project(world))
-    body["payload"]["portal_id"] = "170876000000000999"  # type: ignore[index]
+    body["payload"]["portal_id"] = "170876000000000999"
     answer = client.post(path, json=body)
     assert answer.status_code == 400 and world.integration.projects_portal_id in answer.json()["error"]
     huge = client.post(path, content=b"{" + b" " * 70_000 + b"}", headers={"Content-Type": "application/json"})
