@@ -35,6 +35,8 @@ MAX_HINTS = 500  # beyond this a poll reads everything anyway
 # While Books webhooks arrive, they carry every change at once; the poll then only catches missed deliveries.
 WEBHOOK_FRESH = dt.timedelta(hours=24)
 POLL_WITH_WEBHOOKS = dt.timedelta(minutes=15)
+# a pull starts a moment after the tick that requested it; the next poll may be that much early (see poll_due)
+POLL_SLACK = dt.timedelta(seconds=5)
 SECONDS_PER_DAY = 86400.0
 
 
@@ -118,6 +120,12 @@ def poll_spacing(settings: Settings, books_calls: int) -> dt.timedelta:
 
 
 def poll_due(settings: Settings, state: dict[str, Any], now: dt.datetime) -> bool:
+    """Whether the tick at ``now`` should request a poll.
+
+    The interval is counted from the last pull's start, which comes a moment after the tick that asked for it (the
+    task's trip through the broker, a busy worker). Without slack the tick one interval later found the poll not due
+    yet by that moment and it waited a whole extra tick: BPSYNC_TRANSACTIONS_POLL_SECONDS=60 with the 30 s tick polled
+    every 90 s. So the interval has up to half a tick (at most POLL_SLACK) of slack; the quota spacing has none."""
     last = state.get("last_pull") if isinstance(state.get("last_pull"), dict) else None
     started = _when(last.get("started_at")) if last else None
     if started is None:
@@ -126,8 +134,9 @@ def poll_due(settings: Settings, state: dict[str, Any], now: dt.datetime) -> boo
     webhook_at = _when(state.get("webhook_at"))
     if webhook_at is not None and now - webhook_at < WEBHOOK_FRESH:
         interval = max(interval, POLL_WITH_WEBHOOKS)
+    slack = min(POLL_SLACK, dt.timedelta(seconds=settings.beat_tick_seconds / 2))
     calls = int(last.get("books_calls") or 0) if last else 0
-    return now >= started + max(interval, poll_spacing(settings, calls))
+    return now >= max(started + interval - slack, started + poll_spacing(settings, calls))
 
 
 def dispatch_transaction_polls(
