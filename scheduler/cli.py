@@ -38,6 +38,8 @@ def db_upgrade(revision: str) -> None:
     """Create or migrate the schema of BPSYNC_DATABASE_URL."""
     from shared.db import engine
 
+    if not revision.strip():  # alembic asserts on an empty revision instead of saying so
+        raise click.BadParameter("a revision such as head or 0004", param_hint="--revision")
     url = settings().database_url
     engine.upgrade(url, revision)
     click.echo(f"database at revision {engine.current_revision(engine.make_engine(url))}")
@@ -51,6 +53,8 @@ def db_downgrade(revision: str, yes: bool) -> None:
     """Migrate the schema down to REVISION ("base" drops every table)."""
     from shared.db import engine
 
+    if not revision.strip():  # alembic asserts on an empty revision instead of saying so
+        raise click.BadParameter("a revision such as base or 0004", param_hint="REVISION")
     if not yes:
         click.confirm(f"Downgrade the database to {revision}? Data in dropped tables is lost", abort=True)
     engine.downgrade(settings().database_url, revision)

@@ -9,16 +9,20 @@ from functools import wraps
 from typing import Any
 
 import click
+from alembic.util import CommandError
 
 from shared.config import ConfigError, Settings, get_settings
 from shared.crypto import CredentialsError
 from shared.db.engine import SchemaNotReady
 from shared.db.integrations import IntegrationNotFound
 from shared.modules import UnknownModule
+from shared.zoho.errors import ZohoError
 
-ADMIN_ERRORS = (ConfigError, SchemaNotReady, CredentialsError, IntegrationNotFound, UnknownModule)
+# CommandError: alembic's "Can't locate revision 'x'" and the like (bpsync db upgrade/downgrade)
+ADMIN_ERRORS = (ConfigError, SchemaNotReady, CredentialsError, IntegrationNotFound, UnknownModule, CommandError)
 
 EXIT_CONFIG = 2
+EXIT_FAILED = 1
 
 
 def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -32,6 +36,9 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             message = exc.args[0] if isinstance(exc, LookupError) and exc.args else exc
             click.echo(f"error: {message}", err=True)
             sys.exit(EXIT_CONFIG)
+        except ZohoError as exc:  # Zoho failed or is unreachable while the command asked it (customers, finance)
+            click.echo(f"error: Zoho did not answer: {exc}", err=True)
+            sys.exit(EXIT_FAILED)
 
     return wrapper
 

@@ -9,7 +9,7 @@ import pytest
 import redis as redis_lib
 
 from shared import crypto
-from shared.config import load_settings
+from shared.config import Settings, load_settings
 from shared.zoho.factory import _token_cache
 from shared.zoho.oauth import CachedToken, RedisTokenCache
 
@@ -23,7 +23,7 @@ def redis(redis_url: str) -> Iterator[redis_lib.Redis]:
     client.close()
 
 
-def _settings(*keys: str):
+def _settings(*keys: str) -> Settings:
     return load_settings(secret_key=",".join(keys), broker_url="redis://127.0.0.1:6379/0", redis_key_prefix="enc")
 
 
