@@ -31,6 +31,7 @@ import os
 import platform
 import secrets
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -112,8 +113,6 @@ class Processes:
             return ""
 
     def stop_all(self) -> None:
-        import signal
-
         for _, process in reversed(self.started):
             if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -290,24 +289,44 @@ class Bench:
                 "refresh_token": creds["admin"]["refresh_token"],
             },
         )
+        # the benchmark starts the syncs itself: the beat's first scheduled run would otherwise start right after
+        # the first sync, and the full sync requested here would queue behind it
+        with self.engine.begin() as conn:
+            later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+            conn.execute(integrations.update().where(integrations.c.id == self.iid).values(next_run_at=later))
 
-    def run_status(self, run_id: int) -> str:
+    def run_status(self, run_id: int | None = None) -> str:
+        """The integration's queued and running syncs: "run 2 running (tasks)", or "no sync" (``run_id``: that run's
+        status when it is not active)."""
+        with self.engine.connect() as conn:
+            active = conn.execute(
+                sa.select(sync_runs.c.id, sync_runs.c.status)
+                .where(sync_runs.c.integration_id == self.iid, sync_runs.c.status.in_(("queued", "running")))
+                .order_by(sync_runs.c.id)
+            ).all()
+            parts = []
+            for run in active:
+                modules = conn.execute(
+                    sa.select(module_runs.c.module).where(
+                        module_runs.c.sync_run_id == run.id, module_runs.c.status == "running"
+                    )
+                ).scalars()
+                parts.append(f"run {run.id} {run.status} ({','.join(modules)})")
+            if run_id is not None and run_id not in {r.id for r in active}:
+                status = conn.execute(sa.select(sync_runs.c.status).where(sync_runs.c.id == run_id)).scalar_one()
+                parts.append(f"run {run_id} {status}")
+        return "; ".join(parts) or "no sync"
+
+    def run_active(self, run_id: int) -> bool:
         with self.engine.connect() as conn:
             status = conn.execute(sa.select(sync_runs.c.status).where(sync_runs.c.id == run_id)).scalar_one()
-            running = conn.execute(
-                sa.select(module_runs.c.module, module_runs.c.status).where(
-                    module_runs.c.sync_run_id == run_id, module_runs.c.status.in_(("running", "queued"))
-                )
-            ).all()
-        modules = ",".join(f"{r.module}:{r.status}" for r in running)
-        return f"{status}({modules})" if modules else status
+        return status in ("queued", "running")
 
     def wait_run(self, run_id: int, timeout: float) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            status = self.run_status(run_id)
-            if not status.startswith(("queued", "running")):
-                return status
+            if not self.run_active(run_id):
+                return self.run_status(run_id)
             time.sleep(1)
         raise RuntimeError(f"run {run_id} not finished within {timeout:g} s: {self.run_status(run_id)}")
 
@@ -472,6 +491,25 @@ class Bench:
             counts[str(d.get("status") or d.get("status_code") or d.get("error") or "?")] += 1
         return counts
 
+    def settle_polls(self, timeout: float) -> str:
+        """Wait for the first poll after the first sync (the backfill: one invoice list per synced project) and the
+        poll after it, so the poll path measures the steady state rather than the backfill's quota spacing."""
+        deadline = time.monotonic() + min(timeout, max(0.0, self.left() - 300))
+        starts: list[str] = []
+        while time.monotonic() < deadline:
+            with self.engine.connect() as conn:
+                state = conn.execute(
+                    sa.select(integrations.c.finance_cursor).where(integrations.c.id == self.iid)
+                ).scalar_one()
+            last = state.get("last_pull") if isinstance(state, dict) else None
+            if isinstance(last, dict) and last.get("full") and last.get("finished_at"):
+                if not starts or starts[-1] != f"{last['started_at']} ({last.get('books_calls')} calls)":
+                    starts.append(f"{last['started_at']} ({last.get('books_calls')} calls)")
+                if len(starts) >= 2:
+                    break
+            time.sleep(0.5)
+        return f"polls before the poll path: {starts or 'none'}"
+
     def poll_starts(self) -> str | None:
         with self.engine.connect() as conn:
             state = conn.execute(
@@ -482,6 +520,10 @@ class Bench:
 
 
 # ------------------------------------------------------------------------------------------------ main
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", choices=["tiny", "small", "large"], default="large")
@@ -490,6 +532,19 @@ def main() -> None:
     parser.add_argument("--first-sync-seconds", type=float, default=900)
     parser.add_argument("--poll-seconds", type=float, default=30.0, help="BPSYNC_TRANSACTIONS_POLL_SECONDS")
     parser.add_argument("--tick-seconds", type=float, default=30.0, help="BPSYNC_BEAT_TICK_SECONDS (production 30)")
+    parser.add_argument(
+        "--books-per-minute",
+        type=int,
+        default=100,
+        help="BPSYNC_BOOKS_REQUESTS_PER_MINUTE, what the poll's quota spacing assumes (Zoho: 100; the sandbox's limits "
+        "are off either way)",
+    )
+    parser.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=180,
+        help="wait up to this long for the backfill poll and the one after it before the poll path (0: do not)",
+    )
     parser.add_argument("--rate", type=float, default=1.0, help="transactions started per second within a path")
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes (celery's default = nproc)")
     parser.add_argument("--workers", type=int, default=1, help="celery worker processes (-Q sync,instant each)")
@@ -497,6 +552,7 @@ def main() -> None:
     parser.add_argument("--targets", type=int, default=30, help="synced projects the transactions go to")
     parser.add_argument("--keep", action="store_true", help="keep the database and the logs folder")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, _interrupt)  # `timeout` and kill end it through the finally below
 
     started_at = dt.datetime.now(dt.UTC)
     load_before = os.getloadavg()
@@ -542,6 +598,7 @@ def main() -> None:
             web_token=secrets.token_hex(24),
             rate_limits_enabled=False,
             books_daily_limit=10**7,
+            books_requests_per_minute=args.books_per_minute,
             redis_key_prefix=f"benchfin{uuid.uuid4().hex[:8]}",
             transactions_poll_seconds=args.poll_seconds,
             beat_tick_seconds=args.tick_seconds,
@@ -577,9 +634,12 @@ def main() -> None:
         hook_n = (args.count - poll_n) // 2
         req_n = args.count - poll_n - hook_n
         paths = []
+        settled = bench.settle_polls(args.settle_seconds) if args.settle_seconds > 0 else "no settling"
+        print(settled, flush=True)
         poll = bench.measure(
             "poll", poll_n, bench.books_record, args.poll_seconds + args.tick_seconds + 60, watcher, full.run_id
         )
+        poll.errors.append(settled)
         poll.errors.append(f"last pull: {bench.poll_starts()}")
         paths.append(poll)
         print(summary_line(poll), flush=True)
@@ -632,6 +692,7 @@ def report(args, paths, first_wall, first_status, run_id, full_status, full_wall
     print(
         f"{dt.date.today()} {platform.machine()} nproc={os.cpu_count()} {platform.python_version()} size={args.size} "
         f"count={args.count} poll={args.poll_seconds:g}s tick={args.tick_seconds:g}s rate={args.rate:g}/s "
+        f"books/min={args.books_per_minute} "
         f"workers={args.workers}x{args.concurrency}"
     )
     print(f"first sync {first_status} {first_wall:.0f}s; full sync run {run_id} after {full_wall:.0f}s: {full_status}")
