@@ -131,8 +131,9 @@ def worker_redis_url(url: str = REDIS_URL, worker: str = XDIST_WORKER) -> str:
     return urlunsplit(parts._replace(path=f"/{number}"))
 
 
-@pytest.fixture
-def redis_url() -> Iterator[str]:
+@contextmanager
+def redis_database() -> Iterator[str]:
+    """URL of this test process's Redis database, flushed on entry and on exit."""
     import redis
 
     url = worker_redis_url()
@@ -142,16 +143,37 @@ def redis_url() -> Iterator[str]:
     except Exception as exc:
         service_missing("Redis", exc)
     client.flushdb()
-    yield url
-    client.flushdb()
-    client.close()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
 
 
-@pytest.fixture(autouse=True)
-def _empty_memory_broker() -> None:
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    with redis_database() as url:
+        yield url
+
+
+def empty_memory_broker() -> None:
     """kombu's memory transport is one broker for the whole process: a message an earlier test left behind (a beat
-    tick's poll, a continuation its worker stopped before taking) must not reach this test's queue or worker."""
+    tick's poll, a continuation its worker stopped before taking) must not reach this test's queue or worker.
+    Module-scoped fixtures that run a memory-broker worker call this first: they are set up before this autouse one."""
     from kombu.transport import memory
 
     for queue in memory.Channel.queues.values():
         queue.queue.clear()
+
+
+@pytest.fixture(autouse=True)
+def _empty_memory_broker() -> None:
+    empty_memory_broker()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, start the long tests (marked ``chaos`` or ``slow``) first: a worker that picks a
+    two-minute chaos scenario up last would end the run minutes after every other worker went idle."""
+    if not getattr(config.option, "numprocesses", None):
+        return
+    items.sort(key=lambda item: 0 if item.get_closest_marker("chaos") or item.get_closest_marker("slow") else 1)

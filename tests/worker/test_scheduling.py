@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 import requests
 import sqlalchemy as sa
 
@@ -56,6 +57,7 @@ def test_two_beats_dispatch_a_due_integration_once(sandbox, pg_migrated_url):
         assert dispatch_due(h.engine, h.app, now=now) == []
 
 
+@pytest.mark.slow
 def test_a_refresh_during_a_sync_joins_it_and_never_runs_two_at_once(sandbox, pg_migrated_url, redis_url):
     with sync_harness(sandbox, pg_migrated_url, broker_url=redis_url, worker=False) as h:
         first = request_sync(h.engine, h.app, h.integration.id)
@@ -116,6 +118,7 @@ def _stop(worker: subprocess.Popen) -> None:
         worker.wait(5)
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_module_is_replaced_and_nothing_is_duplicated(
     sandbox, pg_migrated_url, redis_url, tmp_path
 ):

@@ -12,7 +12,12 @@ from typing import Any
 import pytest
 import requests
 
+from sandbox.config import SandboxConfig
 from sandbox.generator import credentials
+from sandbox.limits import preset
+from sandbox.server import SandboxServer
+from scheduler.embedded import running_worker
+from tests.conftest import pg_database, redis_database
 from tests.sync_support import SyncHarness, sync_harness
 from worker.matching import normalize_company, normalize_email
 
@@ -23,6 +28,26 @@ def synced(sandbox, pg_migrated_url, redis_url):
         first = harness.sync()
         assert first.status == "partial"  # the seeded awkward cases fail on purpose
         yield harness
+
+
+@pytest.fixture(scope="module")
+def synced_once(pg_admin_engine, pg_template):
+    """The same first sync as ``synced``, made once for the tests that only read its outcome (they never sync, act
+    or reset anything). Its worker is stopped before the tests run, so it cannot take another test's tasks."""
+    sandbox = SandboxServer(config=SandboxConfig(rate_limits=preset("off")), size="small").start()
+    try:
+        with (
+            pg_database(pg_admin_engine, template=pg_template) as url,
+            redis_database() as broker,
+            sync_harness(sandbox, url, broker_url=broker, worker=False) as harness,
+        ):
+            with running_worker(harness.app, concurrency=2):
+                first = harness.sync()
+            assert first.status == "partial"  # the seeded awkward cases fail on purpose
+            yield harness
+            harness.engine.dispose()
+    finally:
+        sandbox.stop()
 
 
 class Truth:
@@ -71,8 +96,9 @@ class Truth:
         return expected
 
 
-def test_full_sync_leaves_books_holding_exactly_the_expected_records(synced):
-    truth = Truth(synced)
+@pytest.mark.xdist_group("sync_modules_synced_once")  # one worker builds the shared world once
+def test_full_sync_leaves_books_holding_exactly_the_expected_records(synced_once):
+    truth = Truth(synced_once)
     expected = truth.expected_projects()
     assert len(expected) >= 10
     books_projects = Counter(p["project_name"] for p in truth.books_projects)
@@ -111,9 +137,10 @@ def test_full_sync_leaves_books_holding_exactly_the_expected_records(synced):
     assert {n for n, count in names.items() if count > 1} == {"globex"}
 
 
-def test_awkward_cases_become_errors_with_hints_and_blocked_children(synced):
-    truth = Truth(synced)
-    errors = {(e.entity_type, e.source_id): e for e in synced.errors()}
+@pytest.mark.xdist_group("sync_modules_synced_once")  # one worker builds the shared world once
+def test_awkward_cases_become_errors_with_hints_and_blocked_children(synced_once):
+    truth = Truth(synced_once)
+    errors = {(e.entity_type, e.source_id): e for e in synced_once.errors()}
     for project_id in truth.awkward["no_primary_client"]:
         error = errors[("project", project_id)]
         assert error.reason_code == "no_primary_client"

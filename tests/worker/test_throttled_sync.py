@@ -1,12 +1,14 @@
 """The throttled path end to end (issue 13): the product's own limiter on, Zoho's 429s, 5xx bursts and broken bodies.
 
-Every test syncs a `tiny` world twice — once untroubled, once under the trouble — and requires the troubled sync
-to end exactly like the untroubled one: the same Books records (nothing twice, nothing missing) and the same
-counts in its history. Waits are resumed by a beat stand-in that calls the sweep, as the real tick does.
+Every test syncs a `tiny` world under the trouble and requires the troubled sync to end exactly like an untroubled
+sync of the same world (``baseline``, made once per module): the same Books records (nothing twice, nothing
+missing) and the same counts in its history. Waits are resumed by a beat stand-in that calls the sweep, as the
+real tick does.
 """
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ import pytest
 
 from sandbox.config import SandboxConfig
 from sandbox.limits import preset
+from sandbox.server import SandboxServer
 from scheduler.embedded import running_beat
 from scheduler.status.overview import integration_statuses
 from shared.clock import utcnow
@@ -23,6 +26,7 @@ from shared.db.integrations import get_integration, update_integration
 from shared.db.schema import module_runs
 from shared.dispatch import request_sync, sweep
 from shared.zoho.factory import reset_embedded_state
+from tests.conftest import empty_memory_broker
 from tests.sync_support import RunResult, SyncHarness, sync_harness
 from tests.worker.throttle_support import add_fault, books_picture, run_counts, sandbox_429s
 
@@ -31,13 +35,20 @@ pytestmark = pytest.mark.slow
 FAST_TROUBLE = {"retry_backoff_seconds": 0.2, "http_retry_base_seconds": 0.01, "max_module_attempts": 5}
 
 
-@pytest.fixture
-def baseline(sandbox_factory, sqlite_migrated_url):
-    """The untroubled sync of the `tiny` world: what every troubled sync must end with."""
-    sandbox = sandbox_factory(size="tiny")
-    with sync_harness(sandbox, sqlite_migrated_url) as h:
-        run = h.sync()
-        return run.status, run_counts(run), books_picture(h)
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory, sqlite_template):
+    """The untroubled sync of the `tiny` world (seed 1): what every troubled sync must end with. Made once per
+    module: it is pure data read from a world every test generates identically."""
+    empty_memory_broker()
+    path = tmp_path_factory.mktemp("baseline") / "bpsync.sqlite"
+    shutil.copyfile(sqlite_template, path)
+    sandbox = SandboxServer(config=SandboxConfig(rate_limits=preset("off")), size="tiny").start()
+    try:
+        with sync_harness(sandbox, f"sqlite:///{path}") as h:
+            run = h.sync()
+            return run.status, run_counts(run), books_picture(h)
+    finally:
+        sandbox.stop()
 
 
 @contextmanager

@@ -21,6 +21,8 @@ from tests.sync_support import sync_harness
 from tests.worker.timesheet_expectation import Expectation
 
 CUTOFF_DAYS_AGO = 60
+# under pytest-xdist the tests sharing ``small_synced`` run on one worker, which builds it once
+pytestmark = pytest.mark.xdist_group("timesheets_small_synced")
 
 
 @pytest.fixture(scope="module")
