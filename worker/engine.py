@@ -115,7 +115,7 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record) -> str | N
         parent_links, parent_errors = _parents(ctx, parent_type)
         parent_books_id = parent_links.get(parent_id)
         if parent_books_id is None:
-            return _blocked(ctx, module, record, parent_errors.get(parent_id))
+            return _blocked(ctx, module, record, parent_errors.get(parent_id), parents_synced=bool(parent_links))
     problem = module.check(ctx, record)
     if problem is not None:
         _fail(ctx, module, record, problem)
@@ -165,10 +165,23 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record) -> str | N
         return None
 
 
-def _blocked(ctx: SyncContext, module: SyncModule, record: Record, parent_error: int | None) -> str | None:
-    if parent_error is None:
+def _blocked(
+    ctx: SyncContext, module: SyncModule, record: Record, parent_error: int | None, *, parents_synced: bool
+) -> str | None:
+    if parent_error is None and parents_synced:
         # the parent is deliberately not synced (e.g. an archived project): nothing to do, not an error
         return "skipped"
+    if parent_error is None:
+        # No parent of this kind is linked at all: the parent module has not run yet (a refresh of `users` runs
+        # projects before any client synced). An open error makes the incremental listing bring it back.
+        problem = Problem(
+            "parent_not_synced",
+            f"{module.entity_type.capitalize()} '{record.name}' waits for its {module.parent_label}, which has not "
+            "been synced yet.",
+            "Nothing to do: a full sync (or a refresh of the parent's module) syncs the parent, then this record.",
+        )
+        _fail(ctx, module, record, problem, counter="blocked")
+        return None
     problem = Problem(
         "parent_failed",
         f"{module.entity_type.capitalize()} '{record.name}' could not be synced because its {module.parent_label} "
