@@ -17,7 +17,7 @@ from rich.live import Live
 from rich.table import Table
 
 from shared.clock import as_utc, utcnow
-from shared.db import runs
+from shared.db import runs, sweeps
 from shared.db.schema import module_runs, sync_runs
 from shared.dispatch import enqueue_module
 
@@ -144,7 +144,7 @@ def adopt_orphaned_modules(engine: sa.Engine, app: Celery, integration_id: int) 
     held by a live worker is touched (its lease is in the future), and claim_module makes a duplicate harmless.
     """
     adopted = []
-    for module_run_id in runs.adoptable_module_runs(engine):
+    for module_run_id in sweeps.adoptable_module_runs(engine):
         if runs.get_module_run(engine, module_run_id).integration_id == integration_id:
             enqueue_module(app, module_run_id)
             adopted.append(module_run_id)

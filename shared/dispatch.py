@@ -16,7 +16,7 @@ from celery import Celery
 
 from shared.clock import as_utc, utcnow
 from shared.config import Settings
-from shared.db import runs
+from shared.db import runs, sweeps
 from shared.db.engine import shared_engine
 from shared.db.integrations import next_run_after
 from shared.db.schema import integrations, module_runs, sync_runs
@@ -177,7 +177,7 @@ def sweep(engine: sa.Engine, app: Celery, settings: Settings) -> list[int]:
             and not conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(SWEEP_LOCK))).scalar()
         ):
             return []
-        outcome = runs.sweep(conn, settings.stale_after_seconds, settings.max_module_attempts)
+        outcome = sweeps.sweep(conn, settings.stale_after_seconds, settings.max_module_attempts)
     for module_run_id in outcome.failed:
         log.warning("module run %s failed: its worker stopped too often without progress", module_run_id)
     to_enqueue = outcome.to_enqueue()
