@@ -115,12 +115,13 @@ def grant_authorization_code(world: World, zuid: str, client_id: str, redirect_u
 
 @act("grant_authorization_code")
 def _grant_code_act(world: World, params: dict[str, Any]) -> dict[str, Any]:
-    """Params: ``zuid`` (or ``email``), ``redirect_uri``, optional ``client_id`` (default: the only client)."""
+    """Params: ``zuid`` (or ``email``), ``redirect_uri``, optional ``client_id`` (default: the only client).
+
+    Without ``redirect_uri`` it is a Self Client's grant code (API console > Self Client > Generate Code), which
+    Zoho issues with no redirect; its exchange then needs none (inferred: Zoho's Self Client steps send none)."""
     zuid = params.get("zuid") or _zuid_by_email(world, params.get("email"))
     client_id = params.get("client_id") or next(iter(world.oauth_clients), "")
-    if not params.get("redirect_uri"):
-        raise ValueError("redirect_uri is required")
-    code = grant_authorization_code(world, str(zuid), client_id, params["redirect_uri"])
+    code = grant_authorization_code(world, str(zuid), client_id, str(params.get("redirect_uri") or ""))
     return {"code": code, "expires_in": limits.AUTHORIZATION_CODE_TTL_S}
 
 
@@ -177,7 +178,7 @@ def _code_grant(request: Request, params: dict[str, str]) -> JSONResponse:
             return _error("invalid_code")
         if grant.client_id != params.get("client_id"):
             return _error("invalid_code")
-        if grant.redirect_uri != params.get("redirect_uri"):
+        if grant.redirect_uri and grant.redirect_uri != params.get("redirect_uri"):  # a Self Client code has none
             return _error("invalid_redirect_uri")
         grant.used = True
         refresh = mint_refresh_token(world, grant.zuid)

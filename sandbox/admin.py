@@ -166,6 +166,8 @@ async def config(request: Request) -> JSONResponse:
                 request.app.state.limiter.clear()
             if "token_ttl_seconds" in body:
                 cfg.token_ttl_seconds = int(body["token_ttl_seconds"])
+            if "consent_zuid" in body:
+                cfg.consent_zuid = str(body["consent_zuid"] or "") or None
         except (ValueError, TypeError) as exc:
             return _bad(str(exc))
     return JSONResponse(
@@ -173,6 +175,7 @@ async def config(request: Request) -> JSONResponse:
             "rate_limits": dataclasses.asdict(cfg.rate_limits),
             "token_ttl_seconds": cfg.token_ttl_seconds,
             "webhook_timeout_s": cfg.webhook_timeout_s,
+            "consent_zuid": cfg.consent_zuid,
         }
     )
 

@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Mount
 
 import sandbox.books
 import sandbox.projects
-from sandbox import accounts, admin
+from sandbox import accounts, admin, consent
 from sandbox.config import SandboxConfig
 from sandbox.counting import RequestCounter
 from sandbox.faults import FaultBook
@@ -39,6 +39,7 @@ def create_app(
     _register_acts()
     routes = [
         *accounts.routes,
+        *consent.routes,
         Mount("/restapi", routes=projects_routes if projects_routes is not None else sandbox.projects.routes),
         Mount("/books/v3", routes=books_routes if books_routes is not None else sandbox.books.routes),
         Mount("/_sandbox", routes=admin.routes),

@@ -18,3 +18,7 @@ class SandboxConfig:
     webhook_attempts: int = 1
     # api_domain in token responses; None means the URL the caller used to reach the sandbox.
     public_base_url: str | None = None
+    # Who "signs in" on the consent page of /oauth/v2/auth (None: the first portal's owner, the admin), and
+    # whether the page approves itself at once (as that person clicking Accept).
+    consent_zuid: str | None = None
+    consent_auto_approve: bool = True

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -25,6 +27,7 @@ from shared.zoho.books_models import Organization
 from shared.zoho.datacenters import DATA_CENTERS
 from shared.zoho.errors import AuthError, NotFound, ZohoError
 from shared.zoho.factory import ZohoCredentials, build_accounts, build_books_client, build_projects_client
+from shared.zoho.oauth import GRANT_CODE
 from shared.zoho.projects_models import Portal
 
 PORTAL_ADMIN_ROLES = {"admin", "owner"}  # the reference shows owners as "admin" (inferred); accept both
@@ -48,6 +51,14 @@ class Access:
         return dataclasses.replace(creds, user_id=self.portal.login_id or None)
 
 
+@dataclass(frozen=True)
+class Connected:
+    """A new integration and what its credentials were checked to reach (names for the admin's confirmation)."""
+
+    integration: Integration
+    access: Access
+
+
 def connect(
     engine: sa.Engine,
     settings: Settings,
@@ -66,9 +77,38 @@ def connect(
 ) -> Integration:
     """Check the credentials against Zoho and create the integration (its first sync is due at once)."""
     creds = ZohoCredentials(client_id.strip(), client_secret.strip(), refresh_token.strip(), data_center.upper())
+    return connect_checked(
+        engine,
+        settings,
+        creds,
+        name=name,
+        portal_id=portal_id,
+        organization_id=organization_id,
+        contact_duplication=contact_duplication,
+        timesheet_cutoff_date=timesheet_cutoff_date,
+        general_timesheets=general_timesheets,
+        sync_interval_hours=sync_interval_hours,
+    ).integration
+
+
+def connect_checked(
+    engine: sa.Engine,
+    settings: Settings,
+    creds: ZohoCredentials,
+    *,
+    name: str,
+    portal_id: str | None = None,
+    organization_id: str | None = None,
+    contact_duplication: str = "merge",
+    timesheet_cutoff_date: dt.date | None = None,
+    general_timesheets: bool = False,
+    sync_interval_hours: float | None = None,
+) -> Connected:
+    """The one way an integration is made (``bpsync connect`` and the web's Connect): local checks, then Zoho's
+    (admin in both, owner/admin of the portal), then the row — nothing is stored unless every check passes."""
     interval = check_preferences(engine, name, creds, contact_duplication, sync_interval_hours)
     access = check_access(settings, creds, portal_id=portal_id, organization_id=organization_id)
-    return create_checked(
+    integration = create_checked(
         engine,
         settings,
         access,
@@ -79,17 +119,89 @@ def connect(
         general_timesheets=general_timesheets,
         sync_interval_seconds=interval,
     )
+    return Connected(integration, access)
+
+
+def exchange_code(
+    settings: Settings, creds: ZohoCredentials, code: str, *, redirect_uri: str | None = None, what: str = GRANT_CODE
+) -> ZohoCredentials:
+    """``creds`` with the refresh token Zoho gives for a grant code (Self Client, no redirect) or for the code of
+    an authorization redirect (``redirect_uri``: the one the code was issued for)."""
+    check_credentials_given(creds, refresh_token=False)
+    if not code.strip():
+        raise ConnectError(
+            f"the {what} is empty; generate one in the Zoho API console (Self Client > Generate Code) and pass it "
+            "with --grant-code"
+        )
+    try:
+        refresh_token = build_accounts(settings, creds).exchange_code(code.strip(), redirect_uri, what=what)
+    except AuthError as exc:
+        raise ConnectError(f"Zoho refused the {what}: {exc.message} — {exc.hint}") from None
+    except ZohoError as exc:
+        raise ConnectError(f"could not exchange the {what} with Zoho: {exc}") from None
+    return dataclasses.replace(creds, refresh_token=refresh_token)
+
+
+@contextmanager
+def revoked_on_failure(settings: Settings, creds: ZohoCredentials) -> Iterator[ZohoCredentials]:
+    """Revoke a refresh token minted for a connect that then fails: Zoho keeps 20 refresh tokens per user and
+    client and silently drops the oldest for the 21st, which may be the token a working integration uses."""
+    try:
+        yield creds
+    except BaseException:
+        build_accounts(settings, creds).revoke()
+        raise
+
+
+def connect_with_code(
+    engine: sa.Engine,
+    settings: Settings,
+    creds: ZohoCredentials,
+    code: str,
+    *,
+    name: str,
+    redirect_uri: str | None = None,
+    portal_id: str | None = None,
+    organization_id: str | None = None,
+    contact_duplication: str = "merge",
+    timesheet_cutoff_date: dt.date | None = None,
+    general_timesheets: bool = False,
+    sync_interval_hours: float | None = None,
+) -> Connected:
+    """``connect_checked`` with a grant code instead of a refresh token: the local checks come first (the code
+    works once, for minutes), then the exchange; the token it mints is revoked if the connect then fails."""
+    check_preferences(engine, name, creds, contact_duplication, sync_interval_hours, refresh_token=False)
+    with revoked_on_failure(settings, exchange_code(settings, creds, code, redirect_uri=redirect_uri)) as minted:
+        return connect_checked(
+            engine,
+            settings,
+            minted,
+            name=name,
+            portal_id=portal_id,
+            organization_id=organization_id,
+            contact_duplication=contact_duplication,
+            timesheet_cutoff_date=timesheet_cutoff_date,
+            general_timesheets=general_timesheets,
+            sync_interval_hours=sync_interval_hours,
+        )
 
 
 def check_preferences(
-    engine: sa.Engine, name: str, creds: ZohoCredentials, contact_duplication: str, interval_hours: float | None
+    engine: sa.Engine,
+    name: str,
+    creds: ZohoCredentials,
+    contact_duplication: str,
+    interval_hours: float | None,
+    *,
+    refresh_token: bool = True,
 ) -> int | None:
-    """The local checks (no Zoho call); returns the sync interval in seconds (None = the default)."""
+    """The local checks (no Zoho call); returns the sync interval in seconds (None = the default). Made before a
+    grant code is spent too (``refresh_token`` False): a code works once, for minutes."""
     if not name.strip():
         raise ConnectError("the integration needs a name (--name), e.g. --name acme")
     if len(name.strip()) > 200:
         raise ConnectError("the integration name is longer than 200 characters; choose a shorter --name")
-    check_credentials_given(creds)
+    check_credentials_given(creds, refresh_token=refresh_token)
     check_contact_duplication(contact_duplication)
     interval = None if interval_hours is None else interval_seconds(interval_hours)
     with engine.connect() as conn:
@@ -111,13 +223,13 @@ def interval_seconds(hours: float) -> int:
     return max(60, round(hours * 3600))
 
 
-def check_credentials_given(creds: ZohoCredentials) -> None:
-    """The local checks of credentials (no Zoho call): nothing empty, a known data center."""
-    for label, value in (
-        ("client id", creds.client_id),
-        ("client secret", creds.client_secret),
-        ("refresh token", creds.refresh_token),
-    ):
+def check_credentials_given(creds: ZohoCredentials, *, refresh_token: bool = True) -> None:
+    """The local checks of credentials (no Zoho call): nothing empty, a known data center. ``refresh_token``
+    False: the token is still to come from a grant code."""
+    given = [("client id", creds.client_id), ("client secret", creds.client_secret)]
+    if refresh_token:
+        given.append(("refresh token", creds.refresh_token))
+    for label, value in given:
         if not value:
             raise ConnectError(f"the {label} is empty; copy it from the Zoho API console")
     if creds.data_center not in DATA_CENTERS:

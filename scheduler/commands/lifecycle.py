@@ -73,15 +73,16 @@ def update_credentials_command(
     client_id: str | None,
     client_secret: str | None,
     refresh_token: str | None,
+    grant_code: str | None,
     data_center: str | None,
     as_json: bool,
 ) -> None:
     """Replace INTEGRATION's Zoho credentials (e.g. after a revoked refresh token).
 
     The new ones are checked with Zoho against the integration's portal and organization before anything is
-    stored; credentials of another portal are refused.
+    stored; credentials of another portal are refused (a token minted from --grant-code for them is revoked).
     """
-    from scheduler.connect import ConnectError
+    from scheduler.connect import ConnectError, exchange_code, revoked_on_failure
     from scheduler.lifecycle import update_credentials
     from shared.db.engine import require_schema
     from shared.db.integrations import get_integration
@@ -90,9 +91,15 @@ def update_credentials_command(
     quiet_logging(conf)
     engine = require_schema(conf.database_url)
     integration = get_integration(engine, integration_ref)  # an unknown name fails before any prompt
-    creds = credentials_given(client_id, client_secret, refresh_token, data_center or integration.data_center)
+    creds = credentials_given(
+        client_id, client_secret, refresh_token, data_center or integration.data_center, grant_code
+    )
     try:
-        change = update_credentials(engine, conf, integration.id, creds)
+        if grant_code is None:
+            change = update_credentials(engine, conf, integration.id, creds)
+        else:
+            with revoked_on_failure(conf, exchange_code(conf, creds, grant_code)) as minted:
+                change = update_credentials(engine, conf, integration.id, minted)
     except ConnectError as exc:
         fail(str(exc))
     _report(change, as_json)

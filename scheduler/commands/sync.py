@@ -1,7 +1,9 @@
 """``bpsync connect``, ``bpsync refresh`` and ``bpsync integrations``: set an integration up and make it sync.
 
 Secrets for ``connect`` can come from the environment (BPSYNC_CONNECT_CLIENT_ID, BPSYNC_CONNECT_CLIENT_SECRET,
-BPSYNC_CONNECT_REFRESH_TOKEN) so they never land in shell history; on a terminal a missing one is prompted for.
+BPSYNC_CONNECT_REFRESH_TOKEN or BPSYNC_CONNECT_GRANT_CODE) so they never land in shell history; on a terminal a
+missing one is prompted for. A Zoho user has a grant code (API console > Self Client > Generate Code), not a refresh
+token: ``--grant-code`` exchanges it on the spot.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ SECRET_ENV = {
     "client_id": "BPSYNC_CONNECT_CLIENT_ID",
     "client_secret": "BPSYNC_CONNECT_CLIENT_SECRET",
     "refresh_token": "BPSYNC_CONNECT_REFRESH_TOKEN",
+    "grant_code": "BPSYNC_CONNECT_GRANT_CODE",
 }
 
 
@@ -70,7 +73,8 @@ def secret_value(value: str | None, name: str, option: str) -> str:
 
 
 def secret_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--client-id, --client-secret and --refresh-token, each also read from its BPSYNC_CONNECT_* variable."""
+    """--client-id, --client-secret, --refresh-token and --grant-code, each also read from its BPSYNC_CONNECT_*
+    variable."""
     for option, name, help_text in reversed(
         (
             ("--client-id", "client_id", "Zoho OAuth client id."),
@@ -80,6 +84,12 @@ def secret_options(func: Callable[..., Any]) -> Callable[..., Any]:
                 "refresh_token",
                 "Refresh token of a user who is admin of the Books organization and owner/admin of the portal.",
             ),
+            (
+                "--grant-code",
+                "grant_code",
+                "Instead of --refresh-token: a grant code from the Zoho API console (Self Client > Generate Code, "
+                "scopes as in the README), exchanged at once; it lasts minutes and works once.",
+            ),
         )
     ):
         func = click.option(option, envvar=SECRET_ENV[name], show_envvar=True, help=help_text)(func)
@@ -87,15 +97,25 @@ def secret_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def credentials_given(
-    client_id: str | None, client_secret: str | None, refresh_token: str | None, data_center: str
+    client_id: str | None,
+    client_secret: str | None,
+    refresh_token: str | None,
+    data_center: str,
+    grant_code: str | None = None,
 ) -> ZohoCredentials:
-    """The credentials from options, environment or (on a terminal) prompts; a missing one fails in one line."""
+    """The credentials from options, environment or (on a terminal) prompts; a missing one fails in one line.
+    With a grant code the refresh token is left empty: it comes from exchanging the code."""
     from shared.zoho.factory import ZohoCredentials
 
+    if grant_code is not None and refresh_token:
+        fail(
+            "give either --grant-code or --refresh-token, not both (a refresh token also comes from "
+            f"{SECRET_ENV['refresh_token']}: unset it to connect with a grant code)"
+        )
     return ZohoCredentials(
         secret_value(client_id, "client_id", "--client-id").strip(),
         secret_value(client_secret, "client_secret", "--client-secret").strip(),
-        secret_value(refresh_token, "refresh_token", "--refresh-token").strip(),
+        "" if grant_code is not None else secret_value(refresh_token, "refresh_token", "--refresh-token").strip(),
         data_center.upper(),
     )
 
@@ -140,6 +160,7 @@ def connect_command(
     client_id: str | None,
     client_secret: str | None,
     refresh_token: str | None,
+    grant_code: str | None,
     data_center: str | None,
     portal_id: str | None,
     organization_id: str | None,
@@ -151,32 +172,33 @@ def connect_command(
 ) -> None:
     """Check the Zoho credentials and connect a Books organization to a Projects portal.
 
-    The user behind the refresh token must be an admin of the organization and the owner or an admin of the
-    portal. Nothing is stored unless every check passes; the first sync is due at once.
+    The user behind the refresh token (or grant code) must be an admin of the organization and the owner or an
+    admin of the portal. Nothing is stored unless every check passes; the first sync is due at once.
     """
-    from scheduler.connect import ConnectError, check_access, check_preferences, create_checked
+    from scheduler.connect import ConnectError, connect_checked, connect_with_code
     from shared.db.engine import require_schema
 
     conf = settings()
     quiet_logging(conf)
     engine = require_schema(conf.database_url)
-    creds = credentials_given(client_id, client_secret, refresh_token, data_center or conf.data_center)
+    creds = credentials_given(client_id, client_secret, refresh_token, data_center or conf.data_center, grant_code)
+    chosen: dict[str, Any] = {
+        "name": name,
+        "portal_id": portal_id,
+        "organization_id": organization_id,
+        "contact_duplication": contact_duplication,
+        "timesheet_cutoff_date": cutoff_date.date() if cutoff_date else None,
+        "general_timesheets": general_timesheets,
+        "sync_interval_hours": interval_hours,
+    }
     try:
-        interval = check_preferences(engine, name, creds, contact_duplication, interval_hours)
-        access = check_access(conf, creds, portal_id=portal_id, organization_id=organization_id)
-        integration = create_checked(
-            engine,
-            conf,
-            access,
-            creds,
-            name=name.strip(),
-            contact_duplication=contact_duplication,
-            timesheet_cutoff_date=cutoff_date.date() if cutoff_date else None,
-            general_timesheets=general_timesheets,
-            sync_interval_seconds=interval,
-        )
+        if grant_code is not None:
+            connected = connect_with_code(engine, conf, creds, grant_code, **chosen)
+        else:
+            connected = connect_checked(engine, conf, creds, **chosen)
     except ConnectError as exc:
         fail(str(exc))
+    integration, access = connected.integration, connected.access
     if as_json:
         emit_json(
             {

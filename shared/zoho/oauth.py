@@ -27,6 +27,9 @@ from shared.zoho.errors import AuthError, ConnectionFailed, MalformedResponse, R
 log = logging.getLogger(__name__)
 
 TOKEN_PATH = "/oauth/v2/token"
+REVOKE_PATH = "/oauth/v2/token/revoke"
+GRANT_CODE = "grant code"  # a Self Client code pasted into `bpsync connect --grant-code`
+AUTHORIZATION_CODE = "authorization code"  # the code Zoho's redirect brings to the web app's Connect flow
 # Zoho answers "too many refreshes" with an error body, not a 429; wait this long before the next try (inferred).
 REFRESH_THROTTLE_SECONDS = 60.0
 LOCK_TIMEOUT_SECONDS = 30.0
@@ -185,18 +188,19 @@ class TokenProvider:
         """Zoho said 401 with this token: forget it so the next ``access_token()`` refreshes once."""
         self.cache.discard(self.key, access_token)
 
-    def exchange_code(self, code: str, redirect_uri: str) -> str:
-        """Authorization-code grant (connecting an integration); returns the refresh token."""
-        body = self._token_request(
-            {
-                "grant_type": "authorization_code",
-                "client_id": self._client_id,
-                "client_secret": self._client_secret,
-                "redirect_uri": redirect_uri,
-                "code": code,
-            },
-            what="authorization code",
-        )
+    def exchange_code(self, code: str, redirect_uri: str | None, *, what: str = AUTHORIZATION_CODE) -> str:
+        """Authorization-code grant (connecting an integration); returns the refresh token.
+
+        ``redirect_uri`` None: a Self Client's grant code, which Zoho issues without a redirect."""
+        form = {
+            "grant_type": "authorization_code",
+            "client_id": self._client_id,
+            "client_secret": self._client_secret,
+            "code": code,
+        }
+        if redirect_uri is not None:
+            form["redirect_uri"] = redirect_uri
+        body = self._token_request(form, what=what)
         refresh_token = str(body.get("refresh_token") or "")
         if not refresh_token:
             raise AuthError(
@@ -210,6 +214,20 @@ class TokenProvider:
         if body.get("access_token"):
             self._store(body)
         return refresh_token
+
+    def revoke(self) -> bool:
+        """Revoke this provider's refresh token at Zoho (a token minted for a connect that then failed); False
+        when Zoho could not be asked or refused: the caller has nothing better to do than say so."""
+        if not self._refresh_token:
+            return False
+        try:
+            resp = self._session.post(
+                self.accounts_url + REVOKE_PATH, data={"token": self._refresh_token}, timeout=self._timeout
+            )
+            body = resp.json()
+        except (requests.RequestException, ValueError):
+            return False
+        return isinstance(body, dict) and body.get("status") == "success"
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -287,12 +305,22 @@ class TokenProvider:
                 status=status,
                 code=error,
             )
+        invalid_code = {
+            GRANT_CODE: "the grant code is invalid, expired or already used: generate a new one in the Zoho API "
+            "console (api-console.zoho.com, Self Client > Generate Code) and run the command at once: a grant code "
+            "lasts only minutes and works once",
+            AUTHORIZATION_CODE: "the authorization code expired or was used already: start Connect again",
+        }
         hints = {
-            "invalid_code": f"the {what} is invalid, expired or revoked: generate a new one in the Zoho API console "
-            "(a connected integration takes it with: bpsync update-credentials)",
+            "invalid_code": invalid_code.get(
+                what,
+                f"the {what} is invalid, expired or revoked: generate a new one in the Zoho API console "
+                "(a connected integration takes it with: bpsync update-credentials)",
+            ),
             "invalid_client": "the OAuth client id/secret is wrong or the client was deleted: fix it with "
             "bpsync update-credentials",
-            "invalid_redirect_uri": "the redirect URI does not match the one registered for the OAuth client",
+            "invalid_redirect_uri": "the redirect URI does not match the one registered for the OAuth client "
+            "(BPSYNC_OAUTH_REDIRECT_URI must be exactly the one in the Zoho API console)",
         }
         return AuthError(
             f"Zoho Accounts refused the {what}: {error}",
