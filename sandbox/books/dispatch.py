@@ -8,6 +8,7 @@ middleware does) happens here once.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -62,7 +63,17 @@ def endpoint(path: str, *, org_required: bool = True, **handlers: Handler) -> Ro
         except BooksError as error:
             return error.response()
 
-    return Route(path, dispatch, methods=list(_METHODS))
+    return _slash_tolerant(Route(path, dispatch, methods=list(_METHODS)))
+
+
+def _slash_tolerant(route: Route) -> Route:
+    # Zoho answers a Books path with or without a trailing slash (widely used clients send
+    # ``/contacts/{id}/``). Matching both in one route keeps the 405 envelope per path and needs no
+    # redirect, which would drop a POST body.
+    pattern = route.path_regex.pattern
+    if pattern.endswith("$") and not pattern.endswith("/$"):
+        route.path_regex = re.compile(pattern[:-1] + "/?$")
+    return route
 
 
 async def _call_of(request: Request, org_required: bool) -> BooksCall:

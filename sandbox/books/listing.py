@@ -28,7 +28,11 @@ class ListSpec:
 def page_of(
     query: Mapping[str, str], records: Iterable[T], spec: ListSpec, id_of: Callable[[T], str]
 ) -> tuple[list[T], dict[str, Any]]:
-    """Filter by ``filter_by``, sort, and cut one page; returns the page and its ``page_context``."""
+    """Filter by ``filter_by``, sort, and cut one page; returns the page and its ``page_context``.
+
+    ``page_context`` stays an object: Zoho's OpenAPI files disagree (some type it as an array of one object),
+    but live Books answers, and the clients written against them, read an object.
+    """
     page, per_page = _paging(query)
     applied = query.get("filter_by") or spec.default_filter
     if applied:

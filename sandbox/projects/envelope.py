@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Match, Route
 
 # Zoho's error-code table (reference §4). Which 400 code means what is inferred from Zoho's code names.
 CODE_NOT_FOUND = 6404
@@ -22,6 +22,15 @@ CODE_UNAUTHORIZED = 6401
 # "Unauthorized access" on HTTP 401; we chose that pair (inferred) rather than inventing a 403 body.
 NO_ROLE_STATUS = 401
 NO_ROLE_CODE = CODE_UNAUTHORIZED
+
+# (inferred) A path the API does not have: Zoho's table gives 6404 (and 6504) for HTTP 404; the text is ours.
+# A path it has, called with a method it does not take: the classic table lists no 405, V3 answers 405; the
+# code is ours. Either way the body is the envelope, never a plain-text "Not Found".
+UNKNOWN_PATH_STATUS = 404
+UNKNOWN_PATH_CODE = CODE_NOT_FOUND
+UNKNOWN_PATH_MESSAGE = "Invalid URL: the Zoho Projects API has no such path."
+METHOD_NOT_ALLOWED_STATUS = 405
+METHOD_NOT_ALLOWED_CODE = 6405
 
 DEFAULT_RANGE = 100
 MAX_RANGE = 200  # docs: "cannot be more than 200"; rejecting (not clamping) a larger one is inferred
@@ -128,3 +137,18 @@ async def params_of(request: Request) -> dict[str, str]:
         form = await request.form()
         params.update({k: v for k, v in form.items() if isinstance(v, str)})
     return params
+
+
+_ALL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH"]
+
+
+def unknown_path_route(known: Sequence[BaseRoute]) -> Route:
+    """Last route of the Projects mount: an unknown path (or method) gets Zoho's envelope, not Starlette's text."""
+
+    async def unknown(request: Request) -> Response:
+        if any(r.matches(request.scope)[0] is Match.PARTIAL for r in known):
+            message = f"The HTTP method {request.method} is not allowed for this URL."
+            return ProjectsError(METHOD_NOT_ALLOWED_STATUS, METHOD_NOT_ALLOWED_CODE, message).response()
+        return ProjectsError(UNKNOWN_PATH_STATUS, UNKNOWN_PATH_CODE, UNKNOWN_PATH_MESSAGE).response()
+
+    return Route("/{rest:path}", unknown, methods=_ALL_METHODS)

@@ -23,11 +23,20 @@ GROUP_KEYS = {"task": "tasklogs", "bug": "buglogs", "general": "generallogs"}
 BILL_FILTERS = ("All", *BILL_STATUSES)
 
 
-def _log_filter(request: Request, component: str | None) -> tuple[str, Callable[[TimeLog], bool]]:
-    """Validate the required parameters; returns the component and a predicate on logs."""
+def log_filter(
+    request: Request, component: str | None, *, owner: str | None = None
+) -> tuple[str, Callable[[TimeLog], bool]]:
+    """Validate the required parameters; returns the component and a predicate on logs.
+
+    With ``owner`` (the caller's own logs) ``users_list`` is not read: the owner is fixed.
+    """
     query = request.query_params
-    users_raw = fields.required(query, "users_list")
-    users = None if users_raw == "all" else set(fields.id_list("users_list", users_raw))
+    users: set[str] | None
+    if owner is not None:
+        users = {owner}
+    else:
+        users_raw = fields.required(query, "users_list")
+        users = None if users_raw == "all" else set(fields.id_list("users_list", users_raw))
     view_type = fields.choice("view_type", fields.required(query, "view_type"), VIEW_TYPES)
     anchor = fields.mdy("date", fields.required(query, "date"))
     bill = fields.choice("bill_status", fields.required(query, "bill_status"), BILL_FILTERS)
@@ -46,7 +55,7 @@ def _log_filter(request: Request, component: str | None) -> tuple[str, Callable[
     return component, wanted
 
 
-def _grouped(request: Request, caller: Caller, component: str, logs: list[TimeLog]) -> Response:
+def grouped(request: Request, caller: Caller, component: str, logs: list[TimeLog]) -> Response:
     logs.sort(key=lambda log: (log.log_date, log.created_ms, int(log.id)))
     page = page_of(request, logs)
     if not page:
@@ -70,31 +79,31 @@ def _grouped(request: Request, caller: Caller, component: str, logs: list[TimeLo
 
 async def project_logs(request: Request) -> Response:
     caller = caller_in_portal(request)
-    component, wanted = _log_filter(request, None)
+    component, wanted = log_filter(request, None)
     with caller.world.lock:
         project = caller.project(request.path_params["project"])
         logs = [log for log in caller.world.timelogs.where("project_id", project.id) if wanted(log)]
-        return _grouped(request, caller, component, logs)
+        return grouped(request, caller, component, logs)
 
 
 async def task_logs(request: Request) -> Response:
     caller = caller_in_portal(request)
-    _, wanted = _log_filter(request, "task")
+    _, wanted = log_filter(request, "task")
     with caller.world.lock:
         project = caller.project(request.path_params["project"])
         task = caller.task(project, request.path_params["task"])
         logs = [log for log in caller.world.timelogs.where("task_id", task.id) if wanted(log)]
-        return _grouped(request, caller, "task", logs)
+        return grouped(request, caller, "task", logs)
 
 
 async def bug_logs(request: Request) -> Response:
     caller = caller_in_portal(request)
-    _, wanted = _log_filter(request, "bug")
+    _, wanted = log_filter(request, "bug")
     with caller.world.lock:
         project = caller.project(request.path_params["project"])
         bug = caller.bug(project, request.path_params["bug"])
         logs = [log for log in caller.world.timelogs.where("bug_id", bug.id) if wanted(log)]
-        return _grouped(request, caller, "bug", logs)
+        return grouped(request, caller, "bug", logs)
 
 
 _PROJECT = "/portal/{portal}/projects/{project}"
