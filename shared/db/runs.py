@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from shared.clock import as_utc, utcnow
+from shared.db import module_states
 from shared.db.engine import inserted_id
 from shared.db.schema import integrations, module_runs, sync_runs
 from shared.modules import MODULE_ORDER
@@ -86,16 +87,19 @@ def _add_modules(conn: sa.Connection, run: sa.Row[Any], modules: list[str], now:
         if module in existing:
             conn.execute(module_runs.update().where(module_runs.c.id == existing[module].id).values(position=position))
         else:
-            conn.execute(
-                module_runs.insert().values(
-                    sync_run_id=run.id,
-                    integration_id=run.integration_id,
-                    module=module,
-                    position=position,
-                    status="queued",
-                    heartbeat_at=now,
+            new_id = inserted_id(
+                conn.execute(
+                    module_runs.insert().values(
+                        sync_run_id=run.id,
+                        integration_id=run.integration_id,
+                        module=module,
+                        position=position,
+                        status="queued",
+                        heartbeat_at=now,
+                    )
                 )
             )
+            module_states.module_run_added(conn, run.integration_id, module, new_id)
     conn.execute(sync_runs.update().where(sync_runs.c.id == run.id).values(modules=wanted))
 
 
@@ -235,6 +239,7 @@ def add_calls(engine: sa.Engine, module_run_id: int, calls: dict[str, int]) -> N
     if deltas:
         with engine.begin() as conn:
             conn.execute(module_runs.update().where(module_runs.c.id == module_run_id).values(**deltas))
+            module_states.calls_after_end(conn, module_run_id, calls)
 
 
 def release(engine: sa.Engine, mr: ModuleRun, *, status: str = "running", error: str | None = None) -> None:
@@ -299,6 +304,7 @@ def _finish_row(conn: sa.Connection, mr: ModuleRun, status: str, error: str | No
     if error is not None:
         values["error"] = error
     _fenced_update(conn, mr, **values)
+    module_states.module_runs_ended(conn, [mr.id])
 
 
 def module_status_from_counts(row: sa.Row[Any]) -> str:
@@ -323,6 +329,7 @@ def _advance(conn: sa.Connection, run_id: int) -> int | None:
     run = conn.execute(sa.select(sync_runs).where(sync_runs.c.id == run_id)).one()
     if run.status == "running":
         conn.execute(sync_runs.update().where(sync_runs.c.id == run_id).values(status=status, finished_at=utcnow()))
+        module_states.sync_run_ended(conn, run.integration_id, status)
     return _start_waiting(conn, run.integration_id)
 
 
@@ -347,11 +354,19 @@ def _handed_on(conn: sa.Connection, module_run_id: int) -> int:
 
 
 def _skip_remaining(conn: sa.Connection, run_id: int, error: str) -> None:
+    remaining = list(
+        conn.execute(
+            sa.select(module_runs.c.id).where(
+                module_runs.c.sync_run_id == run_id, module_runs.c.status.not_in(FINISHED)
+            )
+        ).scalars()
+    )
     conn.execute(
         module_runs.update()
-        .where(module_runs.c.sync_run_id == run_id, module_runs.c.status.not_in(FINISHED))
+        .where(module_runs.c.id.in_(remaining))
         .values(status="skipped", error=error, lease_until=None, finished_at=utcnow(), waiting_until=None)
     )
+    module_states.module_runs_ended(conn, remaining)
     conn.execute(sync_runs.update().where(sync_runs.c.id == run_id).values(error=error))
 
 

@@ -113,7 +113,79 @@ module_runs = sa.Table(
     _ts("started_at", nullable=True),
     _ts("finished_at", nullable=True),
     sa.UniqueConstraint("sync_run_id", "module"),
-    sa.Index("ix_module_runs_integration_module", "integration_id", "module"),
+    # a tenant's history, newest first, without walking every tenant's rows (optionally of one module)
+    sa.Index("ix_module_runs_integration_module_id", "integration_id", "module", "id"),
+    sa.Index("ix_module_runs_integration_id", "integration_id", "id"),
+    # the few unfinished module runs (status, module_states upkeep, the sweeper), not the whole history
+    sa.Index(
+        "ix_module_runs_unfinished",
+        "integration_id",
+        "module",
+        "sync_run_id",
+        postgresql_where=sa.text("status IN ('queued', 'running')"),
+        sqlite_where=sa.text("status IN ('queued', 'running')"),
+    ),
+)
+
+# One row per (integration, module): what status, /metrics and retention need, kept current in the same
+# transactions that change module runs (shared/db/module_states.py), so those readers cost O(integrations),
+# not O(history). The run pointers have no foreign key: retention keeps the rows they point at.
+module_states = sa.Table(
+    "module_states",
+    metadata,
+    sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("module", sa.String(30), primary_key=True),
+    # the queued or running module run of the oldest unfinished sync run (NULL: nothing in progress)
+    sa.Column("current_module_run_id", sa.Integer, nullable=True),
+    # the last module run that ended (highest id), its status and end
+    sa.Column("last_module_run_id", sa.Integer, nullable=True),
+    sa.Column("last_status", sa.String(10), nullable=True),
+    _ts("last_finished_at", nullable=True),
+    # the module run that ended succeeded/partial last (latest finished_at)
+    sa.Column("last_success_module_run_id", sa.Integer, nullable=True),
+    _ts("last_success_at", nullable=True),
+    # totals over every module run that ended (the /metrics counters; retention does not lower them)
+    *(
+        sa.Column(name, sa.BigInteger, nullable=False, server_default="0")
+        for name in (
+            "runs_succeeded",
+            "runs_partial",
+            "runs_failed",
+            "runs_skipped",
+            "runs_blocked",
+            "fetched",
+            "created",
+            "updated",
+            "unchanged",
+            "skipped",
+            "failed",
+            "blocked",
+            "api_calls",
+            "projects_calls",
+            "books_calls",
+            "throttled_calls",
+        )
+    ),
+)
+
+# Open sync errors per (integration, module), kept by shared/db/sync_errors.py as errors open and resolve. Apart
+# from module_states on purpose: a worker's page transaction writes errors before its module run row, the
+# finishing transaction the other way round; one row for both would let the two deadlock.
+open_error_counts = sa.Table(
+    "open_error_counts",
+    metadata,
+    sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("module", sa.String(30), primary_key=True),
+    sa.Column("open_errors", sa.Integer, nullable=False, server_default="0"),
+)
+
+# Sync runs that ended, per integration and outcome (the /metrics counter; retention does not lower it).
+sync_run_totals = sa.Table(
+    "sync_run_totals",
+    metadata,
+    sa.Column("integration_id", sa.ForeignKey("integrations.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("status", sa.String(10), primary_key=True),
+    sa.Column("runs", sa.BigInteger, nullable=False, server_default="0"),
 )
 
 entity_links = sa.Table(
@@ -169,6 +241,8 @@ sync_errors = sa.Table(
     _ts("resolved_at", nullable=True),
     sa.UniqueConstraint("integration_id", "entity_type", "source_id"),
     sa.Index("ix_sync_errors_open", "integration_id", "module", "resolved_at"),
+    # history retention deletes module runs: their errors' module_run_id is set NULL through this index
+    sa.Index("ix_sync_errors_module_run", "module_run_id"),
 )
 
 billing_claims = sa.Table(
@@ -278,6 +352,7 @@ webhook_events = sa.Table(
     _ts("handled_at", nullable=True),
     sa.Column("module_run_id", sa.ForeignKey("module_runs.id", ondelete="SET NULL"), nullable=True),
     sa.Index("ix_webhook_events_pending", "integration_id", "handled_at"),
+    sa.Index("ix_webhook_events_module_run", "module_run_id"),
 )
 
 # `bpsync check`: a three-step chain through broker and workers writes one row per step, proving the

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from shared.clock import as_utc, utcnow
+from shared.db import module_states
 from shared.db.runs import FINISHED, _advance, _start_waiting, earlier_unfinished, get_module_run
 from shared.db.schema import module_runs, sync_runs
 
@@ -81,6 +82,7 @@ def sweep(conn: sa.Connection, stale_after_seconds: float, max_attempts: int, no
                         error=error,
                     )
                 )
+                module_states.module_runs_ended(conn, [row.id])
                 out.failed.append(row.id)
                 following = _advance(conn, row.sync_run_id)
                 if following is not None:

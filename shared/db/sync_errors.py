@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from shared.clock import utcnow
+from shared.db import module_states
 from shared.db.engine import inserted_id
 from shared.db.schema import sync_errors
 
@@ -43,7 +44,9 @@ def record(
         sync_errors.c.entity_type == entity_type,
         sync_errors.c.source_id == source_id,
     )
-    existing = conn.execute(sa.select(sync_errors.c.id, sync_errors.c.resolved_at).where(*key)).first()
+    existing = conn.execute(
+        sa.select(sync_errors.c.id, sync_errors.c.resolved_at, sync_errors.c.module).where(*key)
+    ).first()
     values: dict[str, Any] = {
         "module": module,
         "source_name": source_name,
@@ -55,6 +58,11 @@ def record(
         "last_seen_at": now,
         "resolved_at": None,
     }
+    if existing is None or existing.resolved_at is not None:
+        module_states.open_errors_changed(conn, integration_id, module, +1)
+    elif existing.module != module:  # the record's error moved to another module: it is counted there now
+        module_states.open_errors_changed(conn, integration_id, existing.module, -1)
+        module_states.open_errors_changed(conn, integration_id, module, +1)
     if existing is None:
         return inserted_id(
             conn.execute(
@@ -94,16 +102,18 @@ def seen_in_run(conn: sa.Connection, integration_id: int, entity_type: str, sour
 
 
 def resolve(conn: sa.Connection, integration_id: int, entity_type: str, source_id: str) -> None:
-    conn.execute(
-        sync_errors.update()
-        .where(
-            sync_errors.c.integration_id == integration_id,
-            sync_errors.c.entity_type == entity_type,
-            sync_errors.c.source_id == source_id,
-            sync_errors.c.resolved_at.is_(None),
-        )
-        .values(resolved_at=utcnow())
+    is_open = (
+        sync_errors.c.integration_id == integration_id,
+        sync_errors.c.entity_type == entity_type,
+        sync_errors.c.source_id == source_id,
+        sync_errors.c.resolved_at.is_(None),
     )
+    found = conn.execute(sa.select(sync_errors.c.id, sync_errors.c.module).where(*is_open)).first()
+    if found is None:
+        return
+    # counted only if this transaction resolved it (a concurrent resolve of the same record waits, then finds none)
+    if conn.execute(sync_errors.update().where(*is_open).values(resolved_at=utcnow())).rowcount:
+        module_states.open_errors_changed(conn, integration_id, found.module, -1)
 
 
 def open_error_ids(conn: sa.Connection, integration_id: int, entity_type: str) -> dict[str, int]:
