@@ -78,6 +78,19 @@ def rotate(settings: Settings, token: str) -> str:
     return cipher(settings).rotate(token.encode()).decode()
 
 
+def key_count(settings: Settings) -> int:
+    return len(_keys(settings))
+
+
+def sealed_with_newest(settings: Settings, token: str | bytes) -> bool:
+    """Whether ``token`` opens with the first key alone (what survives dropping every other key)."""
+    try:
+        Fernet(_keys(settings)[0].encode()).decrypt(token if isinstance(token, bytes) else token.encode())
+    except (InvalidToken, ValueError):
+        return False
+    return True
+
+
 def token_digest(token: str) -> str:
     """SHA-256 (hex) of a random secret token (the webhook token), to store instead of the token.
 

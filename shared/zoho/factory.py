@@ -78,6 +78,11 @@ def _prefix(settings: Any) -> str:
 def _token_cache(settings: Any, redis: Any) -> TokenCache:
     if redis is None:
         return _embedded_tokens
+    return redis_token_cache(settings, redis)
+
+
+def redis_token_cache(settings: Any, redis: Any) -> RedisTokenCache:
+    """The access-token cache every process shares (``bpsync rotate-key`` re-encrypts it)."""
     # access tokens in Redis are sealed with the credentials' key (BPSYNC_SECRET_KEY), like the credentials
     return RedisTokenCache(redis, f"{_prefix(settings)}:zoho:token", cipher=crypto.cipher(settings))
 

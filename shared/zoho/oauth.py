@@ -106,12 +106,18 @@ class RedisTokenCache:
     """
 
     _DISCARD = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+    # replace a value only if no worker wrote a fresher token meanwhile, keeping its expiry
+    _RESEAL = (
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL') end "
+        "return 0"
+    )
 
     def __init__(self, redis: Any, prefix: str = "bpsync:zoho:token", *, cipher: TokenCipher) -> None:
         self._redis = redis
         self._prefix = prefix
         self._cipher = cipher
         self._discard = redis.register_script(self._DISCARD)
+        self._reseal = redis.register_script(self._RESEAL)
 
     def _key(self, key: str) -> str:
         return f"{self._prefix}:{key}"
@@ -138,6 +144,24 @@ class RedisTokenCache:
         current = self._open(raw) if raw is not None else None
         if current is not None and current.access_token == access_token:
             self._discard(keys=[self._key(key)], args=[raw])  # deletes only if nobody replaced it meanwhile
+
+    def reseal_all(self, is_current: Callable[[bytes], bool]) -> tuple[int, int]:
+        """Re-encrypt every cached token under the cipher's first key (``bpsync rotate-key``); a value no key
+        opens is dropped (it was a miss already). Returns (resealed, dropped)."""
+        resealed = dropped = 0
+        for name in self._redis.scan_iter(match=f"{self._prefix}:*", count=500):
+            if bytes(name).endswith(b":lock"):
+                continue
+            raw = self._redis.get(name)
+            if raw is None or is_current(raw):
+                continue
+            try:
+                fresh = self._cipher.encrypt(self._cipher.decrypt(raw))
+            except InvalidToken:
+                dropped += int(self._discard(keys=[name], args=[raw]) or 0)
+                continue
+            resealed += int(bool(self._reseal(keys=[name], args=[raw, fresh])))
+        return resealed, dropped
 
     def refresh_lock(self, key: str) -> Any:
         return self._redis.lock(
