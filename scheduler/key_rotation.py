@@ -81,7 +81,7 @@ def rotate_key(
     return rotation
 
 
-def _refuse_unreadable(settings: Settings, rows: Sequence[sa.Row[Any]]) -> None:
+def _refuse_unreadable(settings: Settings, rows: Sequence[Any]) -> None:
     unreadable = []
     for row in rows:
         try:
