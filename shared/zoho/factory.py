@@ -7,6 +7,7 @@ still global to the process). Settings are read with ``getattr`` so a test can p
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,8 @@ from shared.zoho.books import BooksClient
 from shared.zoho.books_api import books_error
 from shared.zoho.datacenters import endpoints_for
 from shared.zoho.http import Metrics, RetryPolicy, ZohoHttp
-from shared.zoho.oauth import MemoryTokenCache, RedisTokenCache, TokenCache, TokenProvider
+from shared.zoho.local_tokens import LocalFirstTokenCache
+from shared.zoho.oauth import CachedToken, MemoryTokenCache, RedisTokenCache, TokenCache, TokenProvider
 from shared.zoho.projects import ProjectsClient, user_limit_key
 from shared.zoho.projects_api import CLASSIC, projects_error
 from shared.zoho.ratelimit import Limit, LimiterBackend, MemoryLimiterBackend, RateLimiter, RedisLimiterBackend
@@ -29,6 +31,9 @@ POOL_SIZE = 16
 
 _embedded_tokens = MemoryTokenCache()
 _embedded_limits = MemoryLimiterBackend()
+# The tokens this process holds, per Redis client and key prefix (LocalFirstTokenCache): the clients of a slice are
+# built anew each time, the tokens they fetched stay. Weak keys: a Redis client a test dropped takes its tokens along.
+_local_tokens: weakref.WeakKeyDictionary[Any, dict[str, dict[str, CachedToken]]] = weakref.WeakKeyDictionary()
 
 
 def reset_embedded_state() -> None:
@@ -36,6 +41,7 @@ def reset_embedded_state() -> None:
     global _embedded_tokens, _embedded_limits
     _embedded_tokens = MemoryTokenCache()
     _embedded_limits = MemoryLimiterBackend()
+    _local_tokens.clear()
 
 
 @dataclass
@@ -78,13 +84,19 @@ def _prefix(settings: Any) -> str:
 def _token_cache(settings: Any, redis: Any) -> TokenCache:
     if redis is None:
         return _embedded_tokens
-    return redis_token_cache(settings, redis)
+    shared = redis_token_cache(settings, redis)
+    local = _local_tokens.setdefault(redis, {}).setdefault(_token_prefix(settings), {})
+    return LocalFirstTokenCache(shared, local)
 
 
 def redis_token_cache(settings: Any, redis: Any) -> RedisTokenCache:
     """The access-token cache every process shares (``bpsync rotate-key`` re-encrypts it)."""
     # access tokens in Redis are sealed with the credentials' key (BPSYNC_SECRET_KEY), like the credentials
-    return RedisTokenCache(redis, f"{_prefix(settings)}:zoho:token", cipher=crypto.cipher(settings))
+    return RedisTokenCache(redis, _token_prefix(settings), cipher=crypto.cipher(settings))
+
+
+def _token_prefix(settings: Any) -> str:
+    return f"{_prefix(settings)}:zoho:token"
 
 
 def _limiter_backend(settings: Any, redis: Any) -> LimiterBackend:

@@ -10,7 +10,7 @@ import redis as redis_lib
 
 from shared import crypto
 from shared.config import Settings, load_settings
-from shared.zoho.factory import _token_cache
+from shared.zoho.factory import redis_token_cache
 from shared.zoho.oauth import CachedToken, RedisTokenCache
 
 ACCESS_TOKEN = "1000.a1b2c3d4e5f6access"
@@ -33,7 +33,7 @@ def _token() -> CachedToken:
 
 def test_the_stored_value_does_not_contain_the_token_and_reads_back(redis) -> None:
     settings = _settings(crypto.new_key())
-    cache = _token_cache(settings, redis)
+    cache = redis_token_cache(settings, redis)
     assert isinstance(cache, RedisTokenCache)
     token = _token()
     cache.put("cred", token)
@@ -45,10 +45,10 @@ def test_the_stored_value_does_not_contain_the_token_and_reads_back(redis) -> No
 
 def test_a_value_that_does_not_decrypt_is_a_miss_and_a_rotated_key_still_reads(redis) -> None:
     old, new = crypto.new_key(), crypto.new_key()
-    _token_cache(_settings(old), redis).put("cred", _token())
-    rotated = _token_cache(_settings(new, old), redis)  # the new key first, the old one kept after a comma
+    redis_token_cache(_settings(old), redis).put("cred", _token())
+    rotated = redis_token_cache(_settings(new, old), redis)  # the new key first, the old one kept after a comma
     assert getattr(rotated.get("cred"), "access_token", None) == ACCESS_TOKEN
-    dropped = _token_cache(_settings(new), redis)  # the old key dropped: a miss, so the provider refreshes
+    dropped = redis_token_cache(_settings(new), redis)  # the old key dropped: a miss, so the provider refreshes
     assert dropped.get("cred") is None
     redis.set("enc:zoho:token:plain", b'{"access_token": "x", "expires_at": 9999999999}')  # an older version's value
     assert dropped.get("plain") is None
@@ -57,7 +57,7 @@ def test_a_value_that_does_not_decrypt_is_a_miss_and_a_rotated_key_still_reads(r
 
 
 def test_discard_drops_only_the_token_that_failed(redis) -> None:
-    cache = _token_cache(_settings(crypto.new_key()), redis)
+    cache = redis_token_cache(_settings(crypto.new_key()), redis)
     cache.put("cred", _token())
     cache.discard("cred", "1000.some-other-token")
     assert cache.get("cred") is not None
