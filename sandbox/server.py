@@ -6,8 +6,10 @@ with SandboxServer(seed=1, size="small") as sb:
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Literal
 
@@ -109,7 +111,37 @@ def serve(
 
     config = SandboxConfig(rate_limits=preset(rate_limits))
     app = create_app(generate(seed, size), config)
+    server = _AnnouncingServer(
+        uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="off"),
+        announce=lambda bound: _print_connect_help(app, _reachable_url(host, bound)),
+    )
     try:
-        uvicorn.run(app, host=host, port=port, log_level="info", lifespan="off")
+        server.run()
     finally:
         close_app(app)
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """Prints how to reach the sandbox once it listens, so the printed port is the bound one (``--port 0``)."""
+
+    def __init__(self, config: uvicorn.Config, announce: Callable[[int], None]) -> None:
+        super().__init__(config)
+        self._announce = announce
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if not self.should_exit and self.servers:
+            self._announce(self.servers[0].sockets[0].getsockname()[1])
+
+
+def _reachable_url(host: str, port: int) -> str:
+    # a wildcard bind is reached through loopback from this machine; an IPv6 literal needs brackets in a URL
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _print_connect_help(app: Starlette, base_url: str) -> None:
+    from sandbox.connect_help import connect_help
+
+    lines = connect_help(app.state.world, base_url, app.state.config.rate_limits)
+    print("\n".join(lines), flush=True)

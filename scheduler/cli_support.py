@@ -11,6 +11,7 @@ from typing import Any
 import click
 from alembic.util import CommandError
 
+from scheduler.zoho_failures import one_shot_failure
 from shared.config import ConfigError, Settings, get_settings
 from shared.crypto import CredentialsError
 from shared.db.engine import SchemaNotReady
@@ -37,7 +38,7 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             click.echo(f"error: {message}", err=True)
             sys.exit(EXIT_CONFIG)
         except ZohoError as exc:  # Zoho failed or is unreachable while the command asked it (customers, finance)
-            click.echo(f"error: Zoho did not answer: {exc}", err=True)
+            click.echo(f"error: Zoho did not answer: {one_shot_failure(exc, settings())}", err=True)
             sys.exit(EXIT_FAILED)
 
     return wrapper

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from scheduler.zoho_failures import one_shot_failure
 from shared.config import Settings
 from shared.db.integrations import Integration, create_integration
 from shared.db.schema import integrations
@@ -247,7 +248,9 @@ def check_access(
     except AuthError as exc:
         raise ConnectError(f"Zoho refused the credentials: {exc.message} — {exc.hint}") from None
     except ZohoError as exc:
-        raise ConnectError(f"could not check the credentials with Zoho: {exc}") from None
+        # one-shot: nothing retries this call, so the message names what did not answer and says what to try
+        failure = one_shot_failure(exc, settings, data_center=creds.data_center, outcome="nothing was stored")
+        raise ConnectError(f"could not check the credentials with Zoho: {failure}") from None
     return Access(portal, organization)
 
 

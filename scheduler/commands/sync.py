@@ -273,7 +273,7 @@ def refresh_command(integration_ref: str, module: str | None, wait: bool, timeou
         emit_json({**_request_json(integration, request.run_id, joined, module), **outcome.as_json()})
     elif not wait:
         console.print(progress_table(outcome))
-    sys.exit(_exit_code(integration, outcome, timeout))
+    sys.exit(_exit_code(integration, outcome, timeout, conf))
 
 
 def _request_message(integration: Integration, run_id: int, joined: str | None, module: str | None) -> str:
@@ -299,13 +299,27 @@ def _request_json(integration: Integration, run_id: int, joined: str | None, mod
     }
 
 
-def _exit_code(integration: Integration, outcome: RunOutcome, timeout: float | None) -> int:
-    if not outcome.finished:
-        click.echo(
-            f"error: sync run {outcome.run_id} still {outcome.status} after {timeout:g} s; it goes on "
-            f"in the workers (embedded: the next command resumes it)",
-            err=True,
+def _still_running(integration: Integration, outcome: RunOutcome, timeout: float | None, conf: Settings) -> str:
+    """--timeout ended the wait, not the run: say where it goes on and how to follow it without starting another."""
+    name = integration.name
+    waited = f"sync run {outcome.run_id} is still {outcome.status} after {timeout:g} s"
+    # another refresh would not attach to this run: once its first module started, it queues a second full run
+    watch = (
+        f"watch it with: bpsync status {name} (per module, live counts) or bpsync history {name}; running "
+        f"bpsync refresh {name} again does not follow it, it queues a second sync behind it"
+    )
+    if conf.embedded:
+        return (
+            f"{waited}; with the memory:// broker its worker lived in this command, so it pauses now and resumes "
+            f"once its module's lease lapses ({conf.module_lease_seconds:g} s) in the next process that runs a "
+            f"worker (bpsync web); {watch}"
         )
+    return f"{waited}; it goes on in the workers (the wait ended, not the sync); {watch}"
+
+
+def _exit_code(integration: Integration, outcome: RunOutcome, timeout: float | None, conf: Settings) -> int:
+    if not outcome.finished:
+        click.echo(f"error: {_still_running(integration, outcome, timeout, conf)}", err=True)
         return EXIT_RUN_FAILED
     if outcome.status == "failed":
         failed = [m["module"] for m in outcome.modules if m["status"] in ("failed", "skipped")]
