@@ -1,4 +1,7 @@
-"""Sync History: one entry per module run, newest first (``bpsync history``, web, /api)."""
+"""Sync History: one entry per module run, newest first (``bpsync history``, web, /api).
+
+A tenant's history walks the index (integration_id, id) or (integration_id, module, id) from its newest row, so
+an idle tenant costs an index probe, not a scan of every tenant's rows."""
 
 from __future__ import annotations
 

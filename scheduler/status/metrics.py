@@ -1,7 +1,10 @@
 """What /metrics reports, read from the database at scrape time (the database is the source of truth, so
 every web replica reports the same numbers and nothing is lost when a worker restarts).
 
-Counters here are sums over module_runs/sync_runs rows; they only go down if an integration is deleted.
+Counters are totals kept as module runs and sync runs end (``module_states``, ``sync_run_totals``): history
+retention never lowers them, and a scrape reads one row per (integration, module), never the history.
+Labels are chosen for a Prometheus server watching 1,000 tenants (README, "/metrics"): per integration and
+module only what an operator alerts on; record and run counters per module, summed over integrations.
 """
 
 from __future__ import annotations
@@ -11,90 +14,103 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from scheduler.status.badges import WORKING_RUN_STATUSES
-from scheduler.status.history import RECORD_COUNTERS
-from scheduler.status.overview import UNFINISHED, open_error_counts
+from scheduler.status.listing import integration_badges
+from scheduler.status.overview import CURRENT, UNFINISHED, open_error_counts_of
 from shared.clock import as_utc, utcnow
-from shared.db.schema import integrations, module_runs, sync_runs
+from shared.db.module_states import RUN_STATUSES
+from shared.db.schema import integrations, module_states, sync_run_totals
 
-API_COLUMNS = ("projects_calls", "books_calls", "throttled_calls")
+RECORD_OUTCOMES = ("fetched", "created", "updated", "unchanged", "skipped", "failed", "blocked")
 
 
 @dataclass(frozen=True)
 class MetricsSnapshot:
-    # (integration, module) -> value, unless said otherwise
-    modules_in_progress: dict[tuple[str, str], int]
-    module_runs_by_status: dict[tuple[str, str, str], int]  # (integration, module, status)
-    sync_runs_by_status: dict[tuple[str, str], int]  # (integration, status)
-    records: dict[tuple[str, str, str], int]  # (integration, module, outcome)
-    api_calls: dict[tuple[str, str, str], int]  # (integration, module, api)
-    throttled_calls: dict[tuple[str, str, str], int]  # 429 answers, (integration, module, api)
-    open_errors: dict[tuple[str, str], int]
-    last_success_age_seconds: dict[tuple[str, str], float]
+    modules_in_progress: dict[tuple[str, str], int]  # (integration, module) -> 1 while queued or running
+    module_runs_by_status: dict[tuple[str, str], int]  # (module, status) of ended module runs
+    sync_runs_by_status: dict[str, int]  # status of ended sync runs
+    records: dict[tuple[str, str], int]  # (module, outcome)
+    api_calls: dict[tuple[str, str], int]  # (integration, api): Zoho's quotas are per organization and portal
+    throttled_calls: dict[tuple[str, str], int]  # 429 answers, (integration, api); api is "any"
+    open_errors: dict[tuple[str, str], int]  # (integration, module), modules with open errors only
+    last_success_age_seconds: dict[tuple[str, str], float]  # (integration, module)
     quota_wait_seconds: dict[str, float]  # integration -> seconds until Zoho's quota reopens (0: not paused)
     integrations_by_state: dict[str, int]
+    integrations_by_badge: dict[str, int]  # overall badge state -> integrations
 
 
 def metrics_snapshot(engine: sa.Engine, now: dt.datetime | None = None) -> MetricsSnapshot:
     now = now or utcnow()
     with engine.connect() as conn:
-        names = {r.id: r.name for r in conn.execute(sa.select(integrations.c.id, integrations.c.name))}
-        in_progress = conn.execute(
-            sa.select(module_runs.c.integration_id, module_runs.c.module, sa.func.count())
-            .join(sync_runs, sync_runs.c.id == module_runs.c.sync_run_id)
-            .where(module_runs.c.status.in_(UNFINISHED), sync_runs.c.status.in_(UNFINISHED))
-            .group_by(module_runs.c.integration_id, module_runs.c.module)
+        listed = conn.execute(
+            sa.select(integrations.c.id, integrations.c.name, integrations.c.state, integrations.c.paused_until)
         ).all()
-        sums = [sa.func.sum(module_runs.c[c]) for c in (*RECORD_COUNTERS, *API_COLUMNS)]
+        names = {r.id: r.name for r in listed}
         per_module = conn.execute(
             sa.select(
-                module_runs.c.integration_id, module_runs.c.module, module_runs.c.status, sa.func.count(), *sums
-            ).group_by(module_runs.c.integration_id, module_runs.c.module, module_runs.c.status)
-        ).all()
-        runs = conn.execute(
-            sa.select(sync_runs.c.integration_id, sync_runs.c.status, sa.func.count()).group_by(
-                sync_runs.c.integration_id, sync_runs.c.status
+                module_states.c.integration_id,
+                module_states.c.module,
+                module_states.c.last_success_at,
+                CURRENT.c.id.is_not(None).label("running"),
+            ).outerjoin(
+                CURRENT,
+                sa.and_(CURRENT.c.id == module_states.c.current_module_run_id, CURRENT.c.status.in_(UNFINISHED)),
             )
         ).all()
-        last_success = conn.execute(
-            sa.select(module_runs.c.integration_id, module_runs.c.module, sa.func.max(module_runs.c.finished_at))
-            .where(module_runs.c.status.in_(WORKING_RUN_STATUSES))
-            .group_by(module_runs.c.integration_id, module_runs.c.module)
+        totals = [*(f"runs_{s}" for s in RUN_STATUSES), *RECORD_OUTCOMES]
+        by_module = conn.execute(
+            sa.select(module_states.c.module, *(sa.func.sum(module_states.c[c]) for c in totals)).group_by(
+                module_states.c.module
+            )
         ).all()
-        errors = open_error_counts(conn)
-        states = conn.execute(sa.select(integrations.c.id, integrations.c.state, integrations.c.paused_until)).all()
+        calls = conn.execute(
+            sa.select(
+                module_states.c.integration_id,
+                sa.func.sum(module_states.c.projects_calls),
+                sa.func.sum(module_states.c.books_calls),
+                sa.func.sum(module_states.c.throttled_calls),
+            ).group_by(module_states.c.integration_id)
+        ).all()
+        runs = conn.execute(
+            sa.select(sync_run_totals.c.status, sa.func.sum(sync_run_totals.c.runs)).group_by(sync_run_totals.c.status)
+        ).all()
+        errors = open_error_counts_of(conn)
+        badges = integration_badges(conn, now)
 
-    records: dict[tuple[str, str, str], int] = {}
-    api_calls: dict[tuple[str, str, str], int] = {}
-    throttled: dict[tuple[str, str, str], int] = {}
-    by_status: dict[tuple[str, str, str], int] = {}
-    for iid, module, status, count, *totals in per_module:
-        name = names[iid]
-        by_status[(name, module, status)] = int(count)
-        counted = dict(zip((*RECORD_COUNTERS, *API_COLUMNS), (int(t or 0) for t in totals), strict=True))
-        for outcome in RECORD_COUNTERS:
-            records[(name, module, outcome)] = records.get((name, module, outcome), 0) + counted[outcome]
-        for api in ("projects", "books"):
-            api_calls[(name, module, api)] = api_calls.get((name, module, api), 0) + counted[f"{api}_calls"]
+    module_runs: dict[tuple[str, str], int] = {}
+    records: dict[tuple[str, str], int] = {}
+    for module, *sums in by_module:
+        counted = dict(zip(totals, (int(t or 0) for t in sums), strict=True))
+        module_runs |= {(module, s): counted[f"runs_{s}"] for s in RUN_STATUSES if counted[f"runs_{s}"]}
+        records |= {(module, o): counted[o] for o in RECORD_OUTCOMES}
+    api_calls: dict[tuple[str, str], int] = {}
+    throttled: dict[tuple[str, str], int] = {}
+    for iid, projects, books, throttled_calls in calls:
+        api_calls |= {(names[iid], "projects"): int(projects or 0), (names[iid], "books"): int(books or 0)}
         # module runs count 429s without telling which API sent them; Projects' lockout makes them rare
-        throttled[(name, module, "any")] = throttled.get((name, module, "any"), 0) + counted["throttled_calls"]
+        throttled[(names[iid], "any")] = int(throttled_calls or 0)
     by_state: dict[str, int] = {}
     waits: dict[str, float] = {}
-    for iid, state, paused_until in states:
+    for _, name, state, paused_until in listed:
         by_state[state] = by_state.get(state, 0) + 1
         paused = as_utc(paused_until)
-        waits[names[iid]] = max(0.0, (paused - now).total_seconds()) if paused else 0.0
+        waits[name] = max(0.0, (paused - now).total_seconds()) if paused else 0.0
+    by_badge: dict[str, int] = {}
+    for _, _, badge in badges:
+        by_badge[badge] = by_badge.get(badge, 0) + 1
     return MetricsSnapshot(
-        modules_in_progress={(names[i], m): int(n) for i, m, n in in_progress},
-        module_runs_by_status=by_status,
-        sync_runs_by_status={(names[i], s): int(n) for i, s, n in runs},
+        modules_in_progress={(names[r.integration_id], r.module): 1 for r in per_module if r.running},
+        module_runs_by_status=module_runs,
+        sync_runs_by_status={status: int(n) for status, n in runs},
         records=records,
         api_calls=api_calls,
         throttled_calls=throttled,
         open_errors={(names[i], m): n for (i, m), n in errors.items()},
         last_success_age_seconds={
-            (names[i], m): max(0.0, (now - as_utc(t)).total_seconds()) for i, m, t in last_success if t is not None
+            (names[r.integration_id], r.module): max(0.0, (now - as_utc(r.last_success_at)).total_seconds())
+            for r in per_module
+            if r.last_success_at is not None
         },
         quota_wait_seconds=waits,
         integrations_by_state=by_state,
+        integrations_by_badge=by_badge,
     )

@@ -1,7 +1,8 @@
 """Status per integration and module: badge, last success, next run, open errors (``bpsync status``, web).
 
-Four grouped queries answer it for any number of integrations, so the status page and /metrics stay cheap
-with many tenants.
+Read from ``module_states`` (kept current as module runs change, shared/db/module_states.py) joined by primary
+key to the module run it shows, and from ``open_error_counts``: the cost grows with the integrations asked
+for, never with the history.
 """
 
 from __future__ import annotations
@@ -12,18 +13,21 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from scheduler.status.badges import WORKING_RUN_STATUSES, Badge, module_badge, overall_badge
+from scheduler.status.badges import Badge, module_badge, overall_badge
 from scheduler.status.timefmt import iso
 from shared.clock import as_utc, utcnow
-from shared.db.integrations import Integration, get_integration, list_integrations
-from shared.db.runs import COUNTERS, FINISHED
-from shared.db.schema import module_runs, sync_errors, sync_runs
+from shared.db.integrations import Integration, get_integration
+from shared.db.runs import COUNTERS
+from shared.db.schema import integrations, module_runs, module_states, open_error_counts
 from shared.modules import MODULE_ORDER
 
 UNFINISHED = ("queued", "running")
-# "blocked" is a module_runs status the schema allows; a module run that ends in it did not work.
-ENDED = (*FINISHED, "blocked")
 Key = tuple[int, str]  # (integration id, module)
+# the module run a status shows: the unfinished one (its pointer is checked against its status, so a row
+# changed by hand never shows as running), else the last one that ended
+CURRENT = module_runs.alias("current_run")
+LAST = module_runs.alias("last_run")
+RUN_COLUMNS = ("status", "sync_run_id", "error", *COUNTERS)
 
 
 @dataclass(frozen=True)
@@ -93,60 +97,113 @@ class IntegrationStatus:
 
 
 def integration_statuses(
-    engine: sa.Engine, ref: int | str | None = None, now: dt.datetime | None = None
+    engine: sa.Engine,
+    ref: int | str | None = None,
+    now: dt.datetime | None = None,
+    *,
+    ids: list[int] | None = None,
 ) -> list[IntegrationStatus]:
-    """Status of one integration (``ref``: id or name; IntegrationNotFound if unknown) or of all of them."""
+    """Status of one integration (``ref``: id or name; IntegrationNotFound if unknown), of ``ids`` (in that
+    order), or of all of them."""
     now = now or utcnow()
-    chosen = [get_integration(engine, ref)] if ref is not None else list_integrations(engine)
-    ids = [i.id for i in chosen]
-    if not ids:
-        return []
+    if ref is not None:
+        ids = [get_integration(engine, ref).id]
     with engine.connect() as conn:
-        unfinished = _unfinished_module_runs(conn, ids)
-        finished = _last_finished_module_runs(conn, ids)
-        success = _last_success(conn, ids)
-        errors = open_error_counts(conn, ids)
-    seen = {m for _, m in (*unfinished, *finished, *errors)}
+        chosen = _integrations(conn, ids)
+        if not chosen:
+            return []
+        states = _states(conn, ids)
+        errors = open_error_counts_of(conn, ids)
+    seen = {m for _, m in (*states, *errors)}
     modules = [*MODULE_ORDER, *sorted(seen - set(MODULE_ORDER))]
+    sweep_every = _sweep_every()
     return [
-        IntegrationStatus(i, [_module_status(i, m, now, unfinished, finished, success, errors) for m in modules])
+        IntegrationStatus(i, [_module_status(i, m, now, states.get((i.id, m)), errors, sweep_every) for m in modules])
         for i in chosen
     ]
+
+
+def _integrations(conn: sa.Connection, ids: list[int] | None) -> list[Integration]:
+    query = sa.select(integrations).order_by(integrations.c.id)
+    if ids is not None:
+        query = query.where(integrations.c.id.in_(ids))
+    found = [Integration.from_row(r) for r in conn.execute(query)]
+    if ids is None:
+        return found
+    by_id = {i.id: i for i in found}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def _states(conn: sa.Connection, ids: list[int] | None) -> dict[Key, sa.Row]:
+    query = (
+        sa.select(
+            module_states.c.integration_id,
+            module_states.c.module,
+            module_states.c.last_status,
+            module_states.c.last_finished_at,
+            module_states.c.last_success_at,
+            CURRENT.c.id.label("current_id"),
+            CURRENT.c.waiting_until,
+            CURRENT.c.wait_reason,
+            CURRENT.c.lease_until,
+            *(CURRENT.c[c].label(f"current_{c}") for c in RUN_COLUMNS),
+            *(LAST.c[c].label(f"last_{c}") for c in RUN_COLUMNS if c != "status"),
+        )
+        .outerjoin(
+            CURRENT,
+            sa.and_(CURRENT.c.id == module_states.c.current_module_run_id, CURRENT.c.status.in_(UNFINISHED)),
+        )
+        .outerjoin(LAST, LAST.c.id == module_states.c.last_module_run_id)
+    )
+    if ids is not None:
+        query = query.where(module_states.c.integration_id.in_(ids))
+    return {(r.integration_id, r.module): r for r in conn.execute(query)}
 
 
 def _module_status(
     integration: Integration,
     module: str,
     now: dt.datetime,
-    unfinished: dict[Key, sa.Row],
-    finished: dict[Key, sa.Row],
-    success: dict[Key, dt.datetime],
+    state: sa.Row | None,
     errors: dict[Key, int],
+    sweep_every: float,
 ) -> ModuleStatus:
-    key = (integration.id, module)
-    current, last = unfinished.get(key), finished.get(key)
+    open_errors = errors.get((integration.id, module), 0)
+    if state is None:  # never ran
+        badge = module_badge(
+            disabled=integration.state == "disabled",
+            now=now,
+            paused_until=None,
+            waiting_until=None,
+            in_progress=False,
+            last_finished_status=None,
+        )
+        return ModuleStatus(module, badge, None, None, {}, None, None, None, open_errors)
+    running = state.current_id is not None
     badge = module_badge(
         disabled=integration.state == "disabled",
         now=now,
         paused_until=integration.paused_until,
-        waiting_until=as_utc(current.waiting_until) if current is not None else None,
-        in_progress=current is not None,
-        last_finished_status=last.status if last is not None else None,
-        wait_reason=current.wait_reason if current is not None else None,
-        lease_until=as_utc(current.lease_until) if current is not None else None,
-        sweep_every=_sweep_every(),
+        waiting_until=as_utc(state.waiting_until) if running else None,
+        in_progress=running,
+        last_finished_status=state.last_status,
+        wait_reason=state.wait_reason if running else None,
+        lease_until=as_utc(state.lease_until) if running else None,
+        sweep_every=sweep_every,
     )
-    shown = current if current is not None else last
+    m = state._mapping
+    prefix = "current_" if running else "last_"
+    shown = running or state.last_sync_run_id is not None
     return ModuleStatus(
         module=module,
         badge=badge,
-        run_status=shown.status if shown is not None else None,
-        run_id=shown.sync_run_id if shown is not None else None,
-        counts={c: int(getattr(shown, c)) for c in COUNTERS} if shown is not None else {},
-        error=shown.error if shown is not None else None,
-        last_success_at=success.get(key),
-        last_finished_at=as_utc(last.finished_at) if last is not None else None,
-        open_errors=errors.get(key, 0),
+        run_status=m["current_status"] if running else state.last_status,
+        run_id=m[f"{prefix}sync_run_id"],
+        counts={c: int(m[f"{prefix}{c}"]) for c in COUNTERS} if shown else {},
+        error=m[f"{prefix}error"],
+        last_success_at=as_utc(state.last_success_at),
+        last_finished_at=as_utc(state.last_finished_at),
+        open_errors=open_errors,
     )
 
 
@@ -160,46 +217,8 @@ def _sweep_every() -> float:
         return 30.0
 
 
-def _unfinished_module_runs(conn: sa.Connection, ids: list[int]) -> dict[Key, sa.Row]:
-    rows = conn.execute(
-        sa.select(module_runs)
-        .join(sync_runs, sync_runs.c.id == module_runs.c.sync_run_id)
-        .where(
-            module_runs.c.integration_id.in_(ids),
-            module_runs.c.status.in_(UNFINISHED),
-            sync_runs.c.status.in_(UNFINISHED),
-        )
-        # the running sync has the lower id; a queued follow-up run waits behind it
-        .order_by(module_runs.c.sync_run_id.desc())
-    ).all()
-    return {(r.integration_id, r.module): r for r in rows}
-
-
-def _last_finished_module_runs(conn: sa.Connection, ids: list[int]) -> dict[Key, sa.Row]:
-    latest = (
-        sa.select(sa.func.max(module_runs.c.id))
-        .where(module_runs.c.integration_id.in_(ids), module_runs.c.status.in_(ENDED))
-        .group_by(module_runs.c.integration_id, module_runs.c.module)
-    )
-    rows = conn.execute(sa.select(module_runs).where(module_runs.c.id.in_(latest))).all()
-    return {(r.integration_id, r.module): r for r in rows}
-
-
-def _last_success(conn: sa.Connection, ids: list[int]) -> dict[Key, dt.datetime]:
-    rows = conn.execute(
-        sa.select(module_runs.c.integration_id, module_runs.c.module, sa.func.max(module_runs.c.finished_at))
-        .where(module_runs.c.integration_id.in_(ids), module_runs.c.status.in_(WORKING_RUN_STATUSES))
-        .group_by(module_runs.c.integration_id, module_runs.c.module)
-    ).all()
-    return {(r[0], r[1]): as_utc(r[2]) for r in rows if r[2] is not None}
-
-
-def open_error_counts(conn: sa.Connection, ids: list[int] | None = None) -> dict[Key, int]:
-    query = (
-        sa.select(sync_errors.c.integration_id, sync_errors.c.module, sa.func.count())
-        .where(sync_errors.c.resolved_at.is_(None))
-        .group_by(sync_errors.c.integration_id, sync_errors.c.module)
-    )
+def open_error_counts_of(conn: sa.Connection, ids: list[int] | None = None) -> dict[Key, int]:
+    query = sa.select(open_error_counts).where(open_error_counts.c.open_errors > 0)
     if ids is not None:
-        query = query.where(sync_errors.c.integration_id.in_(ids))
-    return {(r[0], r[1]): int(r[2]) for r in conn.execute(query)}
+        query = query.where(open_error_counts.c.integration_id.in_(ids))
+    return {(r.integration_id, r.module): int(r.open_errors) for r in conn.execute(query)}

@@ -4,8 +4,9 @@ A custom collector (not counters incremented in this process) because the work h
 database is where every worker's results meet, so any web replica reports the whole deployment.
 
 Zoho API calls are counted per module run and API (module_runs.projects_calls/books_calls), 429 answers in
-module_runs.throttled_calls; ``bpsync_quota_wait_seconds`` is how long an integration still waits for Zoho's
-quota to reopen.
+module_runs.throttled_calls, and added to the integration's totals when the module run ends;
+``bpsync_quota_wait_seconds`` is how long an integration still waits for Zoho's quota to reopen. Which labels
+are kept, and why: README, "/metrics".
 """
 
 from __future__ import annotations
@@ -33,40 +34,43 @@ class StatusCollector:
         s = metrics_snapshot(self._engine())
         yield _gauge(
             "bpsync_modules_in_progress",
-            "Module runs queued or running (Sync in Progress).",
+            "Modules with a queued or running module run (Sync in Progress); absent when idle.",
             ("integration", "module"),
             s.modules_in_progress,
         )
         yield _counter(
             "bpsync_module_runs",
-            "Module runs by final or current status.",
-            ("integration", "module", "status"),
+            "Module runs that ended, by module and status (all integrations).",
+            ("module", "status"),
             s.module_runs_by_status,
         )
         yield _counter(
             "bpsync_sync_runs",
-            "Sync runs by outcome (queued/running while unfinished).",
-            ("integration", "status"),
-            s.sync_runs_by_status,
+            "Sync runs that ended, by outcome (all integrations).",
+            ("status",),
+            {(k,): v for k, v in s.sync_runs_by_status.items()},
         )
         yield _counter(
             "bpsync_records",
-            "Records handled by module runs, by outcome.",
-            ("integration", "module", "outcome"),
+            "Records handled by module runs that ended, by module and outcome (all integrations).",
+            ("module", "outcome"),
             s.records,
         )
         yield _counter(
-            "bpsync_api_calls", "Zoho API calls made by module runs.", ("integration", "module", "api"), s.api_calls
+            "bpsync_api_calls",
+            "Zoho API calls made by module runs that ended, per integration and API.",
+            ("integration", "api"),
+            s.api_calls,
         )
         yield _counter(
             "bpsync_api_throttled",
-            "Zoho answers with HTTP 429 (rate limited) received by module runs.",
-            ("integration", "module", "api"),
+            "Zoho answers with HTTP 429 (rate limited) received by module runs that ended, per integration.",
+            ("integration", "api"),
             s.throttled_calls,
         )
         yield _gauge(
             "bpsync_open_errors",
-            "Open sync errors (records failing or blocked).",
+            "Open sync errors (records failing or blocked); modules without open errors are absent.",
             ("integration", "module"),
             s.open_errors,
         )
@@ -87,6 +91,12 @@ class StatusCollector:
             "Integrations by state.",
             ("state",),
             {(k,): v for k, v in s.integrations_by_state.items()},
+        )
+        yield _gauge(
+            "bpsync_integrations_by_badge",
+            "Integrations by overall badge (disabled, waiting, in_progress, failed, active, not_synced).",
+            ("badge",),
+            {(k,): v for k, v in s.integrations_by_badge.items()},
         )
 
 

@@ -1,0 +1,129 @@
+"""The all-integrations listing: each integration's badge ranked in SQL equals the badge the status computes in
+Python, for every badge rule; filters by badge and name, badge counts and pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from scheduler.status import integration_statuses
+from scheduler.status.listing import BadFilter, integration_page
+from shared.clock import utcnow
+from shared.db import engine as dbe
+from shared.db import module_states
+from shared.db.integrations import create_integration, update_integration
+from shared.db.schema import module_runs, sync_runs
+
+NOW = utcnow()
+SOON, PAST = NOW + dt.timedelta(minutes=3), NOW - dt.timedelta(minutes=3)
+
+# name -> (integration values, {module: module run values} of one run, its status); one integration each
+SCENARIOS: dict[str, tuple[dict, dict, str]] = {
+    "never-ran": ({}, {}, ""),
+    "active": ({}, {"users": {"status": "succeeded", "finished_at": PAST}}, "succeeded"),
+    "partial": ({}, {"users": {"status": "partial", "finished_at": PAST}}, "partial"),
+    "failed": (
+        {},
+        {"users": {"status": "succeeded", "finished_at": PAST}, "clients": {"status": "failed", "finished_at": PAST}},
+        "failed",
+    ),
+    "skipped": ({}, {"users": {"status": "skipped", "finished_at": PAST}}, "failed"),
+    "quota-wait": ({}, {"users": {"status": "running", "waiting_until": SOON, "wait_reason": "quota"}}, "running"),
+    "old-wait-row": ({}, {"users": {"status": "running", "waiting_until": SOON}}, "running"),
+    "wait-over": ({}, {"users": {"status": "running", "waiting_until": PAST, "wait_reason": "quota"}}, "running"),
+    "retrying": ({}, {"users": {"status": "running", "waiting_until": SOON, "wait_reason": "retry"}}, "running"),
+    "stalled": ({}, {"users": {"status": "running", "lease_until": PAST}}, "running"),
+    "queued": ({}, {"users": {"status": "queued"}}, "running"),
+    "paused-running": ({"paused_until": SOON}, {"users": {"status": "running"}}, "running"),
+    "paused-done": ({"paused_until": SOON}, {"users": {"status": "succeeded", "finished_at": PAST}}, "succeeded"),
+    "pause-over": ({"paused_until": PAST}, {"users": {"status": "running"}}, "running"),
+    "disabled": ({"state": "disabled"}, {"users": {"status": "running"}}, "running"),
+}
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def engine(request):
+    from shared.config import load_settings
+    from shared.crypto import new_key
+
+    url = request.getfixturevalue("pg_migrated_url" if request.param == "postgres" else "sqlite_migrated_url")
+    dbe.upgrade(url)
+    engine = dbe.make_engine(url)
+    settings = load_settings(secret_key=new_key())
+    for n, (name, (values, modules, run_status)) in enumerate(SCENARIOS.items()):
+        iid = create_integration(
+            engine, settings, name=name, organization_id=str(n), portal_id="p", credentials={"x": 1}
+        ).id
+        if values:
+            update_integration(engine, iid, **values)
+        if not modules:
+            continue
+        with engine.begin() as conn:
+            run_id = conn.execute(
+                sync_runs.insert().values(
+                    integration_id=iid, trigger="beat", modules=list(modules), status=run_status, requested_at=PAST
+                )
+            ).inserted_primary_key[0]
+            for position, (module, row) in enumerate(modules.items()):
+                conn.execute(
+                    module_runs.insert().values(
+                        sync_run_id=run_id, integration_id=iid, module=module, position=position, **row
+                    )
+                )
+            module_states.rebuild(conn, iid)
+    return engine
+
+
+def test_the_sql_badge_of_every_rule_equals_the_status_badge(engine):
+    page = integration_page(engine, now=NOW)
+    assert page.total == len(SCENARIOS) and page.next_offset is None
+    python = {s.integration.name: s.badge.state for s in integration_statuses(engine, now=NOW)}
+    assert python == {
+        "never-ran": "not_synced",
+        "active": "active",
+        "partial": "active",
+        "failed": "failed",
+        "skipped": "failed",
+        "quota-wait": "waiting",
+        "old-wait-row": "waiting",
+        "wait-over": "in_progress",
+        "retrying": "in_progress",
+        "stalled": "in_progress",
+        "queued": "in_progress",
+        "paused-running": "waiting",
+        "paused-done": "active",
+        "pause-over": "in_progress",
+        "disabled": "disabled",
+    }
+    for state in set(python.values()):
+        chosen = integration_page(engine, badge=state, now=NOW)
+        assert {s.integration.name for s in chosen.statuses} == {n for n, b in python.items() if b == state}
+        assert all(s.badge.state == state for s in chosen.statuses)
+    counts = {b: list(python.values()).count(b) for b in set(python.values())}
+    assert page.badge_counts == counts
+    assert page.counts_line().startswith("1 Disabled, 3 Waiting for API quota, 5 Sync in Progress, 2 Failed")
+
+
+def test_pages_filters_and_bad_parameters(engine):
+    first = integration_page(engine, limit=4, now=NOW)
+    assert [s.integration.name for s in first.statuses] == list(SCENARIOS)[:4]
+    assert (first.total, first.next_offset) == (len(SCENARIOS), 4)
+    last = integration_page(engine, limit=4, offset=12, now=NOW)
+    assert [s.integration.name for s in last.statuses] == list(SCENARIOS)[12:]
+    assert last.next_offset is None
+    assert integration_page(engine, limit=4, offset=100, now=NOW).statuses == []
+    waits = integration_page(engine, name="WAIT", now=NOW)  # a substring, any case
+    assert [s.integration.name for s in waits.statuses] == ["quota-wait", "old-wait-row", "wait-over"]
+    assert waits.badge_counts == {"waiting": 2, "in_progress": 1}  # counts follow the name filter only
+    label = integration_page(engine, badge="Sync in Progress", name="wait", now=NOW)
+    assert [s.integration.name for s in label.statuses] == ["wait-over"] and label.total == 1
+    assert integration_page(engine, name="100%_", now=NOW).total == 0  # LIKE wildcards are plain characters
+    for bad in ({"badge": "broken"}, {"limit": 0}, {"limit": 5000}, {"offset": -1}):
+        with pytest.raises(BadFilter):
+            integration_page(engine, now=NOW, **bad)
+    keys = set(first.as_json())
+    assert keys == {"generated_at", "integrations", "total", "offset", "limit", "next_offset", "badge_counts"}
+    with engine.connect() as conn:  # nothing above wrote
+        assert conn.execute(sa.select(sa.func.count()).select_from(sync_runs)).scalar() == len(SCENARIOS) - 1
