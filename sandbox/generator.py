@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sandbox.seed_books import seed_books
+from sandbox.seed_legacy import seed_legacy
 from sandbox.seed_projects import Cast, seed_clients, seed_people, seed_portals, seed_projects, seed_work, token
 from sandbox.seed_timelogs import seed_timelogs
 from sandbox.world import Clock, OAuthClient, World
@@ -41,7 +42,8 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def generate(seed: int, size: Size, clock: Clock = time.time) -> World:
+def generate(seed: int, size: Size, clock: Clock = time.time, *, legacy: bool = False) -> World:
+    """``legacy``: also seed what Zoho's legacy integration left in Books (sandbox/seed_legacy.py)."""
     if size not in PRESETS:
         raise ValueError(f"size must be one of {sorted(PRESETS)}, got {size!r}")
     preset = PRESETS[size]
@@ -61,6 +63,8 @@ def generate(seed: int, size: Size, clock: Clock = time.time) -> World:
     tasks_of, bugs_of = seed_work(world, rng, preset, cast, projects, now)
     seed_timelogs(world, rng, preset, cast, projects, tasks_of, bugs_of, now)
     seed_books(world, rng, preset, cast, clients, projects, now)
+    if legacy:
+        seed_legacy(world, now)
     return world
 
 

@@ -42,12 +42,13 @@ class SandboxServer:
         host: str = "127.0.0.1",
         port: int = 0,
         app: Starlette | None = None,
+        legacy: bool = False,
     ) -> None:
         if app is None:
             if world is None:
                 from sandbox.generator import generate
 
-                world = generate(seed, size)
+                world = generate(seed, size, legacy=legacy)
             app = create_app(world, config or SandboxConfig())
         self.app = app
         self.host = host
@@ -104,13 +105,20 @@ class SandboxServer:
 
 
 def serve(
-    host: str = "127.0.0.1", port: int = 8765, seed: int = 1, size: Size = "small", rate_limits: str = "zoho"
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    seed: int = 1,
+    size: Size = "small",
+    rate_limits: str = "zoho",
+    legacy: bool = False,
 ) -> None:
-    """Serve a generated sandbox in the foreground until interrupted (``bpsync sandbox``)."""
+    """Serve a generated sandbox in the foreground until interrupted (``bpsync sandbox``).
+
+    ``legacy``: Books also holds what Zoho's legacy integration left (sandbox/seed_legacy.py)."""
     from sandbox.generator import generate
 
     config = SandboxConfig(rate_limits=preset(rate_limits))
-    app = create_app(generate(seed, size), config)
+    app = create_app(generate(seed, size, legacy=legacy), config)
     server = _AnnouncingServer(
         uvicorn.Config(app, host=host, port=port, log_level="info", lifespan="off"),
         announce=lambda bound: _print_connect_help(app, _reachable_url(host, bound)),

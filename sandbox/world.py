@@ -277,6 +277,9 @@ class BooksProject:
     users: list[BooksProjectUser] = field(default_factory=list)
     created_time: int = 0
     last_modified_time: int = 0
+    # Books custom fields ({"customfield_id", "api_name", "label", "value"}); the legacy seed stores the Zoho
+    # Projects id in one, as the old integration is assumed to have done (inferred, see sandbox/seed_legacy.py)
+    custom_fields: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass

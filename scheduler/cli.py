@@ -145,11 +145,14 @@ def check(timeout: float, as_json: bool) -> None:
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option("--size", type=click.Choice(["tiny", "small", "large"]), default="small", show_default=True)
 @click.option("--rate-limits", type=click.Choice(["zoho", "off", "fast"]), default="zoho", show_default=True)
-def sandbox(host: str, port: int, seed: int, size: Literal["tiny", "small", "large"], rate_limits: str) -> None:
+@click.option("--legacy", is_flag=True, help="Books also holds what Zoho's legacy integration left (bpsync migrate).")
+def sandbox(
+    host: str, port: int, seed: int, size: Literal["tiny", "small", "large"], rate_limits: str, legacy: bool
+) -> None:
     """Serve the Zoho emulators (accounts, Projects, Books) on one port; point the BPSYNC_*_URL settings at it."""
     from sandbox.server import serve
 
-    serve(host=host, port=port, seed=seed, size=size, rate_limits=rate_limits)
+    serve(host=host, port=port, seed=seed, size=size, rate_limits=rate_limits, legacy=legacy)
 
 
 @main.command()

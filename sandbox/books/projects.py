@@ -54,6 +54,8 @@ def render_row(world: World, project: BooksProject, tally: Tally) -> dict[str, A
         "has_attachment": False,
         "total_hours": tally.fields()["total_hours"],
         "billable_hours": tally.fields()["billable_hours"],
+        # only projects that carry any (the legacy seed's): every other answer stays as it was
+        **({"custom_fields": [dict(f) for f in project.custom_fields]} if project.custom_fields else {}),
     }
 
 

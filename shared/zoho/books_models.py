@@ -140,6 +140,8 @@ class BooksProject(BooksModel):
     rate: Amount = None
     tasks: list[BooksTask] = Field(default_factory=list)
     users: list[BooksProjectUser] = Field(default_factory=list)
+    # [{"customfield_id", "api_name", "label", "value"}]; ``bpsync migrate`` reads the legacy integration's id here
+    custom_fields: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class TimeEntry(BooksModel):
