@@ -16,8 +16,6 @@ SIDES = ("worker", "scheduler")
 
 # shared modules only one side uses, kept in shared on purpose
 ONE_SIDED = {
-    "shared.db.sync_errors": "the database's queries live beside its schema (design §3: shared/db holds schema, "
-    "migrations and queries); the scheduler reads the same table through scheduler/status",
     "shared.db.timelog_scans": "a query module of shared/db, beside the schema and migration of its table",
 }
 
