@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -200,3 +202,73 @@ def test_full_sync_after_migrating_creates_nothing_twice(legacy: SyncHarness) ->
     again = h.sync()
     assert again.status in ("succeeded", "partial")
     assert h.books_writes() == []
+
+
+KEY = "kRSjdTuoQ36b6JeNS1EPK5sIt9Ew3qwDvhCEtvCtUGs="
+
+
+@pytest.fixture
+def cli_legacy(
+    sandbox_factory: Any, pg_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[SyncHarness, Any]]:
+    """The legacy world, a disabled integration, and ``bpsync`` in this process with the harness's settings."""
+    from click.testing import CliRunner
+
+    from scheduler.cli import main
+    from shared.config import get_settings
+
+    for name in [k for k in os.environ if k.startswith("BPSYNC_")]:
+        monkeypatch.delenv(name)
+    server = sandbox_factory(size="tiny", legacy=True)
+    with sync_harness(server, pg_url, worker=False, secret_key=KEY) as harness:
+        disable(harness.engine, harness.integration.id)
+        env = {
+            "BPSYNC_DATABASE_URL": pg_url,
+            "BPSYNC_SECRET_KEY": KEY,
+            "BPSYNC_PROJECTS_API_URL": server.base_url,
+            "BPSYNC_BOOKS_API_URL": f"{server.base_url}/books/v3",
+            "BPSYNC_ACCOUNTS_URL": server.base_url,
+            "BPSYNC_RATE_LIMITS_ENABLED": "false",
+        }
+
+        def invoke(*args: str) -> Any:
+            get_settings.cache_clear()
+            try:
+                return CliRunner().invoke(main, ["migrate", harness.integration.name, *args], env=env, input="")
+            finally:
+                get_settings.cache_clear()
+
+        yield harness, invoke
+
+
+def test_cli_dry_run_then_migrate_then_refused(cli_legacy: tuple[SyncHarness, Any]) -> None:
+    h, invoke = cli_legacy
+    dry = invoke("--dry-run", "--json")
+    assert dry.exit_code == 0, dry.output
+    assert "... project 1/" in dry.stderr  # progress while Zoho is read
+    planned = json.loads(dry.stdout)
+    assert planned["dry_run"] is True and planned["run_id"] is None
+    unconfirmed = invoke()  # one way: it asks, and no answer is no
+    assert unconfirmed.exit_code == 1 and "Aborted" in unconfirmed.output
+    with h.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(sync_runs)).scalar() == 0
+    done = invoke("--yes", "--json")
+    assert done.exit_code == 0, done.output
+    result = json.loads(done.stdout)
+    assert result["entries"] == planned["entries"] and result["counts"] == planned["counts"]
+    assert result["run_id"] is not None
+    text = invoke("--dry-run")
+    assert text.exit_code == 1
+    assert text.stderr.startswith(f"error: integration {h.integration.name!r} was already migrated")
+    assert f"run #{result['run_id']}" in text.stderr
+
+
+def test_cli_text_report_lists_skipped_with_reasons(cli_legacy: tuple[SyncHarness, Any]) -> None:
+    h, invoke = cli_legacy
+    result = invoke("--dry-run")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"{h.integration.name}: dry run: nothing was written"
+    (orphan_invoice,) = h.sandbox.world.awkward["legacy_no_primary_client_invoices"]
+    skipped = [line for line in lines if line.startswith("  invoice ") and orphan_invoice in line]
+    assert skipped and "has no primary client" in skipped[0]
