@@ -27,7 +27,17 @@ REDIS_SCHEMES = {"redis", "rediss", "unix"}
 DATA_CENTERS = ("US", "EU", "IN", "AU", "JP", "CA", "CN", "SA")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # Values never repeated in an error line (URLs may carry a password).
-SECRET_FIELDS = {"secret_key", "web_token", "database_url", "broker_url", "result_backend", "redis_url"}
+SECRET_FIELDS = {
+    "secret_key",
+    "web_token",
+    "database_url",
+    "broker_url",
+    "result_backend",
+    "redis_url",
+    "oauth_client_secret",
+}
+# The web app's Connect flow answers Zoho's redirect at this path (scheduler/web/connect.py).
+CONNECT_CALLBACK_PATH = "/connect/callback"
 _WEB_BIND = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):(?P<port>\d{1,5})$")
 _KEY_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 
@@ -77,6 +87,11 @@ class Settings(BaseSettings):
     web_token: str | None = Field(None, examples=["$(openssl rand -hex 24)"])
     # Where Zoho reaches `bpsync web` (e.g. https://sync.example.com), for the webhook URLs ops paste into Zoho.
     public_url: str | None = Field(None, examples=["https://sync.example.com"])
+    # The web app's Connect flow: the Zoho OAuth client (API console > Server-based Applications) and the
+    # redirect URI registered for it (default: BPSYNC_PUBLIC_URL + /connect/callback).
+    oauth_client_id: str | None = Field(None, examples=["1000.ABCDEFGHIJ0123456789"])
+    oauth_client_secret: str | None = Field(None, examples=["0123456789abcdef0123456789abcdef01234567"])
+    oauth_redirect_uri: str | None = Field(None, examples=["https://sync.example.com/connect/callback"])
     log_level: str = "INFO"
     log_json: bool = False
 
@@ -140,6 +155,9 @@ class Settings(BaseSettings):
         "projects_api_url",
         "books_api_url",
         "accounts_url",
+        "oauth_client_id",
+        "oauth_client_secret",
+        "oauth_redirect_uri",
         mode="before",
     )
     @classmethod
@@ -207,6 +225,25 @@ class Settings(BaseSettings):
         # it travels in an Authorization header, a cookie and a query parameter
         if value is not None and not re.fullmatch(r"[!-~]+", value):
             raise ValueError("the token must be printable ASCII without spaces")
+        return value
+
+    @field_validator("oauth_client_id", "oauth_client_secret")
+    @classmethod
+    def _check_oauth_client(cls, value: str | None) -> str | None:
+        # copied from Zoho's API console: a stray space or a quote pasted with it would only fail at Zoho
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", value):
+            raise ValueError("not as Zoho's API console shows it (letters, digits, '.', '_', '-'; no spaces or quotes)")
+        return value
+
+    @field_validator("oauth_redirect_uri")
+    @classmethod
+    def _check_oauth_redirect_uri(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        _http_url(value)
+        parts = urlsplit(value)
+        if not parts.path.rstrip("/").endswith(CONNECT_CALLBACK_PATH) or parts.query or parts.fragment:
+            raise ValueError(f"must be the web app's address followed by {CONNECT_CALLBACK_PATH}, with no query")
         return value
 
     @field_validator("public_url", "projects_api_url", "books_api_url", "accounts_url")
@@ -281,6 +318,13 @@ class Settings(BaseSettings):
         if urlsplit(self.broker_url).scheme in {"redis", "rediss"}:
             return self.broker_url
         return None
+
+    @property
+    def connect_redirect_uri(self) -> str | None:
+        """Where Zoho sends the admin back in the web's Connect flow (None: neither setting gives one)."""
+        if self.oauth_redirect_uri:
+            return self.oauth_redirect_uri
+        return self.public_url.rstrip("/") + CONNECT_CALLBACK_PATH if self.public_url else None
 
     @property
     def web_host(self) -> str:

@@ -17,12 +17,13 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from scheduler.web import api, finance, health, login, metrics, pages, webhooks
+from scheduler.web import api, connect, finance, health, login, metrics, pages, webhooks
 from scheduler.web.context import WebContext
 from scheduler.web.problems import EXCEPTION_HANDLERS
 from shared.config import Settings
 
-OPEN_PATHS = {"/healthz", "/readyz", "/login"}
+# /connect/callback: Zoho's redirect carries no token cookie (SameSite=Strict); its sealed state authorizes it
+OPEN_PATHS = {"/healthz", "/readyz", "/login", "/connect/callback"}
 
 
 def token_matches(given: str, token: str) -> bool:
@@ -56,6 +57,7 @@ def create_web_app(settings: Settings, *, celery: Celery | None = None) -> Starl
             *health.ROUTES,
             *login.ROUTES,
             *pages.ROUTES,
+            *connect.ROUTES,
             *api.ROUTES,
             *finance.ROUTES,
             *metrics.ROUTES,

@@ -17,13 +17,17 @@ from scheduler.status import (
     project_summaries,
     sync_history,
 )
+from scheduler.status.badges import LABELS, URGENCY
+from scheduler.status.listing import BadFilter
+from scheduler.status.listing import integration_page as listing_page
 from scheduler.web import actions
 from scheduler.web.context import web_context
-from scheduler.web.queries import BadRequest, error_id_param, limit_param, module_param
+from scheduler.web.queries import BadRequest, error_id_param, integration_page_params, limit_param, module_param
 from shared.db.integrations import get_integration
 from shared.modules import MODULE_ORDER
 
 POLL_MS = 2000
+PAGE_SIZE = 50  # integrations per page of /integrations
 
 
 def _render(request: Request, name: str, **context: object) -> Response:
@@ -42,6 +46,8 @@ def _notice(request: Request) -> str | None:
         return f"Run #{run} requested; this page updates while it runs."
     if request.query_params.get("saved") == "preferences":
         return "Preferences saved; they steer the next syncs."
+    if request.query_params.get("connected"):
+        return "Connected. The first sync is due now; this page shows it as it runs."
     return STATE_NOTICES.get(request.query_params.get("state", ""))
 
 
@@ -50,7 +56,20 @@ def home(_request: Request) -> Response:
 
 
 def integrations_page(request: Request) -> Response:
-    return _render(request, "integrations.html", statuses=integration_statuses(web_context(request).engine))
+    params = integration_page_params(request, PAGE_SIZE)
+    try:
+        page = listing_page(web_context(request).engine, **params)
+    except BadFilter as exc:
+        raise BadRequest(str(exc)) from exc
+    return _render(
+        request,
+        "integrations.html",
+        page=page,
+        statuses=page.statuses,
+        filters={k: v for k, v in params.items() if k in ("badge", "name") and v},
+        labels=LABELS,
+        urgency=URGENCY,
+    )
 
 
 def integration_page(request: Request) -> Response:

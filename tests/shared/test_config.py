@@ -21,6 +21,13 @@ BAD_VALUES: dict[str, list[str]] = {
     "web_bind": ["nonsense", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000", "host:port", ":8000"],
     "web_token": ["two words", "tab\there", "naïve"],
     "public_url": ["sync.example.com", "ftp://sync.example.com"],
+    "oauth_client_id": ["1000.ABC DEF", '"1000.ABC"'],
+    "oauth_client_secret": ["two words", "abc;def"],
+    "oauth_redirect_uri": [
+        "sync.example.com/connect/callback",
+        "https://sync.example.com/callback",
+        "https://s.example/connect/callback?x=1",
+    ],
     "log_level": ["LOUD", "verbose"],
     "log_json": ["maybe"],
     "data_center": ["MARS"],
@@ -54,7 +61,7 @@ BAD_VALUES: dict[str, list[str]] = {
     "timelog_deep_read_days": ["-1"],
 }
 # Values that are never repeated in an error line.
-SECRETS = {"secret_key": ["notakey"], "web_token": ["two words"]}
+SECRETS = {"secret_key": ["notakey"], "web_token": ["two words"], "oauth_client_secret": ["two words"]}
 
 
 @pytest.fixture(autouse=True)
