@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 
 from shared.modules import MODULE_ORDER, PLANNED, UnknownModule
@@ -28,6 +30,19 @@ def limit_param(request: Request, default: int) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
         raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}, got {raw!r}")
     return int(raw)
+
+
+def integration_page_params(request: Request, default_limit: int) -> dict[str, Any]:
+    """``badge``, ``name``, ``limit`` and ``offset`` of the integrations listing (the API and the page)."""
+    raw = request.query_params.get("offset", "")
+    if raw != "" and not raw.isdigit():
+        raise BadRequest(f"offset must be a whole number, 0 or more, got {raw!r}")
+    return {
+        "badge": request.query_params.get("badge") or None,
+        "name": request.query_params.get("name") or None,
+        "limit": limit_param(request, default_limit),
+        "offset": int(raw or 0),
+    }
 
 
 def error_id_param(request: Request) -> int:
