@@ -60,7 +60,7 @@ def configuration_problem(settings: Settings) -> str | None:
     if not settings.connect_redirect_uri:
         missing.append("BPSYNC_OAUTH_REDIRECT_URI (or BPSYNC_PUBLIC_URL)")
     if missing:
-        return f"the Connect flow needs {', '.join(missing)}: see the README, 'Connecting'"
+        return f"the Connect flow needs {', '.join(missing)}: see the README, 'Pointing at real Zoho'"
     return None
 
 
