@@ -21,6 +21,7 @@ from scheduler.status.badges import LABELS, URGENCY
 from scheduler.status.listing import BadFilter
 from scheduler.status.listing import integration_page as listing_page
 from scheduler.web import actions
+from scheduler.web import migrate as migrate_pages
 from scheduler.web.context import web_context
 from scheduler.web.queries import BadRequest, error_id_param, integration_page_params, limit_param, module_param
 from shared.db.integrations import get_integration
@@ -46,6 +47,12 @@ def _notice(request: Request) -> str | None:
         return f"Run #{run} requested; this page updates while it runs."
     if request.query_params.get("saved") == "preferences":
         return "Preferences saved; they steer the next syncs."
+    migrated = request.query_params.get("migrated", "")
+    if migrated.isdigit():
+        return (
+            f"Migrated from the legacy integration (run #{migrated}). Enable the integration: the sync it starts "
+            "creates what the legacy integration never made and updates what it adopted."
+        )
     if request.query_params.get("connected"):
         return "Connected. The first sync is due now; this page shows it as it runs."
     return STATE_NOTICES.get(request.query_params.get("state", ""))
@@ -185,4 +192,5 @@ ROUTES = [
     Route("/integrations/{ref}/projects", projects_page),
     Route("/integrations/{ref}/projects/{project_id}", project_page),
     Route("/errors/{error_id}/retry", retry, methods=["POST"]),
+    *migrate_pages.ROUTES,
 ]

@@ -272,3 +272,67 @@ def test_cli_text_report_lists_skipped_with_reasons(cli_legacy: tuple[SyncHarnes
     (orphan_invoice,) = h.sandbox.world.awkward["legacy_no_primary_client_invoices"]
     skipped = [line for line in lines if line.startswith("  invoice ") and orphan_invoice in line]
     assert skipped and "has no primary client" in skipped[0]
+
+
+def test_history_and_errors_show_the_migration_and_status_badges_ignore_it(legacy: SyncHarness) -> None:
+    from scheduler.status.errors import error_summary
+    from scheduler.status.history import sync_history
+    from scheduler.status.overview import integration_statuses
+
+    h = legacy
+    report = _migrate(h, dry_run=False)
+    history = [e for e in sync_history(h.engine, h.integration.id) if e.run_id == report.run_id]
+    assert {e.module for e in history} == {
+        f"migrate_{k}s" for k in ("client", "project", "task", "bug", "timesheet", "invoice")
+    }
+    assert {e.trigger for e in history} == {"migrate"}
+    by_module = {e.module: e for e in history}
+    assert by_module["migrate_invoices"].status == "partial"
+    assert by_module["migrate_invoices"].as_json()["counts"]["skipped"] == 1
+    summary = {(g.module, g.reason_code): g.count for g in error_summary(h.engine, h.integration.id)}
+    assert summary[("transactions", "no_primary_client")] == 1 and summary[("projects", "no_primary_client")] == 1
+    enable(h.engine, h.settings, h.integration.id)
+    (status,) = integration_statuses(h.engine, h.integration.id)
+    modules = {m.module: m for m in status.modules}
+    # a migration is history, not a module's health: no migrate_* badge, and the sync modules are not "Active"
+    assert not [m for m in modules if m.startswith("migrate_")]
+    assert modules["projects"].badge.state == "not_synced" and modules["projects"].open_errors == 1
+    run = h.sync()
+    assert run.status in ("succeeded", "partial")
+    (status,) = integration_statuses(h.engine, h.integration.id)
+    assert {m.module: m.badge.state for m in status.modules}["projects"] == "active"
+
+
+WEB_TOKEN = "migrate-web-token-0123456789abcdef"
+
+
+def test_web_dry_run_page_and_button_behind_a_confirmation(sandbox_factory: Any, pg_url: str, redis_url: str) -> None:
+    from starlette.testclient import TestClient
+
+    from scheduler.web.app import create_web_app
+
+    server = sandbox_factory(size="tiny", legacy=True)
+    with sync_harness(server, pg_url, worker=False, web_token=WEB_TOKEN) as h:
+        iid = h.integration.id
+        client = TestClient(create_web_app(h.settings, celery=h.app), headers={"Authorization": f"Bearer {WEB_TOKEN}"})
+        enabled = client.get(f"/integrations/{iid}/migrate")
+        assert enabled.status_code == 200 and 'id="blocked"' in enabled.text and 'id="migrate"' not in enabled.text
+        disable(h.engine, iid)
+        page = client.get(f"/integrations/{iid}/migrate")
+        assert page.status_code == 200 and 'id="migrate"' in page.text
+        (orphan_invoice,) = h.sandbox.world.awkward["legacy_no_primary_client_invoices"]
+        assert f"<td>{orphan_invoice}</td>" in page.text and 'data-outcome="skipped"' in page.text
+        unconfirmed = client.post(f"/integrations/{iid}/migrate", data={}, follow_redirects=False)
+        assert unconfirmed.status_code == 400 and "one way" in unconfirmed.text
+        with h.engine.connect() as conn:
+            assert conn.execute(sa.select(sa.func.count()).select_from(sync_runs)).scalar() == 0
+        done = client.post(f"/integrations/{iid}/migrate", data={"confirm": "yes"}, follow_redirects=False)
+        assert done.status_code == 303
+        with h.engine.connect() as conn:
+            run_id = conn.execute(sa.select(sync_runs.c.id).where(sync_runs.c.trigger == "migrate")).scalar_one()
+        assert done.headers["location"] == f"/integrations/{iid}?migrated={run_id}"
+        assert f"run #{run_id}" in client.get(done.headers["location"]).text
+        after = client.get(f"/integrations/{iid}/migrate")
+        assert 'id="migrated"' in after.text and 'id="migrate"' not in after.text
+        again = client.post(f"/integrations/{iid}/migrate", data={"confirm": "yes"}, follow_redirects=False)
+        assert again.status_code == 409 and "already migrated" in again.text
