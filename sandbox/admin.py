@@ -8,7 +8,8 @@
     POST   act          {"action": "log_time", ...}    act as a person would (registry in sandbox/acts.py)
     GET    webhooks / POST webhooks / DELETE webhooks  subscriptions {"url", "events"}, delivery attempts and
                                                    the last 1000 events emitted (subscribed or not)
-    GET    config / POST config                        {"rate_limits": "fast", "token_ttl_seconds": 60}
+    GET    config / POST config                        {"rate_limits": "fast", "token_ttl_seconds": 60,
+                                                    "consent_zuid": "…"} (who consents on /oauth/v2/auth)
     POST   clock        {"advance_s": 3600}            move the sandbox clock forward (token expiry, windows)
 
 Errors answer HTTP 400 ``{"error": "<what is wrong and how to fix it>"}``.
