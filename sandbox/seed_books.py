@@ -157,7 +157,7 @@ def _counterparts(world: World, contacts: ContactBook, client: ClientCompany, ki
     elif kind == "near_same_name":
         contact = contacts.add(_shouted(client.name), client.currency_code, client.email)
         awkward(world, "near_same_name_contacts", contact.contact_id)
-    elif kind == "email_match":
+    elif kind == "email_match":  # the client's mailbox, another name: e-mail alone must not match it
         contact = contacts.add("NW Trading Group", client.currency_code, client.email)
         awkward(world, "email_match_contacts", contact.contact_id)
     elif kind == "duplicate_normalized":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -160,6 +161,12 @@ def seed_clients(world: World, rng: random.Random, preset: Preset, cast: Cast, n
         if kind in ("same_name", "currency_mismatch", "near_same_name", "email_match", "duplicate_normalized"):
             awkward(world, f"{kind}_clients", client.id)
         clients.append(client)
+    # Random clients of one stem share its mailbox (ap@stem.example): sister companies of a group, whose
+    # same-mailbox Books customer must not be matched by e-mail alone. Recorded, not placed: no draw changes.
+    mailboxes = Counter(c.email for c in clients if c.email)
+    for client in clients:
+        if mailboxes[client.email] > 1:
+            awkward(world, "shared_mailbox_clients", client.id)
     return clients
 
 

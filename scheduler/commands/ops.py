@@ -228,8 +228,14 @@ def errors(integration: str | None, module: str | None, details: bool, as_json: 
     help="Wait for the sync and say whether the record synced (default: wait in embedded mode only).",
 )
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait with --wait.")
+@click.option(
+    "--relink",
+    is_flag=True,
+    help="For a client linked by e-mail alone (reason linked_by_email): drop its link, so the sync matches it "
+    "again by name or gives it a customer of its own.",
+)
 @_ops_errors
-def retry(error_id: int, wait: bool | None, timeout: float) -> None:
+def retry(error_id: int, wait: bool | None, timeout: float, relink: bool) -> None:
     """Retry a failed record: syncs its module (and the modules below it) now; prints the run id."""
     from scheduler.embedded import running_worker
     from scheduler.status import get_error
@@ -247,6 +253,8 @@ def retry(error_id: int, wait: bool | None, timeout: float) -> None:
     integration = get_integration(engine, error.integration_id)
     if integration.state != "active":
         _fail(f"integration {integration.name!r} is disabled; enable it first with: bpsync enable {integration.name}")
+    if relink:
+        _relink(engine, error)
     app = create_celery(conf)
     # The memory broker lives in this process: without a worker here the request would vanish on exit.
     wait = conf.embedded if wait is None else wait
@@ -270,6 +278,23 @@ def retry(error_id: int, wait: bool | None, timeout: float) -> None:
     if after.hint:
         click.echo(f"fix: {after.hint}")
     sys.exit(1)
+
+
+def _relink(engine: Any, error: Any) -> None:
+    """The admin's answer to a link an earlier version made by e-mail alone: these are different companies."""
+    from shared.db import links
+
+    if error.reason_code != "linked_by_email":
+        _fail(
+            f"--relink is for a client linked by e-mail alone (reason linked_by_email); error #{error.id} is "
+            f"{error.reason_code}: retry it without --relink"
+        )
+    with engine.begin() as conn:
+        link = links.get_link(conn, error.integration_id, "client", error.source_id)
+        if link is not None:
+            links.remove(conn, link.id)
+    was = f" (was Books customer {link.books_id})" if link is not None else ""
+    click.echo(f"client {error.source_name!r}: link dropped{was}; the sync matches it again by name")
 
 
 def _wait_for_run(engine: Any, run_id: int, timeout: float) -> str | None:

@@ -1,18 +1,28 @@
 """clients: Projects client companies -> Books customers.
 
-Matched by link, then by email and normalized name ("Acme Ltd" = "ACME Ltd."); the contact-duplication
-preference then decides: ``merge`` links the existing customer, ``clone`` creates a new one beside it.
+Matched by link, then by normalized name ("Acme Ltd" = "ACME Ltd."), e-mail only breaking a tie between
+same-name customers (worker/matching.py); the contact-duplication preference then decides: ``merge`` links the
+same-name customer, ``clone`` creates a new one beside it. A link an earlier version made by e-mail alone is
+reported on every run until an admin settles it, never relinked behind their back.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 from shared.db import links
 from shared.db.sync_errors import Problem
 from shared.zoho.projects_models import ClientCompany
-from worker.matching import normalize_company, normalize_email
-from worker.modules.base import ProblemError, Record, SourcePage, SyncContext, SyncModule, note_intent
+from worker.matching import (
+    CREATED,
+    AmbiguousMatch,
+    linked_by_email_alone,
+    match_by_name,
+    normalize_company,
+    normalize_email,
+)
+from worker.modules.base import ProblemError, Record, SourcePage, SyncContext, SyncModule, note_intent, slice_links
 from worker.modules.customer_index import CustomerIndex, books_customers
 
 
@@ -42,6 +52,38 @@ def _record(_ctx: SyncContext, client: ClientCompany) -> Record:
     return Record(client.id, client.name, fields, source=client)
 
 
+def client_directory(ctx: SyncContext) -> dict[str, ClientCompany]:
+    """Every client of the portal by id, read from Projects only when a rule needs another client's name."""
+    return ctx.remember("client_directory", lambda: {c.id: c for c in ctx.projects.iter_clients()})
+
+
+def other_clients_of(ctx: SyncContext, books_id: str, client_id: str) -> list[str]:
+    """Projects ids of the other clients linked to a Books customer (as the slice started)."""
+    return sorted(
+        pid
+        for pid, link in slice_links(ctx, "client").items()
+        if link.books_id == books_id and not link.pending and pid != client_id
+    )
+
+
+def _counterparts(ctx: SyncContext, index: CustomerIndex, record: Record) -> dict[str, list[str]]:
+    """Names of the other clients linked to each same-name customer; Projects is asked only if one is linked.
+
+    A link written earlier in this slice needs no name: the rule only ever links a customer to same-name clients.
+    A client deleted in Projects is nobody's counterpart any more.
+    """
+    named = index.by_name[normalize_company(record.name)]
+    if not any(c.contact_id in index.taken for c in named):
+        return {}
+    found: dict[str, list[str]] = defaultdict(list)
+    directory = client_directory(ctx)
+    for contact in named:
+        for pid in other_clients_of(ctx, contact.contact_id, record.projects_id):
+            if pid in directory:
+                found[contact.contact_id].append(directory[pid].name)
+    return found
+
+
 def _find(ctx: SyncContext, record: Record, link: links.Link, _parent: str | None) -> str | None:
     index = customers(ctx)
     intended = link.attributes.get("books_name")
@@ -49,29 +91,62 @@ def _find(ctx: SyncContext, record: Record, link: links.Link, _parent: str | Non
         return _made_before(ctx, index, intended)
     if ctx.integration.contact_duplication == "clone":
         return None
-    # merge: several Projects clients may become one Books customer (same company), so linked ones still count
+    # merge: several same-name Projects clients may become one Books customer (Zoho's rule), never others
     named = index.by_name[normalize_company(record.name)]
-    emailed = index.by_email.get(record.fields["email"], []) if record.fields["email"] else []
-    if len(emailed) > 1:  # a shared mailbox (ap@, billing@) narrows the match but doesn't decide it
-        emailed = [c for c in emailed if c in named]
-    candidates = emailed or named
-    if len(candidates) > 1:
-        exact = [c for c in candidates if c.contact_name == record.name]
-        if len(exact) != 1:
-            names = ", ".join(f"'{c.contact_name}' ({c.contact_id})" for c in candidates)
-            raise ProblemError(
-                Problem(
-                    "ambiguous_customer",
-                    f"Client '{record.name}' matches {len(candidates)} Books customers: {names}.",
-                    "Rename or merge the duplicate customers in Zoho Books (or give the client the email of one of "
-                    "them), then retry.",
-                )
+    try:
+        match = match_by_name(record.name, record.fields["email"], named, _counterparts(ctx, index, record))
+    except AmbiguousMatch as exc:
+        names = ", ".join(f"'{c.contact_name}' ({c.contact_id})" for c in exc.candidates)
+        raise ProblemError(
+            Problem(
+                "ambiguous_customer",
+                f"Client '{record.name}' matches {len(exc.candidates)} Books customers by name: {names}; "
+                f"nothing tells them apart ({exc.how}).",
+                "Rename or merge the duplicate customers in Zoho Books, or give the one that is this company the "
+                "client's e-mail (e-mail only breaks a tie between same-name customers), then retry.",
             )
-        candidates = exact
-    if candidates:
-        index.taken.add(candidates[0].contact_id)
-        return candidates[0].contact_id
-    return None
+        ) from exc
+    ctx.memo.setdefault("match_how", {})[record.projects_id] = match.how
+    if match.contact is None:
+        return None
+    index.taken.add(match.contact.contact_id)
+    return match.contact.contact_id
+
+
+def _check(ctx: SyncContext, record: Record) -> Problem | None:
+    """A link an earlier version made by e-mail alone is reported, and kept, until an admin settles it."""
+    link = slice_links(ctx, "client").get(record.projects_id)
+    if link is None or link.pending or not link.books_id or _explained(link):
+        return None
+    if not record.fields["email"]:
+        return None  # nothing but a name could have made this link: no need to read the customers
+    customer = customers(ctx).by_id.get(link.books_id)
+    if customer is None or not linked_by_email_alone(record.name, record.fields["email"], customer, created=False):
+        return None
+    directory = client_directory(ctx)
+    others = [directory[p].name for p in other_clients_of(ctx, link.books_id, record.projects_id) if p in directory]
+    shared = f" It is also the customer of {_quoted(others)}." if others else ""
+    return Problem(
+        "linked_by_email",
+        f"Client '{record.name}' is linked to the Books customer '{customer.contact_name}' by e-mail alone "
+        f"({record.fields['email']}): an earlier version matched by e-mail first, but the names differ and a shared "
+        f"mailbox is no evidence of one company.{shared} The link is kept, and its projects still sync to that "
+        "customer, until you decide.",
+        "Same company: rename the client in Zoho Projects or the customer in Zoho Books so the names match; the "
+        "next sync keeps the link and clears this error. Different companies: `bpsync retry` this error with "
+        "`--relink`: the client is matched again by name (or gets a customer of its own) and its Books projects "
+        "move to that customer.",
+    )
+
+
+def _explained(link: links.Link) -> bool:
+    """A link that says how it was made: created by us, or by a rule that records its evidence (``matched_by``,
+    e.g. the customer the legacy integration's projects bill) rather than a shared mailbox."""
+    return "books_name" in link.attributes or "matched_by" in link.attributes
+
+
+def _quoted(names: list[str]) -> str:
+    return ", ".join(f"'{n}'" for n in names)
 
 
 def _made_before(ctx: SyncContext, index: CustomerIndex, intended: str) -> str | None:
@@ -92,6 +167,12 @@ def _books_name(index: CustomerIndex, record: Record) -> str:
     return f"{record.name} ({record.projects_id[-6:]})"
 
 
+def _how_created(ctx: SyncContext, record: Record) -> str:
+    if ctx.integration.contact_duplication == "clone":
+        return f"{CREATED}: the clone preference gives every client a customer of its own"
+    return str(ctx.memo.get("match_how", {}).get(record.projects_id, CREATED))
+
+
 def _payload(ctx: SyncContext, record: Record) -> dict[str, Any]:
     payload: dict[str, Any] = {"contact_name": record.name, "company_name": record.name, "contact_type": "customer"}
     currency = record.fields["currency"]
@@ -100,7 +181,8 @@ def _payload(ctx: SyncContext, record: Record) -> dict[str, Any]:
             raise ProblemError(
                 Problem(
                     "currency_not_enabled",
-                    f"Client '{record.name}' uses {currency}, which is not enabled in Zoho Books.",
+                    f"Client '{record.name}' needs a new Books customer ({_how_created(ctx, record)}) in {currency}, "
+                    "which is not enabled in Zoho Books.",
                     f"Add {currency} under Settings > Currencies in Zoho Books, or change the client's currency.",
                 )
             )
@@ -148,5 +230,6 @@ CLIENTS = SyncModule(
     to_record=_record,
     create=_create,
     update=_update,
+    check=_check,
     find_existing=_find,
 )

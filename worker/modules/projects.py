@@ -12,10 +12,12 @@ from typing import Any
 
 from shared.db import links, runs, sync_errors
 from shared.db.sync_errors import Problem
+from shared.zoho.books_models import Contact
 from shared.zoho.errors import NotFound
-from shared.zoho.projects_models import Project
-from worker.modules.base import Record, SourcePage, SyncContext, SyncModule, note_intent
-from worker.modules.clients import customers
+from shared.zoho.projects_models import ClientCompany, Project
+from worker.matching import describe_link, linked_by_email_alone, normalize_company
+from worker.modules.base import Record, SourcePage, SyncContext, SyncModule, note_intent, slice_links
+from worker.modules.clients import client_directory, customers, other_clients_of
 from worker.modules.users import books_users_by_email
 
 # Zoho's modified-since filter compares server clocks; re-reading a small overlap costs little and misses nothing.
@@ -59,6 +61,8 @@ def _record(ctx: SyncContext, project: Project) -> Record:
     if project.status != "active" and linked is None:
         return Record(project.id, project.name, {}, skip=True)
     primary = next((c for c in ctx.projects.project_clients(project.id) if c.is_primary), None)
+    if primary is not None:  # its name and e-mail explain a currency mismatch without asking Projects again
+        _primary_clients(ctx)[project.id] = primary
     with ctx.engine.connect() as conn:
         user_links = links.links_of(conn, ctx.integration.id, "user")
     member_ids = sorted(
@@ -86,19 +90,60 @@ def _check(ctx: SyncContext, record: Record) -> Problem | None:
             f"Project '{record.name}' couldn't be fetched: it has no primary client.",
             "Associate the project with a primary client in Zoho Projects; it syncs on the next run.",
         )
-    with ctx.engine.connect() as conn:
-        customer_id = links.books_id_of(conn, ctx.integration.id, "client", record.fields["primary_client"])
+    link = slice_links(ctx, "client").get(record.fields["primary_client"])
     currency = record.fields["currency"]
-    customer = customers(ctx).by_id.get(customer_id or "")
-    if currency and customer and customer.currency_code and customer.currency_code != currency:
-        return Problem(
-            "currency_mismatch",
-            f"Project '{record.name}' couldn't be fetched: it uses {currency} but its primary client exists in "
-            f"Zoho Books as '{customer.contact_name}' with {customer.currency_code}.",
-            f"Change the project's currency to {customer.currency_code}, or change the customer's currency in "
-            f"Zoho Books to {currency}.",
+    customer = customers(ctx).by_id.get(link.books_id or "") if link and not link.pending else None
+    if link is None or customer is None or not currency or not customer.currency_code:
+        return None
+    if customer.currency_code == currency:
+        return None
+    client = _primary_clients(ctx).get(record.projects_id)
+    return _currency_mismatch(ctx, record, link, customer, client)
+
+
+def _primary_clients(ctx: SyncContext) -> dict[str, ClientCompany]:
+    return ctx.remember("primary_clients", dict)
+
+
+def _currency_mismatch(
+    ctx: SyncContext, record: Record, link: links.Link, customer: Contact, client: ClientCompany | None
+) -> Problem:
+    """The error says how the client came to be that customer; the hint never suggests re-pricing a customer
+    that other clients' projects use (the sister company's projects would break)."""
+    currency, theirs = record.fields["currency"], customer.currency_code
+    name, email = (client.name, client.email) if client else (customer.contact_name, customer.email)
+    created = "books_name" in link.attributes
+    same_name = len(customers(ctx).by_name[normalize_company(name)])
+    recorded = link.attributes.get("matched_by")  # a rule that kept its evidence says how itself
+    how = str(recorded) if recorded else describe_link(name, email, customer, created=created, same_name=same_name)
+    directory = client_directory(ctx)
+    others = [directory[p].name for p in other_clients_of(ctx, customer.contact_id, link.projects_id) if p in directory]
+    message = (
+        f"Project '{record.name}' couldn't be fetched: it uses {currency} but its primary client '{name}' is linked "
+        f"to the Zoho Books customer '{customer.contact_name}' ({how}), which uses {theirs}."
+    )
+    keep = (
+        f" Don't change the currency of '{customer.contact_name}': it is also the customer of "
+        + ", ".join(f"'{n}'" for n in others)
+        + "."
+        if others
+        else ""
+    )
+    if not recorded and linked_by_email_alone(name, email, customer, created=created):
+        hint = (
+            f"Settle the client's link first (module clients, reason linked_by_email): if '{name}' is another "
+            "company, `bpsync retry` that error with `--relink` and this project syncs to its own customer; if it is "
+            f"the same company, rename one side so the names match, then change the project's currency to {theirs}."
+            + keep
         )
-    return None
+    elif others:
+        hint = f"Change the project's currency to {theirs} in Zoho Projects." + keep
+    else:
+        hint = (
+            f"Change the project's currency to {theirs}, or change the customer's currency in Zoho Books to "
+            f"{currency} (no other client uses that customer)."
+        )
+    return Problem("currency_mismatch", message, hint)
 
 
 def _manager(ctx: SyncContext, record: Record) -> str:
