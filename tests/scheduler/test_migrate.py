@@ -197,11 +197,32 @@ def test_full_sync_after_migrating_creates_nothing_twice(legacy: SyncHarness) ->
     assert set(world.books_tasks) - before["task"], "the task the legacy integration never copied is created"
     # invoiced legacy time was left as it is: no 'time_entry_invoiced' error about an entry nobody changed
     assert not [e for e in h.errors() if e.reason_code == "time_entry_invoiced"]
+    # the transactions poll reads the adopted invoices whole and finds their claims already in place
+    with h.engine.connect() as conn:
+        claimed = sorted((r.item_id, r.books_invoice_id) for r in conn.execute(sa.select(billing_claims)))
+    outcome = _pull(h)
+    assert outcome.conflicts == 0 and outcome.released == 0
+    with h.engine.connect() as conn:
+        assert sorted((r.item_id, r.books_invoice_id) for r in conn.execute(sa.select(billing_claims))) == claimed
+        lines = conn.execute(
+            sa.select(transactions.c.payload).where(transactions.c.books_id.in_(world.awkward["legacy_invoices"]))
+        ).all()
+    assert lines and all(row.payload and row.payload["line_items"] for row in lines)
     # and a second sync writes nothing at all
     h.reset_requests()
     again = h.sync()
     assert again.status in ("succeeded", "partial")
     assert h.books_writes() == []
+
+
+def _pull(h: SyncHarness) -> Any:
+    import datetime as dt
+
+    from scheduler.finance.zoho import books_client
+    from worker.finance.pull import pull
+
+    books = books_client(h.settings, h.integration)
+    return pull(h.engine, books, h.integration.id, None, full=True, now=dt.datetime.now(dt.UTC), max_reads=1000)
 
 
 KEY = "kRSjdTuoQ36b6JeNS1EPK5sIt9Ew3qwDvhCEtvCtUGs="
