@@ -58,22 +58,50 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], indent: str 
 
 
 # ------------------------------------------------------------------------------------------------ status
+BADGE_CHOICES = ("disabled", "waiting", "in_progress", "failed", "active", "not_synced")
+
+
 @click.command()
 @click.argument("integration", required=False)
+@click.option("--badge", default=None, help=f"Only integrations with this badge ({', '.join(BADGE_CHOICES)}).")
+@click.option("--name", default=None, help="Only integrations whose name contains this (any case).")
+@click.option("--limit", default=None, type=click.IntRange(1, 1000), help="At most N integrations (default: all).")
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(min=0), help="Skip the first N matches.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (keys documented in README).")
 @_ops_errors
-def status(integration: str | None, as_json: bool) -> None:
-    """Per integration and module: badge, last success, next run, open errors."""
+def status(
+    integration: str | None, badge: str | None, name: str | None, limit: int | None, offset: int, as_json: bool
+) -> None:
+    """Per integration and module: badge, last success, next run, open errors; counts per badge first."""
     from scheduler.status import integration_statuses
+    from scheduler.status.listing import BadFilter, integration_page
     from scheduler.status.timefmt import iso
 
-    statuses = integration_statuses(_engine(), integration)
-    if as_json:
-        emit_json({"generated_at": iso(_now()), "integrations": [s.as_json() for s in statuses]})
+    if integration is not None:
+        statuses = integration_statuses(_engine(), integration)
+        if as_json:
+            emit_json({"generated_at": iso(_now()), "integrations": [s.as_json() for s in statuses]})
+            return
+        _print_statuses(statuses)
         return
-    if not statuses:
+    try:
+        page = integration_page(_engine(), badge=badge, name=name, limit=limit, offset=offset)
+    except BadFilter as exc:
+        raise click.BadParameter(str(exc)) from exc
+    if as_json:
+        emit_json(page.as_json())
+        return
+    if not page.total and not page.badge_counts:
         click.echo("no integrations yet; connect one with: bpsync connect")
         return
+    click.echo(page.counts_line())
+    _print_statuses(page.statuses)
+    shown = f"{offset + 1}-{offset + len(page.statuses)}" if page.statuses else "none"
+    more = f"; next: --offset {page.next_offset}" if page.next_offset is not None else ""
+    click.echo(f"showing {shown} of {page.total} matching{more}")
+
+
+def _print_statuses(statuses: Sequence[Any]) -> None:
     for s in statuses:
         i = s.integration
         next_run = display(i.next_run_at) if i.state == "active" else "never (disabled)"

@@ -20,17 +20,24 @@ from scheduler.status import (
     project_summaries,
     sync_history,
 )
-from scheduler.status.timefmt import iso
+from scheduler.status.listing import BadFilter, integration_page
 from scheduler.web import actions
 from scheduler.web.context import web_context
-from scheduler.web.queries import BadRequest, error_id_param, limit_param, module_param
-from shared.clock import utcnow
+from scheduler.web.queries import BadRequest, error_id_param, integration_page_params, limit_param, module_param
 from shared.db.integrations import get_integration
 
 
 def integrations(request: Request) -> Response:
-    statuses = integration_statuses(web_context(request).engine)
-    return JSONResponse({"generated_at": iso(utcnow()), "integrations": [s.as_json() for s in statuses]})
+    params = integration_page_params(request, API_PAGE)
+    try:
+        page = integration_page(web_context(request).engine, **params)
+    except BadFilter as exc:
+        raise BadRequest(str(exc)) from exc
+    return JSONResponse(page.as_json())
+
+
+# integrations per answer unless ?limit= says otherwise (up to 1,000; next_offset pages on)
+API_PAGE = 100
 
 
 def integration(request: Request) -> Response:

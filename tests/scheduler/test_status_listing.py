@@ -4,20 +4,26 @@ Python, for every badge rule; filters by badge and name, badge counts and pages.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 
 import pytest
 import sqlalchemy as sa
 
 from scheduler.status import integration_statuses
+from scheduler.status.badges import URGENCY
 from scheduler.status.listing import BadFilter, integration_page
 from shared.clock import utcnow
+from shared.config import get_settings, load_settings
+from shared.crypto import new_key
 from shared.db import engine as dbe
 from shared.db import module_states
 from shared.db.integrations import create_integration, update_integration
 from shared.db.schema import module_runs, sync_runs
 
 NOW = utcnow()
-SOON, PAST = NOW + dt.timedelta(minutes=3), NOW - dt.timedelta(minutes=3)
+# far enough that the API and CLI tests, which read at their own time, see the same badges
+SOON, PAST = NOW + dt.timedelta(hours=6), NOW - dt.timedelta(minutes=3)
 
 # name -> (integration values, {module: module run values} of one run, its status); one integration each
 SCENARIOS: dict[str, tuple[dict, dict, str]] = {
@@ -43,15 +49,13 @@ SCENARIOS: dict[str, tuple[dict, dict, str]] = {
 }
 
 
-@pytest.fixture(params=["postgres", "sqlite"])
-def engine(request):
-    from shared.config import load_settings
-    from shared.crypto import new_key
+KEY = new_key()
 
-    url = request.getfixturevalue("pg_migrated_url" if request.param == "postgres" else "sqlite_migrated_url")
+
+def seed(url: str) -> sa.Engine:
     dbe.upgrade(url)
     engine = dbe.make_engine(url)
-    settings = load_settings(secret_key=new_key())
+    settings = load_settings(secret_key=KEY)
     for n, (name, (values, modules, run_status)) in enumerate(SCENARIOS.items()):
         iid = create_integration(
             engine, settings, name=name, organization_id=str(n), portal_id="p", credentials={"x": 1}
@@ -74,6 +78,11 @@ def engine(request):
                 )
             module_states.rebuild(conn, iid)
     return engine
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def engine(request):
+    return seed(request.getfixturevalue("pg_migrated_url" if request.param == "postgres" else "sqlite_migrated_url"))
 
 
 def test_the_sql_badge_of_every_rule_equals_the_status_badge(engine):
@@ -127,3 +136,77 @@ def test_pages_filters_and_bad_parameters(engine):
     assert keys == {"generated_at", "integrations", "total", "offset", "limit", "next_offset", "badge_counts"}
     with engine.connect() as conn:  # nothing above wrote
         assert conn.execute(sa.select(sa.func.count()).select_from(sync_runs)).scalar() == len(SCENARIOS) - 1
+
+
+# ------------------------------------------------------------------------------------------------ API, page, CLI
+TOKEN = "listing-test-token-0123456789abcdef"
+
+
+@pytest.fixture
+def listing_url(sqlite_migrated_url) -> str:
+    seed(sqlite_migrated_url)
+    return sqlite_migrated_url
+
+
+def test_the_api_pages_and_filters(listing_url):
+    from starlette.testclient import TestClient
+
+    from scheduler.web.app import create_web_app
+
+    settings = load_settings(database_url=listing_url, secret_key=KEY, web_token=TOKEN)
+    with TestClient(create_web_app(settings), headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        first = client.get("/api/integrations?limit=4").json()
+        assert [i["name"] for i in first["integrations"]] == list(SCENARIOS)[:4]
+        assert (first["total"], first["offset"], first["limit"], first["next_offset"]) == (len(SCENARIOS), 0, 4, 4)
+        assert first["badge_counts"]["failed"] == 2 and set(first["badge_counts"]) == set(URGENCY)
+        rest = client.get(f"/api/integrations?limit=4&offset={first['next_offset']}").json()
+        assert [i["name"] for i in rest["integrations"]] == list(SCENARIOS)[4:8]
+        failed = client.get("/api/integrations?badge=failed").json()
+        assert [i["name"] for i in failed["integrations"]] == ["failed", "skipped"]
+        assert all(i["badge_state"] == "failed" for i in failed["integrations"])
+        named = client.get("/api/integrations", params={"name": "PAUSE", "badge": "Sync in Progress"}).json()
+        assert [i["name"] for i in named["integrations"]] == ["pause-over"]
+        assert len(client.get("/api/integrations").json()["integrations"]) == len(SCENARIOS)  # within the default
+        for bad in ("badge=nope", "limit=0", "limit=abc", "offset=-1", "offset=x"):
+            answer = client.get(f"/api/integrations?{bad}")
+            assert answer.status_code == 400 and answer.json()["error"], bad
+
+        page = client.get("/integrations?badge=failed")
+        assert page.status_code == 200
+        counts = re.sub(r"<[^>]+>", "", page.text.split('id="badge-counts">')[1].split("</p>")[0])
+        assert counts.startswith("1 Disabled, 3 Waiting for API quota, 5 Sync in Progress, 2 Failed")
+        assert 'href="/integrations?badge=failed">2 Failed</a>' in page.text  # each count filters the list
+        assert ">failed<" in page.text and ">skipped<" in page.text and ">active<" not in page.text
+        paged = client.get("/integrations?limit=4&offset=4")
+        assert 'rel="next" href="/integrations?offset=8"' in paged.text and 'rel="prev"' in paged.text
+        assert client.get("/integrations?badge=nope").status_code == 400
+
+
+def invoke(url: str, *args: str):
+    from click.testing import CliRunner
+
+    from scheduler.cli import main
+
+    env = {"BPSYNC_DATABASE_URL": url, "BPSYNC_SECRET_KEY": KEY, "BPSYNC_BROKER_URL": "memory://"}
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(main, ["status", *args], env=env, catch_exceptions=False)
+    finally:
+        get_settings.cache_clear()
+
+
+def test_bpsync_status_pages_and_filters(listing_url):
+    out = invoke(listing_url, "--badge", "failed")
+    assert out.exit_code == 0, out.output
+    assert out.output.startswith("1 Disabled, 3 Waiting for API quota, 5 Sync in Progress, 2 Failed")
+    assert "failed (#" in out.output and "skipped (#" in out.output and "active (#" not in out.output
+    data = json.loads(invoke(listing_url, "--json", "--limit", "3", "--offset", "3", "--name", "a").output)
+    named = [n for n in SCENARIOS if "a" in n]
+    assert [i["name"] for i in data["integrations"]] == named[3:6]
+    assert (data["total"], data["next_offset"]) == (len(named), 6)
+    everything = json.loads(invoke(listing_url, "--json").output)
+    assert len(everything["integrations"]) == len(SCENARIOS) and everything["next_offset"] is None
+    one = json.loads(invoke(listing_url, "failed", "--json").output)
+    assert [i["name"] for i in one["integrations"]] == ["failed"]
+    bad = invoke(listing_url, "--badge", "nope")
+    assert bad.exit_code == 2 and "unknown badge 'nope'" in bad.output
