@@ -1,7 +1,8 @@
 """The web app (``bpsync web``): status pages, JSON API under /api, /metrics, webhook receiver.
 
-Every route except /healthz, /login and the webhook receivers (/webhooks/..., authorized by the integration's
-own webhook token) requires the configured token (``Authorization: Bearer
+Every route except /healthz, /login, the webhook receivers (/webhooks/..., authorized by the integration's
+own webhook token) and Zoho's redirect back to the Connect flow (/connect/callback, authorized by its sealed state)
+requires the configured token (``Authorization: Bearer
 <BPSYNC_WEB_TOKEN>``, the ``token`` cookie set by /login, or a ``token`` query parameter); a missing or wrong
 token is a 401 (browsers get the sign-in form with it).
 """
