@@ -122,7 +122,7 @@ def describe_link(
             return f"matched by name, e-mail broke a tie between {same_name}"
         return BY_NAME
     if shared_mailbox:
-        return "linked by e-mail alone, by an earlier version's rule (the names differ)"
+        return "linked by e-mail alone by an earlier version's rule; the names differ"
     return "linked while the names matched (one side was renamed since)"
 
 

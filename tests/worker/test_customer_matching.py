@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from sandbox.generator import credentials
+from sandbox.world import Contact
 from scheduler.cli import main
 from shared.clock import utcnow
 from shared.config import get_settings
@@ -91,10 +92,25 @@ def cli(monkeypatch):
     return invoke
 
 
+def _add_customer(h: SyncHarness, name: str, email: str) -> str:
+    world = h.sandbox.world
+    org = credentials(world)["organization_id"]
+    with world.lock:
+        usd = next(c for c in world.currencies.values() if c.organization_id == org and c.currency_code == "USD")
+        contact = Contact(world.books_id(), org, name, name, currency_id=usd.currency_id, email=email)
+        world.contacts[contact.contact_id] = contact
+    return contact.contact_id
+
+
 def test_sister_companies_sharing_a_mailbox_each_get_their_own_customer(sandbox_factory, pg_migrated_url, redis_url):
     sandbox = sandbox_factory(seed=SEED)
     with sync_harness(sandbox, pg_migrated_url, broker_url=redis_url) as h:
+        # two spellings of "Cedar Ventures Ltd" (USD, ap@cedar.example), neither exact: the mailbox breaks the tie
+        _add_customer(h, "Cedar Ventures", "billing@cedar.example")
+        cedar = _add_customer(h, "CEDAR Ventures Ltd.", "AP@cedar.example")
         assert h.sync().status == "partial"  # the seeded awkward cases fail on purpose
+        assert _linked(h)[_client(h, "Cedar Ventures Ltd").id] == cedar
+        assert _books_project(h, "Training Program 0012").customer_id == cedar
         linked, world = _linked(h), h.sandbox.world
         contacts = world.contacts
         shared = world.awkward["shared_mailbox_clients"]

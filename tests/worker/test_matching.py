@@ -111,7 +111,7 @@ def test_an_unusable_twin_leaves_the_other_same_name_customer_a_match_by_name():
         ("Globex Corporation", "ap@g.example", _customer("1", "GLOBEX Corp", "ap@g.example"), False, 2,
          "matched by name, e-mail broke a tie between 2", False),
         ("Xylo Energy GmbH", "ap@xylo.example", _customer("1", "Xylo Analytics GmbH", "AP@xylo.example"), False, 0,
-         "linked by e-mail alone, by an earlier version's rule (the names differ)", True),
+         "linked by e-mail alone by an earlier version's rule; the names differ", True),
         ("Acme Group", "a@acme.example", _customer("1", "Acme Ltd", "b@acme.example"), False, 0,
          "linked while the names matched (one side was renamed since)", False),
     ],
