@@ -145,6 +145,12 @@ class Settings(BaseSettings):
     # Daily runs re-read every month of a project's time logs this often; in between, only months that can have
     # changed (0: every run reads every month).
     timelog_deep_read_days: float = Field(7.0, ge=0)
+    # History retention (shared/db/retention.py, by the beat): finished runs older than this many days are
+    # deleted (0: keep every run), instant polls and webhook runs that wrote nothing after this many hours, but
+    # the newest history_keep_runs module runs of each integration's module are kept whatever their age.
+    history_retention_days: float = Field(90.0, ge=0, le=36500)
+    history_idle_run_hours: float = Field(24.0, gt=0, le=24 * 36500)
+    history_keep_runs: int = Field(20, ge=1, le=100_000)
 
     @field_validator(
         "result_backend",

@@ -59,6 +59,9 @@ BAD_VALUES: dict[str, list[str]] = {
     "instant_poll_quota_share": ["0", "1.5"],
     "transactions_poll_seconds": ["-1", "90000", "nan"],
     "timelog_deep_read_days": ["-1"],
+    "history_retention_days": ["-1", "40000", "nan"],
+    "history_idle_run_hours": ["0", "-1", "nan"],
+    "history_keep_runs": ["0", "-1", "1.5"],
 }
 # Values that are never repeated in an error line.
 SECRETS = {"secret_key": ["notakey"], "web_token": ["two words"], "oauth_client_secret": ["two words"]}

@@ -14,7 +14,7 @@ from celery.exceptions import Retry
 
 from shared.clock import utcnow
 from shared.config import Settings, get_settings
-from shared.db import runs
+from shared.db import retention, runs
 from shared.db.engine import require_schema
 from shared.db.integrations import get_integration, update_integration
 from shared.dispatch import dispatch_due, dispatch_instant_polls, enqueue_module, sweep
@@ -155,4 +155,6 @@ def tick(self: Task[..., dict[str, list[int]]]) -> dict[str, list[int]]:
         "resumed": sweep(engine, self.app, settings),
         "transactions": dispatch_transaction_polls(engine, self.app, settings),
         "finance_requests": sweep_finance_requests(engine, self.app, settings),
+        # last, so a sync is never dispatched later for it; a few short batches, the next tick goes on
+        "pruned": [retention.prune(engine, retention.policy_of(settings))],
     }
