@@ -97,7 +97,7 @@ def match_by_name(
 
 def _why_created(name: str, named: list[Contact], counterparts: Mapping[str, Collection[str]]) -> str:
     if not named:
-        return f"{CREATED} (no Books customer has this name)"
+        return f"{CREATED}: no Books customer has this name"
     taken = "; ".join(
         f"'{c.contact_name}' is already the customer of "
         + ", ".join(f"'{n}'" for n in sorted(counterparts[c.contact_id]) if not same_company(n, name))

@@ -54,7 +54,7 @@ def test_the_one_same_name_customer_is_linked_by_name_whatever_its_email():
 def test_no_same_name_customer_means_a_new_one_even_when_a_customer_shares_the_mailbox():
     # the product used to link this client to the sister company's customer by its accounts mailbox
     match = match_by_name("Xylo Energy GmbH", "ap@xylo.example", [], {})
-    assert match.contact is None and match.how == "created by this integration (no Books customer has this name)"
+    assert match.contact is None and match.how == "created by this integration: no Books customer has this name"
 
 
 def test_email_breaks_a_tie_between_same_name_customers_and_says_so():

@@ -181,8 +181,8 @@ def _payload(ctx: SyncContext, record: Record) -> dict[str, Any]:
             raise ProblemError(
                 Problem(
                     "currency_not_enabled",
-                    f"Client '{record.name}' needs a new Books customer ({_how_created(ctx, record)}) in {currency}, "
-                    "which is not enabled in Zoho Books.",
+                    f"Client '{record.name}' uses {currency}, which is not enabled in Zoho Books; its customer would "
+                    f"be {_how_created(ctx, record)}.",
                     f"Add {currency} under Settings > Currencies in Zoho Books, or change the client's currency.",
                 )
             )
