@@ -8,8 +8,10 @@ it is sent only when a test asks.
 
 A fault matches requests by API (``"projects"``, ``"books"``, ``"accounts"`` or ``"*"``), optionally a path
 (a route template such as ``/restapi/portal/{portal_id}/projects/``, or a prefix of the template or of the
-raw path) and a method. It fires for every match, for a ``rate`` fraction of them (seeded, so a run is
-repeatable), for the first ``count`` matches, or for ``duration_s`` seconds of the sandbox clock.
+raw path), a method and, for Books, an ``organization_id`` (the query parameter every Books call carries: one
+tenant of a shared sandbox throttled, the other served). It fires for every match, for a ``rate`` fraction of
+them (seeded, so a run is repeatable), for the first ``count`` matches, or for ``duration_s`` seconds of the
+sandbox clock.
 
     book.add({"api": "books", "kind": "error5xx", "status": 503, "count": 3})
 
@@ -35,6 +37,7 @@ class Fault:
     api: str = "*"
     path: str | None = None
     method: str | None = None
+    organization_id: str | None = None  # Books only: requests naming this organization
     rate: float = 1.0
     count: int | None = None  # fires left; None = unlimited
     status: int = 500
@@ -43,10 +46,12 @@ class Fault:
     retry_after_s: int | None = None  # kind 429: the Retry-After header's delay (none sent when None)
     fired: int = 0
 
-    def matches(self, api: str, method: str, template: str, raw_path: str) -> bool:
+    def matches(self, api: str, method: str, template: str, raw_path: str, organization_id: str = "") -> bool:
         if self.api not in ("*", api):
             return False
         if self.method and self.method.upper() != method:
+            return False
+        if self.organization_id and self.organization_id != organization_id:
             return False
         return not self.path or template.startswith(self.path) or raw_path.startswith(self.path)
 
@@ -81,6 +86,7 @@ def parse_fault(fault_id: int, spec: dict[str, Any], now: float) -> Fault:
         api=api,
         path=spec.get("path") or None,
         method=(spec.get("method") or None) and str(spec["method"]).upper(),
+        organization_id=str(spec["organization_id"]) if spec.get("organization_id") else None,
         rate=rate,
         count=None if count is None else int(count),
         status=status,
@@ -115,13 +121,15 @@ class FaultBook:
             self._expire(now)
             return [f.to_json() for f in self._faults]
 
-    def pick(self, api: str, method: str, template: str, raw_path: str, now: float) -> tuple[int, Fault | None]:
+    def pick(
+        self, api: str, method: str, template: str, raw_path: str, now: float, organization_id: str = ""
+    ) -> tuple[int, Fault | None]:
         """Total added latency (ms) and the fault that decides this request's fate, if any."""
         latency_ms = 0
         with self._lock:
             self._expire(now)
             for fault in self._faults:
-                if not fault.matches(api, method, template, raw_path) or not self._fires(fault):
+                if not fault.matches(api, method, template, raw_path, organization_id) or not self._fires(fault):
                     continue
                 if fault.kind == "latency":
                     latency_ms += fault.latency_ms

@@ -67,7 +67,8 @@ class SandboxMiddleware:
         send = _counting_statuses(send, api, state.counter)
 
         world = state.world
-        latency_ms, fault = state.faults.pick(api, method, template, scope["path"], world.clock())
+        org_id = QueryParams(scope.get("query_string", b"")).get("organization_id", "")
+        latency_ms, fault = state.faults.pick(api, method, template, scope["path"], world.clock(), org_id)
         if latency_ms:
             await asyncio.sleep(latency_ms / 1000)
         if fault is not None:

@@ -74,6 +74,15 @@ def test_429_fault_can_say_when_to_come_back(platform):
     assert "Retry-After" not in client.books().headers  # Zoho documents none: only sent when asked for
 
 
+def test_organization_id_throttles_one_books_organization_and_serves_the_others(platform):
+    client = platform()
+    _fault(client, api="books", kind="429", organization_id="111222333", retry_after_s=1)
+    throttled = client.books(params={"organization_id": "111222333"})
+    assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "1"
+    assert client.books().status_code == 200  # another organization of the same sandbox
+    assert client.projects().status_code == 200
+
+
 def test_429_with_retry_after_at_a_rate(platform):
     client = platform()
     _fault(client, api="books", kind="429", retry_after_s=1, rate=0.05)
