@@ -9,6 +9,7 @@ or a pending link that makes the module look the record up before creating it), 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections import Counter
@@ -19,6 +20,7 @@ from shared.db import links, runs, sync_errors
 from shared.db.sync_errors import Problem
 from shared.zoho.errors import FatalError, NotFound, ValidationFailed
 from worker.modules.base import ProblemError, Record, SyncContext, SyncModule, slice_links
+from worker.page_batch import PageBatch, open_errors
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +44,10 @@ def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int) -> SliceR
         page = module.pages(ctx, cursor)
         counts: Counter[str] = Counter()
         done = skip
+        batch = PageBatch.read(ctx, module, page.items[skip:])
         try:
             for source in page.items[skip:]:
-                counter = sync_record(ctx, module, module.to_record(ctx, source))
+                counter = sync_record(ctx, module, module.to_record(ctx, source), batch)
                 if counter is not None:
                     counts[counter] += 1
                 done += 1
@@ -55,6 +58,7 @@ def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int) -> SliceR
                 # allows (the projects module calls Zoho per record) must still finish, slice after slice.
                 with ctx.engine.begin() as conn:
                     counts["fetched"] += done - skip
+                    batch.write(conn)
                     runs.checkpoint(
                         conn,
                         ctx.module_run,
@@ -66,6 +70,9 @@ def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int) -> SliceR
         counts["fetched"] += len(page.items) - skip
         cursor, skip = page.next_cursor, 0
         with ctx.engine.begin() as conn:
+            # the page's deferred writes, its counts and the cursor after it commit together (fenced), so a
+            # crash before this leaves none of them and the page runs again
+            batch.write(conn)
             # progress made: the give-up count is about modules that stopped moving
             runs.checkpoint(conn, ctx.module_run, cursor, dict(counts), ctx.settings.module_lease_seconds)
         lease.kept()
@@ -102,13 +109,16 @@ class LeaseKeeper:
         self.last = time.monotonic()
 
 
-def sync_record(ctx: SyncContext, module: SyncModule, record: Record) -> str | None:
-    """Sync one record; returns the page counter it lands in, or None when its write already counted it."""
+def sync_record(ctx: SyncContext, module: SyncModule, record: Record, batch: PageBatch) -> str | None:
+    """Sync one record; returns the page counter it lands in, or None when its write already counted it.
+
+    What needs no Books create (a refreshed fingerprint, a resolved error) is left in ``batch`` for the page's
+    checkpoint transaction; a create writes its pending link before the POST and its link after it, as ever.
+    """
     iid = ctx.integration.id
     if record.skip:
-        return _retire(ctx, module, record) if module.retire else "skipped"
-    with ctx.engine.connect() as conn:
-        link = links.get_link(conn, iid, module.entity_type, record.projects_id)
+        return _retire(ctx, module, record, batch) if module.retire else "skipped"
+    link = batch.link(record.projects_id)
     parent_books_id = None
     if record.parent is not None:
         parent_type, parent_id = record.parent
@@ -125,15 +135,14 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record) -> str | N
     try:
         if link is not None and not link.pending:
             if link.fingerprint == links.fingerprint(fields):
-                _resolve(ctx, module, record)
+                batch.resolve(module, record)
                 # written (and counted) by this very module run before a crash made the page run again
                 return None if link.module_run_id == ctx.module_run.id else "unchanged"
             module.update(ctx, record, str(link.books_id), parent_books_id)
-            with ctx.engine.begin() as conn:
-                links.refresh(conn, link.id, fields, module_run_id=ctx.module_run.id)
-                runs.add_counts(conn, ctx.module_run, {"updated": 1}, progress=True)
-            _resolve(ctx, module, record)
-            return None
+            # an update is repeatable (the same PUT again): its link and count wait for the page's checkpoint
+            batch.refreshed(ctx, link, fields)
+            batch.resolve(module, record)
+            return "updated"
         if link is None:
             with ctx.engine.begin() as conn:
                 link = links.put_pending(
@@ -144,6 +153,7 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record) -> str | N
                     parent_projects_id=record.parent[1] if record.parent else None,
                 )
             ctx.link = link
+            batch.links[record.projects_id] = link
         # an intent on the pending link means an earlier attempt got as far as the Books POST: what is found
         # now is the record that attempt created (counted as created), not a record adopted by a match rule
         posted_before = bool(link.attributes)
@@ -153,7 +163,14 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record) -> str | N
         with ctx.engine.begin() as conn:
             links.complete(conn, link.id, books_id, fields, module_run_id=ctx.module_run.id)
             runs.add_counts(conn, ctx.module_run, {counter: 1}, progress=True)
-        _resolve(ctx, module, record)
+        batch.links[record.projects_id] = dataclasses.replace(
+            link,
+            books_id=books_id,
+            state="linked",
+            fingerprint=links.fingerprint(fields),
+            module_run_id=ctx.module_run.id,
+        )
+        batch.resolve(module, record)
         return None
     except (ValidationFailed, NotFound) as exc:
         _fail(ctx, module, record, Problem("books_rejected", exc.message, exc.hint))
@@ -208,11 +225,10 @@ def _parents(ctx: SyncContext, entity_type: str) -> tuple[dict[str, str], dict[s
     return ctx.remember(f"parents:{entity_type}", load)
 
 
-def _retire(ctx: SyncContext, module: SyncModule, record: Record) -> str | None:
+def _retire(ctx: SyncContext, module: SyncModule, record: Record, batch: PageBatch) -> str | None:
     """A skipped record whose earlier sync must be undone (the module decides what that means in Books)."""
     assert module.retire is not None
-    with ctx.engine.connect() as conn:
-        link = links.get_link(conn, ctx.integration.id, module.entity_type, record.projects_id)
+    link = batch.link(record.projects_id)
     ctx.link = link
     try:
         module.retire(ctx, record, link)
@@ -225,7 +241,8 @@ def _retire(ctx: SyncContext, module: SyncModule, record: Record) -> str | None:
     if link is not None:
         with ctx.engine.begin() as conn:
             links.remove(conn, link.id)
-    _resolve(ctx, module, record)  # e.g. a blocked log that is no longer billable is no longer a problem
+        batch.links.pop(record.projects_id, None)
+    batch.resolve(module, record)  # e.g. a blocked log that is no longer billable is no longer a problem
     return "skipped"
 
 
@@ -246,24 +263,6 @@ def _fail(ctx: SyncContext, module: SyncModule, record: Record, problem: Problem
         )
         if not counted:  # a page re-read after a crash meets the same failure again: it counts once
             runs.add_counts(conn, ctx.module_run, {counter: 1})
-    _open_errors(ctx, module.entity_type).add(record.projects_id)
+    open_errors(ctx, module.entity_type).add(record.projects_id)
     log.info("%s %s %s: %s", module.name, record.projects_id, counter, problem.reason_code)
     return None
-
-
-def _resolve(ctx: SyncContext, module: SyncModule, record: Record) -> None:
-    # Most records never failed: look the open errors up once per slice instead of a write per record.
-    # Errors recorded during this slice are added to the same set by _fail.
-    if record.projects_id not in _open_errors(ctx, module.entity_type):
-        return
-    with ctx.engine.begin() as conn:
-        sync_errors.resolve(conn, ctx.integration.id, module.entity_type, record.projects_id)
-    _open_errors(ctx, module.entity_type).discard(record.projects_id)
-
-
-def _open_errors(ctx: SyncContext, entity_type: str) -> set[str]:
-    def load() -> set[str]:
-        with ctx.engine.connect() as conn:
-            return set(sync_errors.open_error_ids(conn, ctx.integration.id, entity_type))
-
-    return ctx.remember(f"open_errors:{entity_type}", load)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +73,36 @@ def links_under(conn: sa.Connection, integration_id: int, entity_type: str, pare
         )
     )
     return [_link(r) for r in rows]
+
+
+def links_for(
+    conn: sa.Connection, integration_id: int, entity_type: str, projects_ids: Collection[str]
+) -> dict[str, Link]:
+    """The links of these Projects records (one query for a whole source page; absent ids have none)."""
+    if not projects_ids:
+        return {}
+    rows = conn.execute(
+        sa.select(entity_links).where(
+            entity_links.c.integration_id == integration_id,
+            entity_links.c.entity_type == entity_type,
+            entity_links.c.projects_id.in_(sorted(set(projects_ids))),
+        )
+    )
+    return {r.projects_id: _link(r) for r in rows}
+
+
+def any_linked(conn: sa.Connection, integration_id: int, entity_type: str) -> bool:
+    """Whether any record of ``entity_type`` is linked to Books (not just pending)."""
+    row = conn.execute(
+        sa.select(entity_links.c.id)
+        .where(
+            entity_links.c.integration_id == integration_id,
+            entity_links.c.entity_type == entity_type,
+            entity_links.c.books_id.is_not(None),
+        )
+        .limit(1)
+    ).first()
+    return row is not None
 
 
 def get_link(conn: sa.Connection, integration_id: int, entity_type: str, projects_id: str) -> Link | None:
@@ -153,6 +184,18 @@ def refresh(conn: sa.Connection, link_id: int, fields: dict[str, Any], *, module
         entity_links.update()
         .where(entity_links.c.id == link_id)
         .values(fingerprint=fingerprint(fields), last_synced_at=utcnow(), module_run_id=module_run_id)
+    )
+
+
+def refresh_many(conn: sa.Connection, fingerprints: dict[int, str], *, module_run_id: int | None = None) -> None:
+    """``refresh`` for several links in one statement: link id -> fingerprint of what was written."""
+    if not fingerprints:
+        return
+    conn.execute(
+        entity_links.update()
+        .where(entity_links.c.id == sa.bindparam("link_id"))
+        .values(fingerprint=sa.bindparam("new_fingerprint"), last_synced_at=utcnow(), module_run_id=module_run_id),
+        [{"link_id": k, "new_fingerprint": v} for k, v in fingerprints.items()],
     )
 
 

@@ -1,0 +1,95 @@
+"""One source page's database work, batched: its links read in one query, its repeatable outcomes written with
+the page's checkpoint.
+
+A sync used to cost several transactions per record (a link lookup, then a write per outcome), most of its wall
+time waiting on Postgres. A page now reads the links of all its records at once and decides in memory; what is
+safe to redo after a crash (an update's new fingerprint, a resolved error) is written in the transaction that
+commits the page's counts and cursor. Creates are not deferred: the pending link is committed before the Books
+POST and the link right after it, so a crash can never create a Books record twice (see engine.sync_record).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from shared.db import links, sync_errors
+from shared.db.links import Link
+from worker.modules.base import Record, SyncContext, SyncModule
+
+
+def source_key(item: Any) -> str | None:
+    """The Projects id of a source item, guessed before the module maps it: a page's links are read by these.
+
+    Items are records with an ``id`` or (parent id, record) pairs. A wrong or missing guess only costs a lookup of
+    that one record (PageBatch.link), never a wrong answer.
+    """
+    target = item[-1] if isinstance(item, tuple) and item else item
+    value = getattr(target, "id", None)
+    return str(value) if isinstance(value, str | int) else None
+
+
+@dataclass
+class PageBatch:
+    ctx: SyncContext
+    entity_type: str
+    keys: set[str]  # the ids whose links were read (absent from ``links``: no link)
+    links: dict[str, Link]
+    fingerprints: dict[int, str] = field(default_factory=dict)  # link id -> fingerprint of an update written
+    resolved: list[str] = field(default_factory=list)  # records whose open error the page resolves
+
+    @classmethod
+    def read(cls, ctx: SyncContext, module: SyncModule, items: Sequence[Any]) -> PageBatch:
+        keys = {key for key in map(source_key, items) if key is not None}
+        found: dict[str, Link] = {}
+        if keys:
+            with ctx.engine.connect() as conn:
+                found = links.links_for(conn, ctx.integration.id, module.entity_type, keys)
+        return cls(ctx, module.entity_type, keys, found)
+
+    def link(self, projects_id: str) -> Link | None:
+        if projects_id in self.keys:
+            return self.links.get(projects_id)
+        with self.ctx.engine.connect() as conn:  # a record the page's guess did not name
+            link = links.get_link(conn, self.ctx.integration.id, self.entity_type, projects_id)
+        self.keys.add(projects_id)
+        if link is not None:
+            self.links[projects_id] = link
+        return link
+
+    def refreshed(self, ctx: SyncContext, link: Link, fields: dict[str, Any]) -> None:
+        """Books took the update: the link's new fingerprint is written with the page."""
+        fingerprint = links.fingerprint(fields)
+        self.fingerprints[link.id] = fingerprint
+        self.links[link.projects_id] = dataclasses.replace(
+            link, fingerprint=fingerprint, module_run_id=ctx.module_run.id
+        )
+
+    def resolve(self, module: SyncModule, record: Record) -> None:
+        """The record synced: its open error (if any) is resolved with the page."""
+        errors = open_errors(self.ctx, module.entity_type)
+        if record.projects_id in errors:
+            errors.discard(record.projects_id)
+            self.resolved.append(record.projects_id)
+
+    def write(self, conn: sa.Connection) -> None:
+        """In the caller's (fenced checkpoint) transaction; what was written is not written again."""
+        links.refresh_many(conn, self.fingerprints, module_run_id=self.ctx.module_run.id)
+        for projects_id in self.resolved:
+            sync_errors.resolve(conn, self.ctx.integration.id, self.entity_type, projects_id)
+        self.fingerprints, self.resolved = {}, []
+
+
+def open_errors(ctx: SyncContext, entity_type: str) -> set[str]:
+    """Open errors of an entity type, read once per slice: most records never failed, so checking this set spares a
+    write per record. Errors recorded during the slice are added to it (engine._fail)."""
+
+    def load() -> set[str]:
+        with ctx.engine.connect() as conn:
+            return set(sync_errors.open_error_ids(conn, ctx.integration.id, entity_type))
+
+    return ctx.remember(f"open_errors:{entity_type}", load)
