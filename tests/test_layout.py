@@ -17,6 +17,7 @@ SIDES = ("worker", "scheduler")
 # shared modules only one side uses, kept in shared on purpose
 ONE_SIDED = {
     "shared.db.timelog_scans": "a query module of shared/db, beside the schema and migration of its table",
+    "shared.db.retention": "deletes shared/db's run tables beside their upkeep (module_states); the beat runs it",
 }
 
 # the only product modules that may import the emulators: they start them for `bpsync demo` and `bpsync sandbox`
