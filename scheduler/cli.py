@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from importlib.metadata import version as dist_version
 from typing import Literal
 
 import click
@@ -14,16 +13,12 @@ from scheduler.cli_support import emit_json, friendly_errors, settings
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(dist_version("books-projects-sync"), prog_name="bpsync")
+# the version is looked up only when asked for; command modules import heavy libraries inside their commands,
+# so every command starts fast (tests/scheduler/test_startup.py)
+@click.version_option(package_name="books-projects-sync", prog_name="bpsync")
 def main() -> None:
     """Keep Zoho Projects and Zoho Books in sync."""
-    from contextlib import suppress
-
-    from shared.config import ConfigError
-    from shared.logging import configure_logging
-
-    with suppress(ConfigError):  # the command itself reports a bad setting in one line
-        configure_logging(settings())
+    # logging is set up by the first settings() of the command that runs (scheduler/cli_support.py)
 
 
 @main.group()
@@ -150,7 +145,13 @@ def sandbox(
     host: str, port: int, seed: int, size: Literal["tiny", "small", "large"], rate_limits: str, legacy: bool
 ) -> None:
     """Serve the Zoho emulators (accounts, Projects, Books) on one port; point the BPSYNC_*_URL settings at it."""
+    from contextlib import suppress
+
     from sandbox.server import serve
+    from shared.config import ConfigError
+
+    with suppress(ConfigError):  # logging as configured; the sandbox needs no other setting
+        settings()
 
     serve(host=host, port=port, seed=seed, size=size, rate_limits=rate_limits, legacy=legacy)
 

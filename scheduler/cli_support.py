@@ -1,4 +1,9 @@
-"""What every bpsync command shares: settings, one-line admin errors, JSON output."""
+"""What every bpsync command shares: settings, one-line admin errors, JSON output.
+
+Imported by every command module when ``bpsync`` starts, so it imports nothing heavy (pydantic, SQLAlchemy,
+alembic, requests): those load inside the command that runs, and ``bpsync --version`` starts fast
+(tests/scheduler/test_startup.py keeps it so).
+"""
 
 from __future__ import annotations
 
@@ -6,24 +11,29 @@ import json
 import sys
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from alembic.util import CommandError
 
-from scheduler.zoho_failures import one_shot_failure
-from shared.config import ConfigError, Settings, get_settings
-from shared.crypto import CredentialsError
-from shared.db.engine import SchemaNotReady
-from shared.db.integrations import IntegrationNotFound
-from shared.modules import UnknownModule
-from shared.zoho.errors import ZohoError
-
-# CommandError: alembic's "Can't locate revision 'x'" and the like (bpsync db upgrade/downgrade)
-ADMIN_ERRORS = (ConfigError, SchemaNotReady, CredentialsError, IntegrationNotFound, UnknownModule, CommandError)
+if TYPE_CHECKING:
+    from shared.config import Settings
 
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
+
+
+def admin_errors() -> tuple[type[Exception], ...]:
+    """Errors an admin fixes (a setting, the schema, a name): one line and exit 2."""
+    from alembic.util import CommandError
+
+    from shared.config import ConfigError
+    from shared.crypto import CredentialsError
+    from shared.db.engine import SchemaNotReady
+    from shared.db.integrations import IntegrationNotFound
+    from shared.modules import UnknownModule
+
+    # CommandError: alembic's "Can't locate revision 'x'" and the like (bpsync db upgrade/downgrade)
+    return (ConfigError, SchemaNotReady, CredentialsError, IntegrationNotFound, UnknownModule, CommandError)
 
 
 def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -33,19 +43,38 @@ def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except ADMIN_ERRORS as exc:
-            message = exc.args[0] if isinstance(exc, LookupError) and exc.args else exc
-            click.echo(f"error: {message}", err=True)
-            sys.exit(EXIT_CONFIG)
-        except ZohoError as exc:  # Zoho failed or is unreachable while the command asked it (customers, finance)
-            click.echo(f"error: Zoho did not answer: {one_shot_failure(exc, settings())}", err=True)
-            sys.exit(EXIT_FAILED)
+        except Exception as exc:
+            if isinstance(exc, admin_errors()):
+                message = exc.args[0] if isinstance(exc, LookupError) and exc.args else exc
+                click.echo(f"error: {message}", err=True)
+                sys.exit(EXIT_CONFIG)
+            from shared.zoho.errors import ZohoError
+
+            if isinstance(exc, ZohoError):  # Zoho failed or is unreachable while the command asked it (finance)
+                from scheduler.zoho_failures import one_shot_failure
+
+                click.echo(f"error: Zoho did not answer: {one_shot_failure(exc, settings())}", err=True)
+                sys.exit(EXIT_FAILED)
+            raise
 
     return wrapper
 
 
+_logging_for: list[Settings] = []  # the settings logging was configured with (a new object: a new configuration)
+
+
 def settings() -> Settings:
-    return get_settings()
+    """The settings (a bad one raises ConfigError, reported in one line); the first call of a command also sets
+    up logging with them, here rather than when bpsync starts, which loads no settings library for --help."""
+    from shared.config import get_settings
+
+    conf = get_settings()
+    if not _logging_for or _logging_for[0] is not conf:
+        from shared.logging import configure_logging
+
+        configure_logging(conf)
+        _logging_for[:] = [conf]
+    return conf
 
 
 def emit_json(data: Any) -> None:

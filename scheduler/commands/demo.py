@@ -24,16 +24,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-import sqlalchemy as sa
 
 from scheduler.cli_support import friendly_errors
-from shared.config import Settings, load_settings
-from shared.db.schema import entity_links
-from shared.logging import configure_logging
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
     from rich.console import Console
 
+    from shared.config import Settings
     from shared.db.integrations import Integration
 
 DEMO_NAME = "demo"
@@ -44,6 +42,7 @@ FAST_WINDOWS = {"books_window_seconds": 1.0, "projects_window_seconds": 2.0}
 
 
 def demo_settings(workdir: Path, sandbox_url: str) -> Settings:
+    from shared.config import load_settings
     from shared.crypto import new_key
 
     return load_settings(
@@ -89,6 +88,8 @@ def demo_command(once: bool, port: int) -> None:
         stack.callback(sandbox.stop)
         reset_embedded_state()  # tokens and limiter windows of an earlier demo in this process mean nothing here
         conf = demo_settings(workdir, sandbox.base_url)
+        from shared.logging import configure_logging
+
         configure_logging(conf, level="WARNING")
         console.rule("[bold]books-projects-sync demo")
         console.print(f"sandbox (Zoho accounts, Projects, Books; 'tiny' world) at {sandbox.base_url}")
@@ -174,6 +175,9 @@ def make_change(
 ) -> tuple[dict[tuple[str, str], int], str]:
     """Rename one synced task (and, with the timesheets module, log approved time on it); what should sync, and
     the task's project (the Finance step invoices that time)."""
+    import sqlalchemy as sa
+
+    from shared.db.schema import entity_links
     from shared.modules import MODULE_ORDER
 
     with engine.connect() as conn:

@@ -16,8 +16,6 @@ from typing import Any
 import click
 
 from scheduler.cli_support import EXIT_CONFIG, emit_json, friendly_errors, settings
-from scheduler.status import SyncErrorNotFound
-from scheduler.status.timefmt import display
 from shared.modules import MODULE_ORDER, PLANNED, UnknownModule
 
 KNOWN_MODULES = (*MODULE_ORDER, *PLANNED)
@@ -42,11 +40,22 @@ def _ops_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except SyncErrorNotFound as exc:
+        except Exception as exc:
+            from scheduler.status import SyncErrorNotFound
+
+            if not isinstance(exc, SyncErrorNotFound):
+                raise
             click.echo(f"error: {exc.args[0]}", err=True)
             sys.exit(EXIT_CONFIG)
 
     return friendly_errors(wrapper)
+
+
+def display(value: Any, empty: str = "-") -> str:
+    # scheduler.status loads SQLAlchemy: only once a command reads the database, not when bpsync starts
+    from scheduler.status.timefmt import display as as_text
+
+    return as_text(value, empty)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]], indent: str = "") -> str:

@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from scheduler.cli_support import EXIT_CONFIG, emit_json, friendly_errors, settings
-from shared.config import Settings
-from shared.logging import configure_logging
 
 if TYPE_CHECKING:
     from scheduler.run_watch import RunOutcome
+    from shared.config import Settings
     from shared.db.integrations import Integration
     from shared.zoho.factory import ZohoCredentials
 
@@ -42,6 +41,8 @@ def fail(message: str, code: int = EXIT_CONFIG) -> NoReturn:
 
 def quiet_logging(conf: Settings) -> None:
     # Interactive commands draw tables on the terminal: only warnings and worse interleave with them.
+    from shared.logging import configure_logging
+
     level = conf.log_level.upper() if conf.log_level.upper() in ("WARNING", "ERROR", "CRITICAL") else "WARNING"
     configure_logging(conf, level=level)
 
