@@ -147,7 +147,9 @@ def _plan_clients(plan: Plan, lists: Lists, customers: dict[str, set[tuple[str, 
             customer_id, customer_name = found[0]
             reason = f"the customer its legacy project(s) bill: {customer_id} '{customer_name}'"
             plan.entries.append(Entry("client", client.id, client.name, ADOPTED, reason, customer_id))
-            plan.links.append(LinkWrite("client", client.id, customer_id))
+            # the evidence is kept on the link: the clients module then never reports it as made by e-mail alone
+            evidence = f"migrated: the customer its legacy project(s) bill ('{customer_name}')"
+            plan.links.append(LinkWrite("client", client.id, customer_id, attributes={"matched_by": evidence}))
         elif found:
             names = ", ".join(f"{cid} '{name}'" for cid, name in found)
             reason = (
