@@ -32,11 +32,12 @@ MODULE_TASK = "bpsync.sync.module"
 TICK_TASK = "bpsync.sync.tick"
 
 
-def enqueue_module(app: Celery, module_run_id: int) -> bool:
+def enqueue_module(app: Celery, module_run_id: int, *, countdown: float | None = None) -> bool:
     """Send one module slice; the integration and module ride along as labels so Flower shows what it is.
 
     The database already says the module is due, so a send that fails (broker down) loses nothing: the module
-    is marked unsent and the next sweep sends it again. Returns whether the message went out.
+    is marked unsent and the next sweep sends it again. Returns whether the message went out. ``countdown``: a
+    few seconds at most (a throttled slice's short wait; Redis redelivers long ETAs after the visibility timeout).
     """
     labels: dict[str, object] = {}
     settings = getattr(app.conf, "bpsync_settings", None)
@@ -49,7 +50,7 @@ def enqueue_module(app: Celery, module_run_id: int) -> bool:
         if row is not None:
             labels = {"integration_id": row.integration_id, "module": row.module}
     try:
-        app.send_task(MODULE_TASK, kwargs={"module_run_id": module_run_id, **labels})
+        app.send_task(MODULE_TASK, kwargs={"module_run_id": module_run_id, **labels}, countdown=countdown)
     except Exception as exc:  # kombu raises OperationalError and friends once its publish retries are spent
         log.warning("could not send module run %s (%s); the next sweep sends it again", module_run_id, exc)
         if engine is not None:

@@ -31,15 +31,28 @@ def _session(integration_id: int, base_urls: tuple[str | None, ...]) -> requests
 
 
 def clients_for(
-    settings: Settings, integration: Integration, metrics: Metrics | None = None
+    settings: Settings, integration: Integration, metrics: Metrics | None = None, *, yield_when_throttled: bool = False
 ) -> tuple[ProjectsClient, BooksClient]:
+    """``yield_when_throttled``: every 429 is raised at once (a sync slice hands its worker back, see factory)."""
     creds = credentials_of(settings, integration)
     redis = shared_redis(settings.shared_redis_url) if settings.shared_redis_url else None
     session = _session(integration.id, (settings.projects_api_url, settings.books_api_url, settings.accounts_url))
     projects = build_projects_client(
-        settings, creds, integration.projects_portal_id, redis=redis, metrics=metrics, session=session
+        settings,
+        creds,
+        integration.projects_portal_id,
+        redis=redis,
+        metrics=metrics,
+        session=session,
+        yield_when_throttled=yield_when_throttled,
     )
     books = build_books_client(
-        settings, creds, integration.books_organization_id, redis=redis, metrics=metrics, session=session
+        settings,
+        creds,
+        integration.books_organization_id,
+        redis=redis,
+        metrics=metrics,
+        session=session,
+        yield_when_throttled=yield_when_throttled,
     )
     return projects, books

@@ -251,6 +251,12 @@ def release(engine: sa.Engine, mr: ModuleRun, *, status: str = "running", error:
         _fenced_update(conn, mr, **values)
 
 
+# Wait reasons: "quota" (Zoho's limit; the tick's sweep enqueues the module when it is over), "retry" (a backoff
+# after a transient failure), THROTTLED (a short 429 wait: the slice already sent itself for ``until`` with a Celery
+# countdown, so the sweep only sends it again when that message went missing).
+THROTTLED = "throttled"
+
+
 def pause(engine: sa.Engine, mr: ModuleRun, until: dt.datetime, reason: str, error: str | None = None) -> None:
     """Give the lease back until ``until``; the beat's tick enqueues the module then (no long Celery ETAs)."""
     values: dict[str, Any] = {

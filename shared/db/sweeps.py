@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from shared.clock import as_utc, utcnow
 from shared.db import module_states
-from shared.db.runs import FINISHED, _advance, _start_waiting, earlier_unfinished, get_module_run
+from shared.db.runs import FINISHED, THROTTLED, _advance, _start_waiting, earlier_unfinished, get_module_run
 from shared.db.schema import module_runs, sync_runs
 
 
@@ -33,7 +33,8 @@ def sweep(conn: sa.Connection, stale_after_seconds: float, max_attempts: int, no
     For the current module of each running run:
     - a lease that lapsed means its worker died (or stalled: fencing stops it): resume at once, one attempt
       more; after ``max_attempts`` lapses without progress the module fails and the run moves on;
-    - a wait (``waiting_until``) that is over: enqueue it (this replaces long Celery ETAs);
+    - a wait (``waiting_until``) that is over: enqueue it (this replaces long Celery ETAs); a short throttled wait
+      already has its message, sent with a countdown: only a lost one is sent again;
     - no lease, no wait and no sign of life for ``stale_after_seconds``: its message was lost (or is stuck behind a
       long queue): send it again; claim_module makes a duplicate harmless, so this costs no attempt.
     Runs whose modules all finished are closed (and their waiting follow-up started); a queued run with no
@@ -91,6 +92,11 @@ def sweep(conn: sa.Connection, stale_after_seconds: float, max_attempts: int, no
             conn.execute(touch.values(attempts=attempts, lease_until=None, heartbeat_at=now))
             out.resume.append(row.id)
         elif waiting_until is not None:
+            # a throttled slice sent itself for waiting_until: that message ends the wait, and a second one from
+            # here would give the tenant two slices in the queue; send one only if it went missing (unsent: no
+            # heartbeat; or not taken stale_after_seconds after it was due)
+            if row.wait_reason == THROTTLED and heartbeat is not None:
+                waiting_until += dt.timedelta(seconds=stale_after_seconds)
             if waiting_until <= now:
                 conn.execute(touch.values(waiting_until=None, wait_reason=None, heartbeat_at=now))
                 out.due.append(row.id)

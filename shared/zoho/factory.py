@@ -3,6 +3,10 @@
 ``redis``: a ``redis.Redis`` shared by all workers for the token cache and the global limiter; ``None`` is
 embedded mode, where one in-process cache and limiter serve every client of the process (so the limits are
 still global to the process). Settings are read with ``getattr`` so a test can pass a plain namespace.
+
+``yield_when_throttled``: for work that shares workers with other tenants (the sync slices, the transactions pull):
+a 429 is raised at once, however short Zoho's wait, so the task can hand its worker back; one-shot commands keep
+sleeping out a short 429 (at most ``BPSYNC_MAX_INLINE_WAIT_SECONDS``).
 """
 
 from __future__ import annotations
@@ -134,6 +138,7 @@ def build_projects_client(
     redis: Any = None,
     session: requests.Session | None = None,
     metrics: Metrics | None = None,
+    yield_when_throttled: bool = False,
 ) -> ProjectsClient:
     session = session or new_session()
     tokens = build_accounts(settings, creds, redis=redis, session=session)
@@ -150,13 +155,14 @@ def build_projects_client(
         base_url=endpoints_for(settings, creds.data_center).projects_api,
         tokens=tokens,
         translate_error=projects_error,
-        limiter=_limiter(settings, redis, limits),
+        limiter=_limiter(settings, redis, limits, yield_when_throttled),
         limit_key=projects_limit_key(creds, tokens),
         session=session,
         timeout=float(getattr(settings, "http_timeout_seconds", 30.0)),
         retry=_retry(settings),
         metrics=metrics,
         max_inline_wait=_max_inline_wait(settings),
+        wait_out_throttling=not yield_when_throttled,
     )
     return ProjectsClient(http, portal_id, api=CLASSIC)
 
@@ -180,6 +186,7 @@ def build_books_client(
     redis: Any = None,
     session: requests.Session | None = None,
     metrics: Metrics | None = None,
+    yield_when_throttled: bool = False,
 ) -> BooksClient:
     session = session or new_session()
     tokens = build_accounts(settings, creds, redis=redis, session=session)
@@ -201,21 +208,27 @@ def build_books_client(
         base_url=endpoints_for(settings, creds.data_center).books_api,
         tokens=tokens,
         translate_error=books_error,
-        limiter=_limiter(settings, redis, limits),
+        limiter=_limiter(settings, redis, limits, yield_when_throttled),
         limit_key=f"books:{organization_id}",  # Books counts per organization, whoever calls
         session=session,
         timeout=float(getattr(settings, "http_timeout_seconds", 30.0)),
         retry=_retry(settings),
         metrics=metrics,
         max_inline_wait=_max_inline_wait(settings),
+        wait_out_throttling=not yield_when_throttled,
     )
     return BooksClient(http, organization_id)
 
 
-def _limiter(settings: Any, redis: Any, limits: list[Limit]) -> RateLimiter | None:
+def _limiter(settings: Any, redis: Any, limits: list[Limit], yield_when_throttled: bool = False) -> RateLimiter | None:
     if not getattr(settings, "rate_limits_enabled", True):
         return None
-    return RateLimiter(_limiter_backend(settings, redis), limits, max_inline_wait=_max_inline_wait(settings))
+    return RateLimiter(
+        _limiter_backend(settings, redis),
+        limits,
+        max_inline_wait=_max_inline_wait(settings),
+        wait_out_penalties=not yield_when_throttled,
+    )
 
 
 def _max_inline_wait(settings: Any) -> float:

@@ -109,6 +109,7 @@ class ZohoHttp:
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
         max_inline_wait: float = 5.0,
+        wait_out_throttling: bool = True,
     ) -> None:
         self.api = api
         self.base_url = base_url.rstrip("/")
@@ -123,6 +124,9 @@ class ZohoHttp:
         self._translate = translate_error
         self._clock = clock
         self.max_inline_wait = max_inline_wait  # a 429 asking for longer is raised (the worker reschedules)
+        # False (the worker's sync slices and pulls): every 429 is raised, so a throttled tenant never sleeps in a
+        # worker that another tenant's work is queued for; the task sends itself again for when Zoho said
+        self.wait_out_throttling = wait_out_throttling
 
     def request(
         self,
@@ -225,7 +229,7 @@ class ZohoHttp:
 
     def _wait_inline(self, error: RateLimited, endpoint: str, waits: int) -> bool:
         """Sleep out a short 429 (Zoho's ``Retry-After``, or a short fallback) instead of raising it."""
-        if isinstance(error, DailyQuotaExhausted) or waits + 1 >= self.retry.attempts:
+        if not self.wait_out_throttling or isinstance(error, DailyQuotaExhausted) or waits + 1 >= self.retry.attempts:
             return False
         wait = max(0.0, error.retry_at - self._clock())
         if wait > self.max_inline_wait:

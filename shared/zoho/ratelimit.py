@@ -66,7 +66,12 @@ class LimiterBackend(Protocol):
 
 
 class RateLimiter:
-    """Takes permits for keys under a fixed set of limits; waits inline only for short waits."""
+    """Takes permits for keys under a fixed set of limits; waits inline only for short waits.
+
+    ``wait_out_penalties=False`` (the worker's sync slices): a key Zoho penalized with a 429 is refused at once,
+    however short the penalty, so a throttled tenant hands its worker back instead of sleeping in it; the pacing of
+    our own windows is still waited out inline (that wait is the call's cost at the quota's rate).
+    """
 
     def __init__(
         self,
@@ -76,10 +81,12 @@ class RateLimiter:
         max_inline_wait: float = 5.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        wait_out_penalties: bool = True,
     ) -> None:
         self.backend = backend
         self.limits = tuple(limits)
         self.max_inline_wait = max_inline_wait
+        self.wait_out_penalties = wait_out_penalties
         self._sleep = sleep
         self._clock = clock
 
@@ -90,7 +97,8 @@ class RateLimiter:
             if decision.granted:
                 return permit
             wait = max(0.0, decision.free_at - decision.now)
-            if wait > self.max_inline_wait:
+            penalty = decision.limit is None
+            if wait > self.max_inline_wait or (penalty and not self.wait_out_penalties):
                 raise self._refusal(key, decision, self._clock() + wait)
             self._sleep(wait + 0.001)
 

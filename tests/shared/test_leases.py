@@ -129,6 +129,25 @@ def test_a_pending_wait_is_respected_and_resumed_by_the_tick_not_by_an_eta(harne
     assert (row.waiting_until, row.wait_reason, row.attempts) == (None, None, 0)
 
 
+def test_a_throttled_wait_ends_by_its_own_message_the_sweep_sends_one_only_if_lost(harness, monkeypatch):
+    # fairness (issue 19): a slice throttled for a second sent itself with a countdown; a second message from the
+    # sweep would give that tenant two slices in the queue
+    h = harness
+    request = request_sync(h.engine, h.app, h.integration.id)
+    users = runs.claim_module(h.engine, request.start_module_run_id, lease_seconds=60)
+    runs.pause(h.engine, users, utcnow() - dt.timedelta(seconds=1), runs.THROTTLED)
+    assert sweep(h.engine, h.app, h.settings) == []  # due, but its message is on the way
+    _set(h, users.id, waiting_until=utcnow() - dt.timedelta(seconds=301))  # not taken stale_after_seconds on
+    assert sweep(h.engine, h.app, h.settings) == [users.id]
+    # a message that could not be sent (broker down) is sent by the next sweep once the wait is over
+    users = runs.claim_module(h.engine, users.id, lease_seconds=60)
+    runs.pause(h.engine, users, utcnow() - dt.timedelta(seconds=1), runs.THROTTLED)
+    monkeypatch.setattr(h.app, "send_task", lambda *_a, **_k: (_ for _ in ()).throw(ConnectionRefusedError("down")))
+    assert enqueue_module(h.app, users.id, countdown=1.0) is False
+    monkeypatch.undo()
+    assert sweep(h.engine, h.app, h.settings) == [users.id]
+
+
 def test_a_lost_message_is_sent_again_without_costing_an_attempt(harness):
     h = harness
     request = request_sync(h.engine, h.app, h.integration.id)

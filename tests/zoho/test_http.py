@@ -283,6 +283,19 @@ def test_inline_429_waits_are_bounded(fake: FakeZoho) -> None:
     assert len(fake.calls("GET", "/invoices")) == 3
 
 
+def test_a_worker_client_raises_even_a_short_429_at_once(fake: FakeZoho) -> None:
+    slept: list[float] = []
+    fake.on("GET", "/invoices", 429, {"code": 44, "message": "slow down"}, {"Retry-After": "1"})
+    fake.on("GET", "/invoices", 200, {"code": 0, "invoices": []})
+    http = make_http(fake)
+    http.wait_out_throttling = False  # as the sync slices build it (factory: yield_when_throttled)
+    http.retry.sleep = slept.append
+    with pytest.raises(RateLimited) as err:
+        http.request("GET", "/invoices", endpoint="/invoices")
+    assert len(fake.calls("GET", "/invoices")) == 1 and slept == []
+    assert time.time() < err.value.retry_at <= time.time() + 1
+
+
 def test_retryable_messages_do_not_promise_a_retry(fake: FakeZoho) -> None:
     # the sync engine appends "gave up after N attempts": the error itself must not say it will be retried
     fake.on("GET", "/a", 503, {"code": 1000, "message": "Internal error"})

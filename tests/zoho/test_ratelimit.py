@@ -90,6 +90,27 @@ def test_penalty_closes_the_key_until_it_ends() -> None:
     limiter.acquire("k")
 
 
+def test_a_worker_limiter_refuses_a_short_penalty_at_once_and_still_paces_inline() -> None:
+    clock = FakeTime()
+    limiter = RateLimiter(
+        MemoryLimiterBackend(clock),
+        [Limit(1, 2.0)],
+        max_inline_wait=5.0,
+        sleep=clock.sleep,
+        clock=clock,
+        wait_out_penalties=False,
+    )
+    limiter.settle(limiter.acquire("k"))
+    limiter.settle(limiter.acquire("k"))  # our own window: 2 s of pacing, slept inline as ever
+    assert clock.slept and clock.slept[0] == pytest.approx(2.0, abs=0.01)
+    slept = len(clock.slept)
+    limiter.penalize("k", clock.now + 1)  # Zoho said 429, come back in a second
+    with pytest.raises(RateLimited) as err:
+        limiter.acquire("k")
+    assert len(clock.slept) == slept  # not slept out: the worker goes to another tenant's slice
+    assert err.value.retry_at == pytest.approx(clock.now + 1, abs=0.01)
+
+
 @pytest.fixture
 def redis_client(redis_url: str):
     client = redis_lib.Redis.from_url(redis_url)

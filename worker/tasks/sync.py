@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 
 import sqlalchemy as sa
 from celery import Celery, Task, shared_task
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 # Backoff after the n-th failed attempt without progress, as multiples of BPSYNC_RETRY_BACKOFF_SECONDS (5 s:
 # 5 s, 30 s, 2 min, 10 min), so transient trouble is retried soon and a longer outage is not hammered.
 RETRY_BACKOFF_STEPS = (1, 6, 24, 120)
+ETA_SLACK_SECONDS = 0.05
 
 
 def settings_of(app: Celery) -> Settings:
@@ -85,16 +87,13 @@ def _run(app: Celery, settings: Settings, engine: sa.Engine, module_run: runs.Mo
         if lease:  # every Zoho call is a sign of life: a slow page must not look like a dead worker
             lease[0].keep()
 
-    projects, books = clients_for(settings, integration, metrics=count_call)
+    projects, books = clients_for(settings, integration, metrics=count_call, yield_when_throttled=True)
     ctx = SyncContext(engine, settings, integration, module_run, projects, books)
     lease.append(LeaseKeeper(ctx))
     try:
         result = run_slice(ctx, REGISTRY[module_run.module], max_pages=settings.slice_pages)
     except RateLimited as exc:
-        retry_at = dt.datetime.fromtimestamp(exc.retry_at, dt.UTC)
-        update_integration(engine, integration.id, paused_until=retry_at, paused_reason=exc.message)
-        runs.pause(engine, module_run, retry_at, "quota")
-        return f"waiting for API quota until {retry_at.isoformat()}"
+        return _wait_for_quota(app, engine, settings, module_run, exc)
     except RetryableError as exc:
         retry_at, text = _back_off(app, engine, settings, module_run, str(exc))
         # RETRY in Flower; nothing is re-sent by Celery: the sweep enqueues the module when the backoff is over
@@ -121,6 +120,27 @@ def _run(app: Celery, settings: Settings, engine: sa.Engine, module_run: runs.Mo
     status = runs.module_status_from_counts(runs.module_counts(engine, module_run.id))
     _send(app, runs.finish(engine, module_run, status))
     return status
+
+
+def _wait_for_quota(
+    app: Celery, engine: sa.Engine, settings: Settings, module_run: runs.ModuleRun, exc: RateLimited
+) -> str:
+    """Hand the worker back until Zoho's quota reopens, however soon (fairness between tenants, issue 19).
+
+    A short wait (at most max_inline_wait_seconds, e.g. a 429's Retry-After of a second) is not slept out here: the
+    slice sends itself again with that countdown, and other tenants' slices use the worker meanwhile. A longer one
+    (a spent minute window, the daily quota) is resumed by the beat's sweep when it is over.
+    """
+    retry_at = dt.datetime.fromtimestamp(exc.retry_at, dt.UTC)
+    update_integration(engine, module_run.integration_id, paused_until=retry_at, paused_reason=exc.message)
+    wait = exc.retry_at - time.time()
+    if wait <= settings.max_inline_wait_seconds:
+        runs.pause(engine, module_run, retry_at, runs.THROTTLED)
+        # a moment past retry_at: the claim refuses a message that arrives before the wait is over
+        enqueue_module(app, module_run.id, countdown=max(0.0, wait) + ETA_SLACK_SECONDS)
+    else:
+        runs.pause(engine, module_run, retry_at, "quota")
+    return f"waiting for API quota until {retry_at.isoformat()}"
 
 
 def _back_off(
