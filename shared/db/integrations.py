@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from shared import crypto
 from shared.clock import as_utc, utcnow
-from shared.config import Settings
 from shared.db.engine import inserted_id
 from shared.db.schema import integrations
-from shared.zoho.factory import ZohoCredentials
+
+if TYPE_CHECKING:  # cryptography and the Zoho clients load where credentials are used: status reads need neither
+    from shared.config import Settings
+    from shared.zoho.factory import ZohoCredentials
 
 
 class IntegrationNotFound(LookupError):
@@ -52,10 +53,14 @@ class Integration:
         return cls(**data)
 
     def credentials(self, settings: Settings) -> dict[str, Any]:
+        from shared import crypto
+
         return crypto.unseal(settings, self.sealed_credentials)
 
 
 def credentials_of(settings: Settings, integration: Integration) -> ZohoCredentials:
+    from shared.zoho.factory import ZohoCredentials
+
     data = integration.credentials(settings)
     return ZohoCredentials(
         client_id=data["client_id"],
@@ -81,6 +86,8 @@ def create_integration(
     sync_interval_seconds: int | None = None,
     now: dt.datetime | None = None,
 ) -> Integration:
+    from shared import crypto
+
     now = now or utcnow()
     interval = sync_interval_seconds or int(settings.default_sync_interval_hours * 3600)
     with engine.begin() as conn:
