@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import requests
 import sqlalchemy as sa
 from celery.signals import before_task_publish, task_postrun, task_prerun
 
@@ -25,8 +26,9 @@ from scheduler.embedded import running_beat
 from shared.db.integrations import Integration, create_integration
 from shared.db.schema import module_runs
 from shared.dispatch import MODULE_TASK, request_sync, sweep
+from shared.finance_dispatch import PULL_TASK, request_pull
 from tests.sync_support import SyncHarness, sync_harness
-from tests.worker.throttle_support import add_fault
+from tests.worker.throttle_support import add_fault, sandbox_429s
 
 pytestmark = pytest.mark.slow
 
@@ -152,3 +154,32 @@ def test_a_tenant_whose_every_books_call_is_429_never_holds_a_worker_while_the_o
                 s for s in throttled_slices if s.started is not None and healthy.published < s.started < healthy.started
             ]
             assert len(overtaken) <= 1, (healthy, overtaken)
+
+
+def test_a_throttled_transactions_pull_hands_its_instant_worker_back_and_comes_back_by_itself(tiny):
+    h = tiny
+    pulls: list[Any] = []
+
+    def ended(task: Any, retval: Any = None, **_: Any) -> None:
+        if task.name == PULL_TASK:
+            pulls.append(retval)
+
+    task_postrun.connect(ended, weak=False)
+    try:
+        h.reset_requests()
+        add_fault(h, api="books", kind="429", organization_id=h.integration.books_organization_id, retry_after_s=1)
+        request_pull(h.engine, h.app, h.integration.id, full=True)
+        deadline = time.monotonic() + 30
+        while sum(1 for p in list(pulls) if isinstance(p, dict) and "waiting" in p) < 3:
+            assert time.monotonic() < deadline, f"the throttled pull did not come back by itself: {pulls}"
+            time.sleep(0.05)
+        requests.delete(f"{h.sandbox.base_url}/_sandbox/faults", timeout=5).raise_for_status()  # Zoho serves again
+        while not any(isinstance(p, dict) and "waiting" not in p and "skipped" not in p for p in list(pulls)):
+            assert time.monotonic() < deadline + 30, f"the pull never went through once Zoho served again: {pulls}"
+            time.sleep(0.05)
+    finally:
+        task_postrun.disconnect(ended)
+    waited = [p for p in pulls if isinstance(p, dict) and "waiting" in p]
+    # one 429 per pull: never slept out (nor retried) in the instant worker, which the tick and every other
+    # tenant's pulls and invoices share
+    assert sandbox_429s(h) == len(waited)
