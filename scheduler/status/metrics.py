@@ -30,10 +30,10 @@ class MetricsSnapshot:
     sync_runs_by_status: dict[str, int]  # status of ended sync runs
     records: dict[tuple[str, str], int]  # (module, outcome)
     api_calls: dict[tuple[str, str], int]  # (integration, api): Zoho's quotas are per organization and portal
-    throttled_calls: dict[tuple[str, str], int]  # 429 answers, (integration, api); api is "any"
+    throttled_calls: dict[tuple[str, str], int]  # 429 answers, (integration, api); api is "any"; none: absent
     open_errors: dict[tuple[str, str], int]  # (integration, module), modules with open errors only
     last_success_age_seconds: dict[tuple[str, str], float]  # (integration, module)
-    quota_wait_seconds: dict[str, float]  # integration -> seconds until Zoho's quota reopens (0: not paused)
+    quota_wait_seconds: dict[str, float]  # integration -> seconds until Zoho's quota reopens; not paused: absent
     integrations_by_state: dict[str, int]
     integrations_by_badge: dict[str, int]  # overall badge state -> integrations
 
@@ -87,13 +87,15 @@ def metrics_snapshot(engine: sa.Engine, now: dt.datetime | None = None) -> Metri
     for iid, projects, books, throttled_calls in calls:
         api_calls |= {(names[iid], "projects"): int(projects or 0), (names[iid], "books"): int(books or 0)}
         # module runs count 429s without telling which API sent them; Projects' lockout makes them rare
-        throttled[(names[iid], "any")] = int(throttled_calls or 0)
+        if throttled_calls:  # most tenants never see one: no series for them
+            throttled[(names[iid], "any")] = int(throttled_calls)
     by_state: dict[str, int] = {}
     waits: dict[str, float] = {}
     for _, name, state, paused_until in listed:
         by_state[state] = by_state.get(state, 0) + 1
         paused = as_utc(paused_until)
-        waits[name] = max(0.0, (paused - now).total_seconds()) if paused else 0.0
+        if paused is not None and paused > now:  # only integrations waiting: a series per tenant costs the scrape
+            waits[name] = (paused - now).total_seconds()
     by_badge: dict[str, int] = {}
     for _, _, badge in badges:
         by_badge[badge] = by_badge.get(badge, 0) + 1

@@ -134,7 +134,12 @@ def _integrations(conn: sa.Connection, ids: list[int] | None) -> list[Integratio
     return [by_id[i] for i in ids if i in by_id]
 
 
-def _states(conn: sa.Connection, ids: list[int] | None) -> dict[Key, sa.Row]:
+# positions in a _states row (read by index: a status of 1,000 integrations builds 6,000 of them)
+_RUN = len(RUN_COLUMNS)
+CURRENT_AT, LAST_AT = 9, 9 + _RUN  # current: status, sync_run_id, error, counters; last: sync_run_id, error, counters
+
+
+def _states(conn: sa.Connection, ids: list[int] | None) -> dict[Key, tuple[Any, ...]]:
     query = (
         sa.select(
             module_states.c.integration_id,
@@ -157,14 +162,14 @@ def _states(conn: sa.Connection, ids: list[int] | None) -> dict[Key, sa.Row]:
     )
     if ids is not None:
         query = query.where(module_states.c.integration_id.in_(ids))
-    return {(r.integration_id, r.module): r for r in conn.execute(query)}
+    return {(r[0], r[1]): tuple(r) for r in conn.execute(query).all()}
 
 
 def _module_status(
     integration: Integration,
     module: str,
     now: dt.datetime,
-    state: sa.Row | None,
+    state: tuple[Any, ...] | None,
     errors: dict[Key, int],
     sweep_every: float,
 ) -> ModuleStatus:
@@ -179,30 +184,36 @@ def _module_status(
             last_finished_status=None,
         )
         return ModuleStatus(module, badge, None, None, {}, None, None, None, open_errors)
-    running = state.current_id is not None
+    _, _, last_status, last_finished_at, last_success_at, current_id, waiting_until, wait_reason, lease_until = state[
+        :CURRENT_AT
+    ]
+    running = current_id is not None
     badge = module_badge(
         disabled=integration.state == "disabled",
         now=now,
         paused_until=integration.paused_until,
-        waiting_until=as_utc(state.waiting_until) if running else None,
+        waiting_until=as_utc(waiting_until) if running else None,
         in_progress=running,
-        last_finished_status=state.last_status,
-        wait_reason=state.wait_reason if running else None,
-        lease_until=as_utc(state.lease_until) if running else None,
+        last_finished_status=last_status,
+        wait_reason=wait_reason if running else None,
+        lease_until=as_utc(lease_until) if running else None,
         sweep_every=sweep_every,
     )
-    m = state._mapping
-    prefix = "current_" if running else "last_"
-    shown = running or state.last_sync_run_id is not None
+    if running:
+        run_status, run_id, error = state[CURRENT_AT : CURRENT_AT + 3]
+        counts = dict(zip(COUNTERS, state[CURRENT_AT + 3 : LAST_AT], strict=True))
+    else:
+        run_status, (run_id, error) = last_status, state[LAST_AT : LAST_AT + 2]
+        counts = dict(zip(COUNTERS, state[LAST_AT + 2 :], strict=True)) if run_id is not None else {}
     return ModuleStatus(
         module=module,
         badge=badge,
-        run_status=m["current_status"] if running else state.last_status,
-        run_id=m[f"{prefix}sync_run_id"],
-        counts={c: int(m[f"{prefix}{c}"]) for c in COUNTERS} if shown else {},
-        error=m[f"{prefix}error"],
-        last_success_at=as_utc(state.last_success_at),
-        last_finished_at=as_utc(state.last_finished_at),
+        run_status=run_status,
+        run_id=run_id,
+        counts=counts,
+        error=error,
+        last_success_at=as_utc(last_success_at),
+        last_finished_at=as_utc(last_finished_at),
         open_errors=open_errors,
     )
 

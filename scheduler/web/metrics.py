@@ -82,7 +82,7 @@ class StatusCollector:
         )
         yield _gauge(
             "bpsync_quota_wait_seconds",
-            "Seconds until Zoho's API quota lets the integration resume.",
+            "Seconds until Zoho's API quota lets the integration resume (absent when it does not wait).",
             ("integration",),
             {(k,): v for k, v in s.quota_wait_seconds.items()},
         )
