@@ -17,6 +17,9 @@ TASK_MODULES = ["worker.tasks.checks", "worker.tasks.sync", "worker.tasks.financ
 
 
 def create_celery(settings: Settings, *, main: str = "bpsync") -> Celery:
+    from shared.logging import install_task_context
+
+    install_task_context()  # task ids in log lines, also when logging was configured before Celery was loaded
     app = Celery(main, broker=settings.broker_url, backend=settings.result_backend or None, include=TASK_MODULES)
     transport_options: dict[str, object] = {}
     if settings.embedded:

@@ -180,7 +180,8 @@ def configure_logging(settings: Settings, *, stream: Any = None, level: str | No
     if settings.embedded:
         # kombu warns "No hostname was supplied" on every memory:// connection: expected in embedded mode.
         logging.getLogger("kombu.connection").setLevel(logging.ERROR)
-    install_task_context()
+    if "celery" in sys.modules:  # a command that runs no task never loads Celery for it; create_celery installs it
+        install_task_context()
     return handler
 
 

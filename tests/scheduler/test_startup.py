@@ -41,3 +41,22 @@ def test_starting_bpsync_imports_no_heavy_library(args):
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_reading_the_status_loads_no_worker_web_or_migration_library(sqlite_migrated_url):
+    """``bpsync status`` needs SQLAlchemy and the settings, not Celery, alembic, the Zoho clients or the web stack."""
+    import os
+
+    env = {**os.environ, "BPSYNC_DATABASE_URL": sqlite_migrated_url}
+    env = {k: v for k, v in env.items() if not k.startswith("BPSYNC_") or k == "BPSYNC_DATABASE_URL"}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=HEAVY), "status", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert '"integrations": []' in done.stdout
+    assert loaded <= {"sqlalchemy", "pydantic", "pydantic_settings"}, loaded
