@@ -3,8 +3,9 @@ every web replica reports the same numbers and nothing is lost when a worker res
 
 Counters are totals kept as module runs and sync runs end (``module_states``, ``sync_run_totals``): history
 retention never lowers them, and a scrape reads one row per (integration, module), never the history.
-Labels are chosen for a Prometheus server watching 1,000 tenants (README, "/metrics"): per integration and
-module only what an operator alerts on; record and run counters per module, summed over integrations.
+Labels are chosen for a Prometheus server watching 1,000 tenants (README, "/metrics"): one series per integration
+for what an operator alerts on, per module only while it runs; record and run counters per module, summed over
+integrations.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from scheduler.status.listing import integration_badges
-from scheduler.status.overview import CURRENT, UNFINISHED, open_error_counts_of
+from scheduler.status.overview import CURRENT, UNFINISHED
 from shared.clock import as_utc, utcnow
 from shared.db.module_states import RUN_STATUSES
-from shared.db.schema import integrations, module_states, sync_run_totals
+from shared.db.schema import integrations, module_states, open_error_counts, sync_run_totals
 
 RECORD_OUTCOMES = ("fetched", "created", "updated", "unchanged", "skipped", "failed", "blocked")
 
@@ -31,8 +32,8 @@ class MetricsSnapshot:
     records: dict[tuple[str, str], int]  # (module, outcome)
     api_calls: dict[tuple[str, str], int]  # (integration, api): Zoho's quotas are per organization and portal
     throttled_calls: dict[tuple[str, str], int]  # 429 answers, (integration, api); api is "any"; none: absent
-    open_errors: dict[tuple[str, str], int]  # (integration, module), modules with open errors only
-    last_success_age_seconds: dict[tuple[str, str], float]  # (integration, module)
+    open_errors: dict[str, int]  # integration -> open errors of all its modules; none: absent
+    last_success_age_seconds: dict[str, float]  # integration -> age of its stalest module's last success
     quota_wait_seconds: dict[str, float]  # integration -> seconds until Zoho's quota reopens; not paused: absent
     integrations_by_state: dict[str, int]
     integrations_by_badge: dict[str, int]  # overall badge state -> integrations
@@ -45,16 +46,21 @@ def metrics_snapshot(engine: sa.Engine, now: dt.datetime | None = None) -> Metri
             sa.select(integrations.c.id, integrations.c.name, integrations.c.state, integrations.c.paused_until)
         ).all()
         names = {r.id: r.name for r in listed}
-        per_module = conn.execute(
-            sa.select(
-                module_states.c.integration_id,
-                module_states.c.module,
-                module_states.c.last_success_at,
-                CURRENT.c.id.is_not(None).label("running"),
-            ).outerjoin(
+        running = conn.execute(
+            sa.select(module_states.c.integration_id, module_states.c.module).join(
                 CURRENT,
                 sa.and_(CURRENT.c.id == module_states.c.current_module_run_id, CURRENT.c.status.in_(UNFINISHED)),
             )
+        ).all()
+        stalest = conn.execute(
+            sa.select(module_states.c.integration_id, sa.func.min(module_states.c.last_success_at))
+            .where(module_states.c.last_success_at.is_not(None))
+            .group_by(module_states.c.integration_id)
+        ).all()
+        errors = conn.execute(
+            sa.select(open_error_counts.c.integration_id, sa.func.sum(open_error_counts.c.open_errors))
+            .where(open_error_counts.c.open_errors > 0)
+            .group_by(open_error_counts.c.integration_id)
         ).all()
         totals = [*(f"runs_{s}" for s in RUN_STATUSES), *RECORD_OUTCOMES]
         by_module = conn.execute(
@@ -73,7 +79,6 @@ def metrics_snapshot(engine: sa.Engine, now: dt.datetime | None = None) -> Metri
         runs = conn.execute(
             sa.select(sync_run_totals.c.status, sa.func.sum(sync_run_totals.c.runs)).group_by(sync_run_totals.c.status)
         ).all()
-        errors = open_error_counts_of(conn)
         badges = integration_badges(conn, now)
 
     module_runs: dict[tuple[str, str], int] = {}
@@ -100,18 +105,14 @@ def metrics_snapshot(engine: sa.Engine, now: dt.datetime | None = None) -> Metri
     for _, _, badge in badges:
         by_badge[badge] = by_badge.get(badge, 0) + 1
     return MetricsSnapshot(
-        modules_in_progress={(names[r.integration_id], r.module): 1 for r in per_module if r.running},
+        modules_in_progress={(names[i], m): 1 for i, m in running},
         module_runs_by_status=module_runs,
         sync_runs_by_status={status: int(n) for status, n in runs},
         records=records,
         api_calls=api_calls,
         throttled_calls=throttled,
-        open_errors={(names[i], m): n for (i, m), n in errors.items()},
-        last_success_age_seconds={
-            (names[r.integration_id], r.module): max(0.0, (now - as_utc(r.last_success_at)).total_seconds())
-            for r in per_module
-            if r.last_success_at is not None
-        },
+        open_errors={names[i]: int(n) for i, n in errors},
+        last_success_age_seconds={names[i]: max(0.0, (now - as_utc(t)).total_seconds()) for i, t in stalest},
         quota_wait_seconds=waits,
         integrations_by_state=by_state,
         integrations_by_badge=by_badge,

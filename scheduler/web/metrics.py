@@ -70,15 +70,15 @@ class StatusCollector:
         )
         yield _gauge(
             "bpsync_open_errors",
-            "Open sync errors (records failing or blocked); modules without open errors are absent.",
-            ("integration", "module"),
-            s.open_errors,
+            "Open sync errors (records failing or blocked) of the integration; absent without any.",
+            ("integration",),
+            {(k,): v for k, v in s.open_errors.items()},
         )
         yield _gauge(
             "bpsync_last_success_age_seconds",
-            "Seconds since the module last finished successfully.",
-            ("integration", "module"),
-            s.last_success_age_seconds,
+            "Seconds since the integration's stalest module last finished successfully.",
+            ("integration",),
+            {(k,): v for k, v in s.last_success_age_seconds.items()},
         )
         yield _gauge(
             "bpsync_quota_wait_seconds",
