@@ -273,10 +273,11 @@ def write_results(size: str, shape: str, rows: list[tuple[str, float, float, str
         *(f"- {n}" for n in notes),
         "",
     ]
-    if marker in text:
+    if marker in text:  # newest first: before the section's first run, after its introduction
         head, rest = text.split(marker, 1)
-        body = rest.lstrip("\n")
-        text = head + marker + "\n\n" + "\n".join(run) + "\n" + body
+        cut = rest.find("\n### ")
+        cut = cut + 1 if cut != -1 else len(rest)
+        text = head + marker + rest[:cut] + "\n".join(run) + "\n" + rest[cut:]
     else:
         first = text.index("\n## ")
         intro = [
