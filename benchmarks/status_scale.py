@@ -1,9 +1,9 @@
 """Status, history, errors and /metrics at many tenants (issue 19 benchmark), run by hand, never in tests:
 
-    .venv/bin/python -m benchmarks.status_scale                  # small: 100 integrations, ~8k runs
-    .venv/bin/python -m benchmarks.status_scale --size medium    # 300 integrations, ~50k runs, ~300k module runs
-    .venv/bin/python -m benchmarks.status_scale --size full      # the issue's shape (1,000 integrations, 1M module runs)
-    .venv/bin/python -m benchmarks.status_scale --size medium --results   # also prepend a section to RESULTS.md
+    .venv/bin/python -m benchmarks.status_scale                  # small: 100 integrations, 8k runs
+    .venv/bin/python -m benchmarks.status_scale --size medium    # 300 integrations, 50k runs, 218k module runs
+    .venv/bin/python -m benchmarks.status_scale --size full      # the issue's shape: 1,000 integrations, 167k runs
+    .venv/bin/python -m benchmarks.status_scale --size medium --results   # also add the run to RESULTS.md
 
 Shape per integration, as the issue measured it (scaled by --size): ~167 sync runs of 6 module runs each (a
 third of them instant polls of timesheets that wrote nothing), 200 sync errors (half open), 2,000 links. Badges
