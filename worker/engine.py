@@ -16,10 +16,12 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
+
 from shared.db import links, runs, sync_errors
 from shared.db.sync_errors import Problem
 from shared.zoho.errors import FatalError, NotFound, ValidationFailed
-from worker.modules.base import ProblemError, Record, SyncContext, SyncModule, slice_links
+from worker.modules.base import ProblemError, Record, SyncContext, SyncModule
 from worker.page_batch import PageBatch, open_errors
 
 log = logging.getLogger(__name__)
@@ -115,7 +117,6 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record, batch: Pag
     What needs no Books create (a refreshed fingerprint, a resolved error) is left in ``batch`` for the page's
     checkpoint transaction; a create writes its pending link before the POST and its link after it, as ever.
     """
-    iid = ctx.integration.id
     if record.skip:
         return _retire(ctx, module, record, batch) if module.retire else "skipped"
     link = batch.link(record.projects_id)
@@ -125,10 +126,10 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record, batch: Pag
         parent_links, parent_errors = _parents(ctx, parent_type)
         parent_books_id = parent_links.get(parent_id)
         if parent_books_id is None:
-            return _blocked(ctx, module, record, parent_errors.get(parent_id), parents_synced=bool(parent_links))
+            return _blocked(ctx, module, record, batch, parent_errors.get(parent_id), parents_synced=bool(parent_links))
     problem = module.check(ctx, record)
     if problem is not None:
-        _fail(ctx, module, record, problem)
+        _fail(ctx, module, record, problem, batch)
         return None
     fields = {**record.fields, "_parent": parent_books_id}
     ctx.link = link
@@ -144,23 +145,24 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record, batch: Pag
             batch.resolve(module, record)
             return "updated"
         if link is None:
-            with ctx.engine.begin() as conn:
-                link = links.put_pending(
-                    conn,
-                    iid,
-                    module.entity_type,
-                    record.projects_id,
-                    parent_projects_id=record.parent[1] if record.parent else None,
-                )
-            ctx.link = link
+            link = _new_link(ctx, module, record)
             batch.links[record.projects_id] = link
         # an intent on the pending link means an earlier attempt got as far as the Books POST: what is found
         # now is the record that attempt created (counted as created), not a record adopted by a match rule
         posted_before = bool(link.attributes)
         adopted = module.find_existing(ctx, record, link, parent_books_id)
-        books_id = adopted or module.create(ctx, record, parent_books_id)
+        try:
+            books_id = adopted or module.create(ctx, record, parent_books_id)
+        finally:
+            assert ctx.link is not None
+            link = ctx.link  # note_intent wrote it (and, for an intent_first module, wrote it first)
+            batch.links[record.projects_id] = link
+        if not link.id and not adopted:
+            raise RuntimeError(f"module {module.name} created a Books record without noting its intent first")
         counter = "unchanged" if adopted and not posted_before else "created"
         with ctx.engine.begin() as conn:
+            if not link.id:  # adopted with nothing posted: the link is written linked at once
+                link = _put_pending(conn, ctx, module, record)
             links.complete(conn, link.id, books_id, fields, module_run_id=ctx.module_run.id)
             runs.add_counts(conn, ctx.module_run, {counter: 1}, progress=True)
         batch.links[record.projects_id] = dataclasses.replace(
@@ -173,17 +175,45 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record, batch: Pag
         batch.resolve(module, record)
         return None
     except (ValidationFailed, NotFound) as exc:
-        _fail(ctx, module, record, Problem("books_rejected", exc.message, exc.hint))
+        _fail(ctx, module, record, Problem("books_rejected", exc.message, exc.hint), batch)
         return None
     except FatalError:
         raise
     except ProblemError as exc:
-        _fail(ctx, module, record, exc.problem)
+        _fail(ctx, module, record, exc.problem, batch)
         return None
 
 
+def _new_link(ctx: SyncContext, module: SyncModule, record: Record) -> links.Link:
+    """The pending link of a record about to be created, committed before any Books write.
+
+    A module whose create starts with note_intent (``intent_first``) gets it unsaved: note_intent writes it with
+    the intent in one transaction, still before the POST, instead of a write here and another there.
+    """
+    if module.intent_first:
+        link = links.unsaved(module.entity_type, record.projects_id, record.parent[1] if record.parent else None)
+    else:
+        with ctx.engine.begin() as conn:
+            link = _put_pending(conn, ctx, module, record)
+    ctx.link = link
+    return link
+
+
+def _put_pending(conn: sa.Connection, ctx: SyncContext, module: SyncModule, record: Record) -> links.Link:
+    parent = record.parent[1] if record.parent else None
+    return links.put_pending(
+        conn, ctx.integration.id, module.entity_type, record.projects_id, parent_projects_id=parent
+    )
+
+
 def _blocked(
-    ctx: SyncContext, module: SyncModule, record: Record, parent_error: int | None, *, parents_synced: bool
+    ctx: SyncContext,
+    module: SyncModule,
+    record: Record,
+    batch: PageBatch,
+    parent_error: int | None,
+    *,
+    parents_synced: bool,
 ) -> str | None:
     if parent_error is None and parents_synced:
         # the parent is deliberately not synced (e.g. an archived project): nothing to do, not an error
@@ -197,7 +227,7 @@ def _blocked(
             "been synced yet.",
             "Nothing to do: a full sync (or a refresh of the parent's module) syncs the parent, then this record.",
         )
-        _fail(ctx, module, record, problem, counter="blocked")
+        _fail(ctx, module, record, problem, batch, counter="blocked")
         return None
     problem = Problem(
         "parent_failed",
@@ -206,7 +236,7 @@ def _blocked(
         f"See the {module.parent_label}'s error (#{parent_error}); once it is fixed this record syncs on the next run.",
         blocked_by=parent_error,
     )
-    _fail(ctx, module, record, problem, counter="blocked")
+    _fail(ctx, module, record, problem, batch, counter="blocked")
     return None
 
 
@@ -214,12 +244,9 @@ def _parents(ctx: SyncContext, entity_type: str) -> tuple[dict[str, str], dict[s
     """Books ids and open errors of a parent type, read once per slice (parents run before their children)."""
 
     def load() -> tuple[dict[str, str], dict[str, int]]:
-        linked = {
-            pid: link.books_id
-            for pid, link in slice_links(ctx, entity_type).items()
-            if link.books_id and not link.pending
-        }
+        # two columns, not whole links (their attributes): this map is the biggest thing a child's slice holds
         with ctx.engine.connect() as conn:
+            linked = links.books_ids_of(conn, ctx.integration.id, entity_type)
             return linked, sync_errors.open_error_ids(conn, ctx.integration.id, entity_type)
 
     return ctx.remember(f"parents:{entity_type}", load)
@@ -233,10 +260,10 @@ def _retire(ctx: SyncContext, module: SyncModule, record: Record, batch: PageBat
     try:
         module.retire(ctx, record, link)
     except (ValidationFailed, NotFound) as exc:
-        _fail(ctx, module, record, Problem("books_rejected", exc.message, exc.hint))
+        _fail(ctx, module, record, Problem("books_rejected", exc.message, exc.hint), batch)
         return None
     except ProblemError as exc:
-        _fail(ctx, module, record, exc.problem)
+        _fail(ctx, module, record, exc.problem, batch)
         return None
     if link is not None:
         with ctx.engine.begin() as conn:
@@ -246,23 +273,10 @@ def _retire(ctx: SyncContext, module: SyncModule, record: Record, batch: PageBat
     return "skipped"
 
 
-def _fail(ctx: SyncContext, module: SyncModule, record: Record, problem: Problem, counter: str = "failed") -> None:
-    with ctx.engine.begin() as conn:
-        counted = sync_errors.seen_in_run(
-            conn, ctx.integration.id, module.entity_type, record.projects_id, ctx.module_run.id
-        )
-        sync_errors.record(
-            conn,
-            ctx.integration.id,
-            module=module.name,
-            entity_type=module.entity_type,
-            source_id=record.projects_id,
-            source_name=record.name,
-            problem=problem,
-            module_run_id=ctx.module_run.id,
-        )
-        if not counted:  # a page re-read after a crash meets the same failure again: it counts once
-            runs.add_counts(conn, ctx.module_run, {counter: 1})
+def _fail(
+    ctx: SyncContext, module: SyncModule, record: Record, problem: Problem, batch: PageBatch, counter: str = "failed"
+) -> None:
+    # recorded (and counted) with the page's checkpoint: a crash before it re-reads the page and fails it again
+    batch.fail(module, record, problem, counter)
     open_errors(ctx, module.entity_type).add(record.projects_id)
     log.info("%s %s %s: %s", module.name, record.projects_id, counter, problem.reason_code)
-    return None

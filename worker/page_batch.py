@@ -3,22 +3,26 @@ the page's checkpoint.
 
 A sync used to cost several transactions per record (a link lookup, then a write per outcome), most of its wall
 time waiting on Postgres. A page now reads the links of all its records at once and decides in memory; what is
-safe to redo after a crash (an update's new fingerprint, a resolved error) is written in the transaction that
-commits the page's counts and cursor. Creates are not deferred: the pending link is committed before the Books
-POST and the link right after it, so a crash can never create a Books record twice (see engine.sync_record).
+safe to redo after a crash (an update's new fingerprint, a resolved or recorded error) is written in the
+transaction that commits the page's counts and cursor. Creates are not deferred: the pending link is committed
+before the Books POST and the link right after it, so a crash can never create a Books record twice (see
+engine.sync_record). Failures wait for the checkpoint too: a crash before it re-reads the page and meets them
+again.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
-from shared.db import links, sync_errors
+from shared.db import links, runs, sync_errors
 from shared.db.links import Link
+from shared.db.sync_errors import Problem
 from worker.modules.base import Record, SyncContext, SyncModule
 
 
@@ -41,6 +45,7 @@ class PageBatch:
     links: dict[str, Link]
     fingerprints: dict[int, str] = field(default_factory=dict)  # link id -> fingerprint of an update written
     resolved: list[str] = field(default_factory=list)  # records whose open error the page resolves
+    failed: list[tuple[str, Record, Problem, str]] = field(default_factory=list)  # module, record, problem, counter
 
     @classmethod
     def read(cls, ctx: SyncContext, module: SyncModule, items: Sequence[Any]) -> PageBatch:
@@ -76,12 +81,33 @@ class PageBatch:
             errors.discard(record.projects_id)
             self.resolved.append(record.projects_id)
 
+    def fail(self, module: SyncModule, record: Record, problem: Problem, counter: str) -> None:
+        """The record failed (or is blocked): its error is recorded, and counted, with the page."""
+        self.failed.append((module.name, record, problem, counter))
+
     def write(self, conn: sa.Connection) -> None:
         """In the caller's (fenced checkpoint) transaction; what was written is not written again."""
-        links.refresh_many(conn, self.fingerprints, module_run_id=self.ctx.module_run.id)
+        iid, run = self.ctx.integration.id, self.ctx.module_run
+        links.refresh_many(conn, self.fingerprints, module_run_id=run.id)
         for projects_id in self.resolved:
-            sync_errors.resolve(conn, self.ctx.integration.id, self.entity_type, projects_id)
-        self.fingerprints, self.resolved = {}, []
+            sync_errors.resolve(conn, iid, self.entity_type, projects_id)
+        counts: Counter[str] = Counter()
+        for module, record, problem, counter in self.failed:
+            # the same failure met again (a record listed twice, a page re-read) counts once
+            if not sync_errors.seen_in_run(conn, iid, self.entity_type, record.projects_id, run.id):
+                counts[counter] += 1
+            sync_errors.record(
+                conn,
+                iid,
+                module=module,
+                entity_type=self.entity_type,
+                source_id=record.projects_id,
+                source_name=record.name,
+                problem=problem,
+                module_run_id=run.id,
+            )
+        runs.add_counts(conn, run, dict(counts))
+        self.fingerprints, self.resolved, self.failed = {}, [], []
 
 
 def open_errors(ctx: SyncContext, entity_type: str) -> set[str]:

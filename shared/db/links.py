@@ -35,6 +35,11 @@ class Link:
         return self.state == "pending"
 
 
+def unsaved(entity_type: str, projects_id: str, parent_projects_id: str | None) -> Link:
+    """A pending link not written yet (id 0): base.note_intent writes it together with the intent."""
+    return Link(0, entity_type, projects_id, None, "pending", None, parent_projects_id, {})
+
+
 def fingerprint(fields: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -119,6 +124,19 @@ def get_link(conn: sa.Connection, integration_id: int, entity_type: str, project
 def books_id_of(conn: sa.Connection, integration_id: int, entity_type: str, projects_id: str) -> str | None:
     link = get_link(conn, integration_id, entity_type, projects_id)
     return link.books_id if link and not link.pending else None
+
+
+def books_ids_of(conn: sa.Connection, integration_id: int, entity_type: str) -> dict[str, str]:
+    """Projects id -> Books id of every linked (not pending) record of ``entity_type``."""
+    rows = conn.execute(
+        sa.select(entity_links.c.projects_id, entity_links.c.books_id).where(
+            entity_links.c.integration_id == integration_id,
+            entity_links.c.entity_type == entity_type,
+            entity_links.c.state == "linked",
+            entity_links.c.books_id.is_not(None),
+        )
+    )
+    return {r.projects_id: r.books_id for r in rows}
 
 
 def claimed_books_ids(conn: sa.Connection, integration_id: int, entity_type: str) -> set[str]:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from shared.config import Settings
 from shared.db.integrations import Integration
-from shared.db.links import Link, links_of
+from shared.db.links import Link, links_of, put_pending
 from shared.db.runs import ModuleRun
 from shared.db.schema import entity_links
 from shared.db.sync_errors import Problem
@@ -51,11 +51,22 @@ def note_intent(ctx: SyncContext, **attributes: Any) -> None:
     """Store what we are about to create (e.g. the Books name) on the pending link BEFORE the POST.
 
     Zoho has no idempotency key: if the worker dies after the POST, the retry finds this and looks the record up
-    by it instead of creating a second one.
+    by it instead of creating a second one. A link the engine left unsaved (``SyncModule.intent_first``) is
+    written here, pending, with the intent: one transaction instead of two.
     """
     assert ctx.link is not None
     merged = {**ctx.link.attributes, **attributes}
     with ctx.engine.begin() as conn:
+        if not ctx.link.id:
+            ctx.link = put_pending(
+                conn,
+                ctx.integration.id,
+                ctx.link.entity_type,
+                ctx.link.projects_id,
+                parent_projects_id=ctx.link.parent_projects_id,
+                attributes=merged,
+            )
+            return
         conn.execute(entity_links.update().where(entity_links.c.id == ctx.link.id).values(attributes=merged))
     ctx.link = dataclasses.replace(ctx.link, attributes=merged)
 
@@ -110,3 +121,7 @@ class SyncModule:
     # Called for every skipped record with its link (or None): undo what an earlier run wrote for a record that
     # no longer qualifies or was deleted (e.g. a time log). The engine then drops the link.
     retire: Callable[[SyncContext, Record, Link | None], None] | None = None
+    # True when ``create`` calls note_intent before any Books write: the engine then leaves the new pending link to
+    # note_intent to write, with the intent, in one transaction. Leave False for any create that writes to Books
+    # before noting its intent (the pending link must be committed before the POST).
+    intent_first: bool = False

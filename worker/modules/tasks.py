@@ -60,4 +60,5 @@ TASKS = SyncModule(
     create=create_books_task,
     update=update_books_task,
     find_existing=_find,
+    intent_first=True,  # create notes its intent before the POST
 )

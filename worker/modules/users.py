@@ -74,4 +74,5 @@ USERS = SyncModule(
     create=_create,
     update=_update,
     find_existing=_find,
+    intent_first=True,  # create notes its intent before the POST
 )
