@@ -1,0 +1,289 @@
+"""Engine overhead: what a sync costs beyond the Zoho calls it makes (issue 18 benchmark), run by hand:
+
+    .venv/bin/python -m benchmarks.engine_overhead                 # small world, seed 7
+    .venv/bin/python -m benchmarks.engine_overhead --size large
+
+Production shape: ``bpsync sandbox --rate-limits off`` in its own process, one ``celery -A worker.app worker -Q sync``
+(prefork, ``--concurrency`` 2 by default) with BPSYNC_* env, Redis as the broker and the token cache (``--broker``,
+flushed before and after: that db must be the benchmark's), PostgreSQL (a throw-away database on
+BENCH_POSTGRES_URL's server), the product's limiter off. A full sync of users..bugs, then the same sync again with
+nothing changed (the incremental run). For each run:
+
+- wall: from the run's request to its end (read from the database);
+- client CPU: user + system time of the worker's process group (/proc), and the sandbox's for the same requests;
+- transactions: xact_commit / xact_rollback deltas of the benchmark database (pg_stat_database), per record fetched;
+- requests: what the sandbox served (``/_sandbox/requests``);
+- HTTP time: the sum of the worker's own per-call timings (``shared.zoho.http`` logs "-> status in N ms" at DEBUG,
+  so the worker runs with BPSYNC_LOG_LEVEL=DEBUG): the time a client that did nothing but send the same requests
+  one after another would need, at best. ``wall / HTTP`` is the engine's overhead ratio;
+- peak RSS of the busy worker child (VmHWM of the pool processes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import redis
+import requests
+import sqlalchemy as sa
+
+from benchmarks.finance_latency import Processes, env_of, free_port, wait_http
+from shared.celery_app import create_celery
+from shared.config import load_settings
+from shared.crypto import new_key
+from shared.db import engine as dbengine
+from shared.db import runs
+from shared.db.integrations import create_integration
+from shared.db.schema import integrations, module_runs, sync_runs
+from shared.dispatch import enqueue_module
+
+ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+MODULES = ["users", "clients", "projects", "tasks", "bugs"]
+CALL_LINE = re.compile(rb"shared\.zoho\.http.* -> (\d+|None) in (\d+) ms")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def group_cpu(session_id: int) -> float:
+    """User + system seconds of every live process in the session (a pool child's time is its own)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session_id:  # field 6 of stat: the session id
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICKS
+
+
+def peak_rss_mb(session_id: int, exclude: int) -> float:
+    """The largest VmHWM among the session's processes other than ``exclude`` (the pool parent)."""
+    peak = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == exclude:
+            continue
+        try:
+            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[3]) != session_id:
+                continue
+            for line in (entry / "status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except OSError:
+            continue
+    return peak / 1024
+
+
+def xacts(engine: sa.Engine, name: str) -> tuple[int, int]:
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+        row = conn.execute(
+            sa.text("SELECT xact_commit, xact_rollback FROM pg_stat_database WHERE datname = :n"), {"n": name}
+        ).one()
+    return int(row[0]), int(row[1])
+
+
+@dataclass
+class Measured:
+    label: str
+    wall: float
+    worker_cpu: float
+    sandbox_cpu: float
+    commits: int
+    rollbacks: int
+    requests: int
+    http_seconds: float
+    http_calls: int
+    counts: dict[str, int]
+    status: str
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, url: str, db_name: str, sandbox_url: str, broker: str) -> None:
+        self.args = args
+        self.db_name = db_name
+        self.sandbox_url = sandbox_url
+        self.settings = load_settings(
+            database_url=url,
+            broker_url=broker,
+            projects_api_url=sandbox_url,
+            books_api_url=f"{sandbox_url}/books/v3",
+            accounts_url=sandbox_url,
+            secret_key=new_key(),
+            web_token=secrets.token_hex(24),
+            rate_limits_enabled=False,
+            books_daily_limit=10**7,
+            redis_key_prefix=f"benchengine{uuid.uuid4().hex[:8]}",
+            log_level="DEBUG",
+        )
+        self.engine = dbengine.make_engine(url)
+        self.admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+        self.app = create_celery(self.settings, main=f"bench-{uuid.uuid4().hex[:6]}")
+        self.iid = 0
+
+    def connect(self) -> None:
+        creds = requests.get(f"{self.sandbox_url}/_sandbox/credentials", timeout=30).json()
+        integration = create_integration(
+            self.engine,
+            self.settings,
+            name=f"bench-{uuid.uuid4().hex[:6]}",
+            organization_id=creds["organization_id"],
+            portal_id=creds["portal_id"],
+            credentials={
+                "client_id": creds["client_id"],
+                "client_secret": creds["client_secret"],
+                "refresh_token": creds["admin"]["refresh_token"],
+            },
+        )
+        self.iid = integration.id
+        with self.engine.begin() as conn:  # no scheduled run gets in the way (no beat runs anyway)
+            later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+            conn.execute(integrations.update().where(integrations.c.id == self.iid).values(next_run_at=later))
+
+    def run(self, label: str, worker: subprocess.Popen[bytes], sandbox: subprocess.Popen[bytes], log: Path) -> Measured:
+        requests.delete(f"{self.sandbox_url}/_sandbox/requests", timeout=10)
+        offset = log.stat().st_size
+        cpu0, sandbox0 = group_cpu(worker.pid), group_cpu(sandbox.pid)
+        commits0, rollbacks0 = xacts(self.admin, self.db_name)
+        started = time.monotonic()
+        with self.engine.begin() as conn:
+            request = runs.request_run(conn, self.iid, MODULES, "manual")
+        enqueue_module(self.app, request.start_module_run_id)
+        status = self.wait(request.run_id)
+        wall = time.monotonic() - started
+        cpu1, sandbox1 = group_cpu(worker.pid), group_cpu(sandbox.pid)
+        time.sleep(1.5)  # the server flushes its statistics at most once a second
+        commits1, rollbacks1 = xacts(self.admin, self.db_name)
+        served = requests.get(f"{self.sandbox_url}/_sandbox/requests", timeout=30).json()
+        with log.open("rb") as f:
+            f.seek(offset)
+            timings = [int(m.group(2)) for m in CALL_LINE.finditer(f.read())]
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(module_runs).where(module_runs.c.sync_run_id == request.run_id)).all()
+        counts = {k: sum(getattr(r, k) for r in rows) for k in ("fetched", "created", "updated", "unchanged")}
+        return Measured(
+            label,
+            wall,
+            cpu1 - cpu0,
+            sandbox1 - sandbox0,
+            commits1 - commits0,
+            rollbacks1 - rollbacks0,
+            int(served["total"]),
+            sum(timings) / 1000,
+            len(timings),
+            counts,
+            status,
+        )
+
+    def wait(self, run_id: int) -> str:
+        deadline = time.monotonic() + self.args.timeout
+        while time.monotonic() < deadline:
+            with self.engine.connect() as conn:
+                status = conn.execute(sa.select(sync_runs.c.status).where(sync_runs.c.id == run_id)).scalar_one()
+            if status not in ("queued", "running"):
+                return str(status)
+            time.sleep(0.25)
+        raise RuntimeError(f"run {run_id} did not finish within {self.args.timeout:g} s")
+
+
+def line(m: Measured) -> str:
+    fetched = max(1, m.counts["fetched"])
+    ratio = m.wall / m.http_seconds if m.http_seconds else float("nan")
+    return (
+        f"{m.label}: {m.status}, wall {m.wall:.1f} s, worker CPU {m.worker_cpu:.1f} s, "
+        f"sandbox CPU {m.sandbox_cpu:.1f} s, "
+        f"requests {m.requests} (timed {m.http_calls}), HTTP {m.http_seconds:.1f} s, wall/HTTP {ratio:.2f}x, "
+        f"transactions {m.commits} commits + {m.rollbacks} rollbacks = "
+        f"{(m.commits + m.rollbacks) / fetched:.2f} per record, records {m.counts}"
+    )
+
+
+def _interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", choices=["tiny", "small", "large"], default="small")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--concurrency", type=int, default=2, help="worker pool processes (celery's default = nproc)")
+    parser.add_argument("--broker", default="redis://127.0.0.1:6379/9", help="a Redis db of the benchmark's own")
+    parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument("--keep", action="store_true", help="keep the database and the logs folder")
+    args = parser.parse_args()
+    signal.signal(signal.SIGTERM, _interrupt)
+
+    started_at = dt.datetime.now(dt.UTC)
+    load_before = os.getloadavg()
+    directory = Path(tempfile.mkdtemp(prefix="bench-engine-"))
+    procs = Processes(directory)
+    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"bench_eng_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    broker = redis.Redis.from_url(args.broker)
+    broker.flushdb()
+    bench: Bench | None = None
+    try:
+        dbengine.upgrade(url)
+        port = free_port()
+        sandbox_url = f"http://127.0.0.1:{port}"
+        command = [sys.executable, "-m", "scheduler.cli", "sandbox", "--port", str(port), "--size", args.size]
+        sandbox = procs.start("sandbox", [*command, "--seed", str(args.seed), "--rate-limits", "off"])
+        wait_http(f"{sandbox_url}/_sandbox/credentials", 300)
+        bench = Bench(args, url, name, sandbox_url, args.broker)
+        bench.connect()
+        worker = procs.start(
+            "worker",
+            [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", "sync",
+             "--concurrency", str(args.concurrency), "-n", f"engine-{uuid.uuid4().hex[:4]}@%h"],
+            env_of(bench.settings),
+        )  # fmt: skip
+        time.sleep(5)
+        procs.check()
+        results = [bench.run(label, worker, sandbox, directory / "worker.log") for label in ("full", "incremental")]
+        rss = peak_rss_mb(worker.pid, worker.pid)
+        print(
+            f"{started_at:%Y-%m-%d %H:%M} UTC, {platform.node()} {platform.machine()} nproc {os.cpu_count()}, "
+            f"CPython {platform.python_version()}, size {args.size} seed {args.seed}, concurrency {args.concurrency}, "
+            f"modules {','.join(MODULES)}"
+        )
+        for m in results:
+            print(line(m))
+        print(f"peak RSS of a worker pool child: {rss:.0f} MB")
+        print(f"load average before {load_before}, after {os.getloadavg()}")
+    finally:
+        procs.stop_all()
+        if bench is not None:
+            bench.engine.dispose()
+            bench.admin.dispose()
+        with admin.connect() as conn:
+            if not args.keep:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        broker.flushdb()
+        if args.keep:
+            print(f"kept database {name} and logs in {directory}")
+        else:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
