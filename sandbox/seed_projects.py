@@ -202,6 +202,7 @@ def seed_projects(
             end_date=start + dt.timedelta(days=rng.randint(90, 365)),
             created_ms=created,
             updated_ms=max(created, now - rng.randint(0, 30) * DAY_MS - rng.randint(0, DAY_MS)),
+            rate=project_rate(i),
         )
         world.projects[project.id] = project
         projects.append(project)
@@ -213,6 +214,12 @@ def seed_projects(
             cast.projects_with_expenses.append(project.id)
     _seed_second_portal(world, cast, now)
     return projects
+
+
+def project_rate(index: int) -> float:
+    """The hourly billing rate of the index-th project: 80-120, and none for every 9th from the 8th on (so both
+    kinds exist). Derived from the index, not drawn: the rest of the world stays as the seed made it before."""
+    return 0.0 if index % 9 == 8 else float(80 + 10 * (index % 5))
 
 
 def _project_clients(
@@ -251,6 +258,7 @@ def _seed_second_portal(world: World, cast: Cast, now: int) -> None:
         user_ids=[cast.other_owner, cast.admin],
         created_ms=now - 90 * DAY_MS,
         updated_ms=now - 5 * DAY_MS,
+        rate=120.0,
     )
     world.projects[project.id] = project
     tasklist = Tasklist(id=world.projects_id(), project_id=project.id, name="General", created_ms=project.created_ms)

@@ -116,6 +116,7 @@ class Project:
     end_date: dt.date | None = None
     created_ms: int = 0
     updated_ms: int = 0
+    rate: float = 0.0  # ``project_rate``: the hourly billing rate (0: none set)
 
 
 @dataclass

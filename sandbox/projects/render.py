@@ -124,6 +124,7 @@ class PortalView:
             "is_public": "no",
             "budget_value": "0",
             "currency_code": project.currency_code,
+            "project_rate": f"{project.rate:.2f}" if project.rate else "",
             "IS_BUG_ENABLED": True,
             "taskbug_prefix": project.key,
             "task_count": count(self.world.tasks.where("project_id", project.id), lambda t: t.completed),

@@ -93,13 +93,25 @@ class Project(ProjectsModel):
     end_date: ProjectsDate = None
     created_ms: int | None = None
     updated_ms: int | None = None
+    # the project's hourly billing rate (``project_rate``, reference: projects' fields); None when unset or not a
+    # positive number
+    rate: float | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _longs(cls, data: Any) -> Any:
         if isinstance(data, dict):
             data = {"created_ms": data.get("created_date_long"), "updated_ms": data.get("updated_date_long"), **data}
+            data["rate"] = _positive_rate(data.get("project_rate"))
         return data
+
+
+def _positive_rate(value: Any) -> float | None:
+    try:
+        rate = float(str(value).replace(",", "").strip())
+    except ValueError:
+        return None
+    return rate if rate > 0 and rate < float("inf") else None
 
 
 class ClientCompany(ProjectsModel):

@@ -23,8 +23,10 @@ from tests.worker.finance_support import (
     BUG_ENTRIES,
     CUSTOMER,
     MILESTONE_PHASE1,
+    OTHER_BOOKS_PROJECT,
     OTHER_CURRENCY_CUSTOMER,
     OTHER_CUSTOMER,
+    OTHER_PROJECT_CUSTOMER,
     OTHER_PROJECT_ENTRIES,
     PAID_THROUGH,
     PROJECT,
@@ -85,7 +87,7 @@ def test_invoice_bills_the_projects_time_and_that_customers_project_expenses_onl
     # what the poll would have seen: another customer's expense on this project, another project's expense,
     # and this customer's expense without a project
     expense_row(fin, "990000000000001", BOOKS_PROJECT, OTHER_CUSTOMER, "50")
-    expense_row(fin, "990000000000002", "460000000000152", "460000000000130", "60")
+    expense_row(fin, "990000000000002", OTHER_BOOKS_PROJECT, OTHER_PROJECT_CUSTOMER, "60")
     expense_row(fin, "460000000000140", None, CUSTOMER, "377")
 
     request = _invoice(fin, customer_id=CUSTOMER, date="2026-11-28", notes="November")

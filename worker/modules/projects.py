@@ -23,7 +23,8 @@ from worker.modules.users import books_users_by_email
 # Zoho's modified-since filter compares server clocks; re-reading a small overlap costs little and misses nothing.
 INCREMENTAL_OVERLAP = dt.timedelta(minutes=5)
 RETRY_BATCH = 20
-BILLING_TYPE = "based_on_task_hours"
+BILLING_TYPE = "based_on_task_hours"  # a project without a Projects rate: Books' task rates (set in Books)
+RATE_BILLING_TYPE = "based_on_project_hours"  # a project with a Projects rate: billed at that rate per hour
 
 
 def _since_ms(ctx: SyncContext) -> int | None:
@@ -79,6 +80,7 @@ def _record(ctx: SyncContext, project: Project) -> Record:
         "primary_client": primary.id if primary else None,
         "users": member_ids,
         "owner": owner.books_id if owner else None,
+        "rate": project.rate,
     }
     return Record(project.id, project.name, fields, parent=("client", primary.id) if primary else None, source=project)
 
@@ -163,6 +165,17 @@ def _find(ctx: SyncContext, _record: Record, link: links.Link, customer_id: str 
     return None
 
 
+def _billing(record: Record) -> dict[str, Any]:
+    """How Books bills the project's time, set when the project is created there (ours: Zoho's help page says
+    nothing of rates). With the Projects project's hourly rate (``project_rate``): project hours at that rate, so
+    invoices bill time at it; without one: task hours, whose rates are set in Books. An existing Books project's
+    billing is never changed: an accountant may have set it up otherwise."""
+    rate = record.fields.get("rate")
+    if rate:
+        return {"billing_type": RATE_BILLING_TYPE, "rate": rate}
+    return {"billing_type": BILLING_TYPE}
+
+
 def _create(ctx: SyncContext, record: Record, customer_id: str | None) -> str:
     assert customer_id is not None
     manager = _manager(ctx, record)
@@ -170,7 +183,7 @@ def _create(ctx: SyncContext, record: Record, customer_id: str | None) -> str:
     payload = {
         "project_name": record.name[:100],
         "customer_id": customer_id,
-        "billing_type": BILLING_TYPE,
+        **_billing(record),
         "description": record.fields["description"],
         "user_id": manager,
         "users": users,
