@@ -107,6 +107,9 @@ def finance_command(integration_ref: str, project_id: str, as_json: bool) -> Non
 @click.option("--date", default=None, help="Invoice date, YYYY-MM-DD (default: today in Books).")
 @click.option("--due-date", default=None, help="YYYY-MM-DD.")
 @click.option("--notes", default=None)
+@click.option(
+    "--rate", default=None, help="Hourly rate for time that Zoho Books gives no rate (else a 0.00 total is refused)."
+)
 @friendly_errors
 def invoice_command(
     integration_ref: str,
@@ -122,6 +125,7 @@ def invoice_command(
     date: str | None,
     due_date: str | None,
     notes: str | None,
+    rate: str | None,
 ) -> None:
     """Invoice PROJECT's unbilled time and its customer's project expenses (without --customer: a draft)."""
     from scheduler.finance.invoice import request_invoice
@@ -146,6 +150,7 @@ def invoice_command(
                 due_date=due_date,
                 notes=notes,
                 currency=currency,
+                rate=rate,
             )
         )
         _report(engine, integration_ref, request, wait, timeout, as_json)

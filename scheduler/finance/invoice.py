@@ -5,10 +5,16 @@
 - task / milestone / task list: the unbilled time of that task (or of the tasks under the milestone or list);
   a completed task is claimed too (``task``), so it is never invoiced again from either side;
 - blank customer: a draft; nothing is claimed or sent until ``choose_customer``.
+
+Time bills at Books' rate for it (the project's billing type: project, task or staff hourly rate). Time Books
+gives no rate bills at the request's ``rate`` when one is given; an invoice whose total is zero is refused, never
+sent (ours: a zero invoice would still mark the time billed in Books).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +28,7 @@ from scheduler.finance.create import (
     _load,
     books_project,
     customer_of,
+    parse_amount,
     parse_date,
     target,
 )
@@ -50,8 +57,11 @@ def request_invoice(
     due_date: Any = None,
     notes: str | None = None,
     currency: str | None = None,
+    rate: Any = None,
 ) -> FinanceRequest:
-    """Claim and queue an invoice, or keep a draft when no customer is given."""
+    """Claim and queue an invoice, or keep a draft when no customer is given.
+
+    ``rate``: the hourly rate of time that Books gives no rate (refused unless a positive number)."""
     t = target(engine, ref, project_id)
     if scope not in SCOPES:
         raise Refused(f"scope: one of {', '.join(SCOPES)}, got {scope!r}")
@@ -60,11 +70,13 @@ def request_invoice(
     day, due = parse_date(date, "date"), parse_date(due_date, "due_date")
     if day and due and due < day:
         raise Refused(f"due_date {due} is before date {day}")
+    hourly = None if rate in (None, "") else parse_amount(rate, "rate")
     fields = {
         "date": day and day.isoformat(),
         "due_date": due and due.isoformat(),
         "notes": notes,
         "currency": currency,
+        "rate": None if hourly is None else str(hourly),
     }
     scope_id = str(scope_id).strip() if scope != "project" else None
     if not str(customer_id or "").strip():
@@ -157,11 +169,17 @@ def _bill(
         if not time and not expenses:
             what = "project" if scope == "project" else f"{scope} {scope_id}"
             whose = "" if own_customer else f" for customer {customer.contact_name} (not the project's customer)"
-            last = _last_holder(conn, iid, t.projects_project_id)
+            billed_time = (
+                billable.invoiced_time(books, conn, iid, project, books_task_ids=task_ids) if own_customer else []
+            )
+            last = billed_time[0] if billed_time else _last_holder(conn, iid, t.projects_project_id)
             billed = f"; what it had is already billed by {last.describe()}" if last else ""
             raise Refused(
                 f"nothing to invoice: the {what} has no unbilled billable time or expenses{whose}{billed}", 409
             )
+        if fields.get("rate"):
+            hourly = Decimal(str(fields["rate"]))
+            time = [dataclasses.replace(i, rate=hourly) if not i.rate else i for i in time]
         lines = billable.invoice_lines(time, expenses)
         payload = {
             **fields,
@@ -171,6 +189,8 @@ def _bill(
             "customer_name": customer.contact_name,
         }
         payload["total"] = round(float(payload["total"]), 2)
+        if payload["total"] <= 0:
+            raise Refused(_zero_total(project, time), 409)
         if draft_id is None:
             request_id = _insert(
                 conn,
@@ -207,6 +227,21 @@ def _bill(
             raise Refused(f"not invoiced: {exc}", 409) from None
     requests_db.enqueue(app, request_id)
     return _load(engine, request_id)
+
+
+def _zero_total(project: BooksProject, time: list[billable.TimeItem]) -> str:
+    how = {
+        "based_on_task_hours": "on task hours and these tasks have no rate in Zoho Books",
+        "based_on_staff_hours": "on staff hours and these people have no rate in Zoho Books",
+        "based_on_project_hours": "on project hours and the project has no rate in Zoho Books",
+        "fixed_cost_for_project": "at a fixed cost, not by the hour",
+    }.get(project.billing_type, f"as {project.billing_type or 'unknown'}")
+    hours = sum((i.hours for i in time), Decimal(0))
+    return (
+        f"not invoiced: the total would be 0.00 ({hours} h of time; Zoho Books project {project.project_name!r} "
+        f'bills {how}); give an hourly rate for that time (--rate, API "rate", the form\'s rate field) or set '
+        "the rate in Zoho Books"
+    )
 
 
 def _last_holder(conn: sa.Connection, iid: int, projects_project_id: str) -> claims.Claim | None:

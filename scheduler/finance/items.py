@@ -139,6 +139,34 @@ def unbilled_time(
     )
 
 
+def invoiced_time(
+    books: BooksClient,
+    conn: sa.Connection,
+    integration_id: int,
+    project: BooksProject,
+    *,
+    books_task_ids: set[str] | None = None,
+) -> list[claims.Claim]:
+    """Who bills the project's linked time entries that Books lists as invoiced (for a refusal to name them).
+
+    The claim when one holds the entry; otherwise Books' own word (the entry's ``invoice_id``), which the
+    transactions poll turns into a claim on its next round (worker/finance/billed.py)."""
+    linked = links.claimed_books_ids(conn, integration_id, TIMESHEET_ENTITY)
+    entries = [
+        e
+        for e in books.iter_time_entries(project_id=project.project_id, filter_by="Status.Invoiced")
+        if e.time_entry_id in linked and (books_task_ids is None or e.task_id in books_task_ids)
+    ]
+    held = claims.holders(conn, integration_id, [("time_entry", e.time_entry_id) for e in entries])
+    known = {c.item_id for c in held}
+    said = [
+        claims.Claim("time_entry", e.time_entry_id, "books", claims.BILLED, None, e.invoice_id or None, None)
+        for e in entries
+        if e.time_entry_id not in known
+    ]
+    return held + said
+
+
 def unbilled_expenses(
     conn: sa.Connection,
     integration_id: int,

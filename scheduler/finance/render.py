@@ -41,6 +41,10 @@ def text_lines(view: FinanceView) -> Iterator[str]:
         for item in view.time:
             day = item.log_date.isoformat() if item.log_date else "-"
             yield f"  {day} {item.task_name or item.task_id:30} {item.hours:>6} h  {_money(float(item.amount), cur)}"
+    if view.invoiced_tasks:
+        yield f"Completed tasks invoiced ({len(view.invoiced_tasks)}; never invoiced again):"
+        for task in view.invoiced_tasks_json():
+            yield f"  {task['task_name'] or task['task_id']:30} {task['held_by']}"
     yield f"Unbilled expenses: {len(view.expenses)}, {_money(float(view.unbilled_expenses_amount), cur)}"
     for e in view.expenses:
         day = e.date.isoformat() if e.date else "-"

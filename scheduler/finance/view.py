@@ -18,8 +18,9 @@ from scheduler.finance.create import Refused, target
 from scheduler.finance.zoho import books_client
 from shared import finance_requests as requests_db
 from shared.config import Settings
-from shared.db import links, transactions
+from shared.db import claims, links, transactions
 from shared.db.integrations import Integration
+from shared.db.schema import billing_claims, finance_requests
 from shared.db.schema import transactions as table
 from shared.finance_requests import FinanceRequest
 from shared.zoho.errors import ZohoError
@@ -45,6 +46,23 @@ class FinanceView:
     time: list[billable.TimeItem] | None = None
     expenses: list[billable.ExpenseItem] = field(default_factory=list)
     books_error: str | None = None
+    # completed tasks an invoice claimed (never invoiced again), with the Books task name when Books was read
+    invoiced_tasks: list[claims.Claim] = field(default_factory=list)
+    task_names: dict[str, str] = field(default_factory=dict)
+
+    def invoiced_tasks_json(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "task_id": c.item_id,
+                "task_name": self.task_names.get(c.item_id),
+                "invoice": c.invoice_number or c.invoice_reference or c.books_invoice_id,
+                "books_invoice_id": c.books_invoice_id,
+                "side": c.side,
+                "state": c.state,
+                "held_by": c.describe(),
+            }
+            for c in self.invoiced_tasks
+        ]
 
     def of_kind(self, kind: str) -> list[sa.Row]:
         return [t for t in self.transactions if t.kind == kind]
@@ -106,6 +124,7 @@ class FinanceView:
                 "amount": _num(self.unbilled_expenses_amount),
                 "items": [e.as_json() for e in self.expenses],
             },
+            "invoiced_tasks": self.invoiced_tasks_json(),
             "totals": self.totals,
             "books_error": self.books_error,
         }
@@ -142,6 +161,7 @@ def finance_view(engine: sa.Engine, settings: Settings, ref: int | str, project_
             transactions=_project_transactions(conn, iid, t.projects_project_id, t.books_project_id),
             requests=requests_db.of_project(conn, iid, t.projects_project_id),
             expenses=billable.unbilled_expenses(conn, iid, t.books_project_id),
+            invoiced_tasks=invoiced_tasks(conn, iid, t.projects_project_id),
         )
         try:
             books = books_client(settings, t.integration)
@@ -150,9 +170,31 @@ def finance_view(engine: sa.Engine, settings: Settings, ref: int | str, project_
             view.currency_code = project.currency_code or None
             view.name = project.project_name or view.name
             view.time = billable.unbilled_time(books, conn, iid, project)
+            names = {task.task_id: task.task_name for task in project.tasks}
+            for claim in view.invoiced_tasks:
+                books_task = links.books_id_of(conn, iid, "task", claim.item_id) or links.books_id_of(
+                    conn, iid, "bug", claim.item_id
+                )
+                if books_task in names:
+                    view.task_names[claim.item_id] = names[books_task]
         except ZohoError as exc:
             view.books_error = f"unbilled time could not be read from Zoho Books: {exc}"
     return view
+
+
+def invoiced_tasks(conn: sa.Connection, iid: int, projects_project_id: str) -> list[claims.Claim]:
+    """The project's completed tasks an invoice holds. Only the project side claims tasks (Books invoices time
+    entries, not tasks): a task claim belongs to a request of this project."""
+    ids = conn.execute(
+        sa.select(billing_claims.c.item_id)
+        .join(finance_requests, finance_requests.c.id == billing_claims.c.request_id)
+        .where(
+            billing_claims.c.integration_id == iid,
+            billing_claims.c.item_type == "task",
+            finance_requests.c.projects_project_id == projects_project_id,
+        )
+    ).scalars()
+    return claims.holders(conn, iid, [("task", i) for i in ids])
 
 
 def _project_transactions(conn: sa.Connection, iid: int, projects_id: str, books_id: str) -> list[sa.Row]:

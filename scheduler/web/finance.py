@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from scheduler.finance import create, invoice
+from scheduler.finance.pickers import pickers as form_pickers
 from scheduler.finance.render import describe
 from scheduler.finance.view import finance_view
 from scheduler.web.actions import ActionRefused
@@ -29,7 +30,7 @@ from scheduler.web.queries import BadRequest
 from shared.db.integrations import get_integration
 
 FIELDS: dict[str, tuple[str, ...]] = {
-    "invoice": ("customer_id", "currency", "scope", "scope_id", "date", "due_date", "notes"),
+    "invoice": ("customer_id", "currency", "scope", "scope_id", "date", "due_date", "notes", "rate"),
     "quote": ("customer_id", "currency", "line_items", "date", "expiry_date", "notes"),
     "expense": ("customer_id", "currency", "amount", "date", "account_id", "paid_through_account_id", "description"),
     "recurring_invoice": (
@@ -148,17 +149,16 @@ def _request_id(raw: str) -> int:
 async def page(request: Request) -> Response:
     ctx, p = web_context(request), request.path_params
     view = await run_in_threadpool(_refusals(finance_view), ctx.engine, ctx.settings, p["ref"], p["project_id"])
-    pickers: dict[int, list[Any]] = {}
-    if view.drafts:
-        found = await run_in_threadpool(create.customers, ctx.settings, view.integration)
-        fitting = [c for c in found if not view.currency_code or c.currency_code in ("", view.currency_code)]
-        pickers = {d.id: fitting for d in view.drafts}
+    # customers (from Books) and the accounts expenses used: picked in the forms, ids typed only as a fallback
+    choices = await run_in_threadpool(form_pickers, ctx.engine, ctx.settings, view.integration, view.currency_code)
+    pickers: dict[int, list[Any]] = {d.id: choices.customers for d in view.drafts}
     return ctx.templates.TemplateResponse(
         request,
         "finance.html",
         {
             "view": view,
             "integration": view.integration,
+            "choices": choices,
             "pickers": pickers,
             "notice": request.query_params.get("notice"),
             "kinds": list(FIELDS),

@@ -3,7 +3,9 @@
 One row per item (``billing_claims`` is unique on integration + item type + item id), whichever side invoices it:
 - ``projects``: an invoice asked for on the project side (the Finance view, API, CLI). Claimed ``pending`` in the
   same transaction that decides to bill the items, before the Books POST; ``claimed`` once Books confirms it.
-- ``books``: an invoice made directly in Zoho Books, discovered by the transactions module.
+- ``books``: an invoice made directly in Zoho Books, discovered by the transactions module: from the items its
+  lines name, or (state ``billed``) from Books' own word on the item — a time entry's ``billed_status`` or an
+  expense's ``status`` says invoiced while no line we read names it (e.g. an invoice of no synced project).
 - ``cutoff``: a time log dated before the integration's cutoff date (timesheets module; keyed by the log id).
 
 A second claim of an item fails on the unique constraint — under any concurrency — and the refusal names the
@@ -23,6 +25,9 @@ from shared.db.schema import billing_claims, transactions
 
 ITEM_TYPES = ("time_entry", "expense", "task", "milestone", "tasklist")
 SIDES = ("projects", "books", "cutoff")
+# a claim made from Books' status of the item, not from an invoice line: the invoice's lines never drop it (they
+# do not show it); voiding or deleting that invoice, or Books' status going back to unbilled, releases it
+BILLED = "billed"
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,9 @@ class Claim:
         where = {"projects": "this product's Finance view", "books": "Zoho Books", "cutoff": "before the cutoff date"}
         if self.side == "cutoff":
             return "invoiced before the integration's timesheet cutoff date"
-        name = self.invoice_number or self.invoice_reference or self.books_invoice_id or "an invoice"
+        name = self.invoice_number or self.invoice_reference or self.books_invoice_id
+        if name is None:
+            return "an invoice in Zoho Books (billed in Zoho Books: its billed status says invoiced)"
         pending = " (being sent to Zoho Books)" if self.state == "pending" else ""
         return f"invoice {name!r} ({where.get(self.side, self.side)}){pending}"
 
@@ -214,7 +221,7 @@ def reclaim_invoice(
     """
     wanted = set(items)
     held = items_of_invoice(conn, integration_id, books_invoice_id)
-    dropped = held - wanted
+    dropped = held - wanted - billed_items(conn, integration_id, books_invoice_id)
     for item_type, item_id in sorted(dropped):
         conn.execute(
             billing_claims.delete().where(
@@ -228,3 +235,34 @@ def reclaim_invoice(
         except AlreadyClaimed as exc:
             conflicts.extend(exc.holders)
     return conflicts
+
+
+def billed_items(conn: sa.Connection, integration_id: int, books_invoice_id: str) -> set[tuple[str, str]]:
+    """Items of the invoice claimed from Books' status of the item (state ``billed``), not from its lines."""
+    rows = conn.execute(
+        sa.select(billing_claims.c.item_type, billing_claims.c.item_id).where(
+            billing_claims.c.integration_id == integration_id,
+            billing_claims.c.books_invoice_id == books_invoice_id,
+            billing_claims.c.state == BILLED,
+        )
+    )
+    return {(r.item_type, r.item_id) for r in rows}
+
+
+def claim_billed(conn: sa.Connection, integration_id: int, item: tuple[str, str], books_invoice_id: str | None) -> bool:
+    """Books says the item is invoiced (by ``books_invoice_id`` when it says which) and no claim holds it: claim it
+    side ``books``, state ``billed``. Returns whether it was claimed (False: a claim holds it already)."""
+    try:
+        claim(conn, integration_id, [item], side="books", state=BILLED, books_invoice_id=books_invoice_id or None)
+    except AlreadyClaimed:
+        return False
+    return True
+
+
+def release_billed(conn: sa.Connection, integration_id: int, item: tuple[str, str]) -> int:
+    """Books says the item is unbilled again: a claim made from its status goes (line claims are untouched)."""
+    return int(
+        conn.execute(
+            billing_claims.delete().where(*_key(integration_id, *item), billing_claims.c.state == BILLED)
+        ).rowcount
+    )

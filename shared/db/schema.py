@@ -255,7 +255,7 @@ billing_claims = sa.Table(
     sa.Column("side", sa.String(10), nullable=False),  # books | projects | cutoff (before the cutoff date)
     sa.Column("invoice_reference", sa.String(100), nullable=True),
     sa.Column("books_invoice_id", sa.String(40), nullable=True),
-    sa.Column("state", sa.String(10), nullable=False, server_default="claimed"),  # pending | claimed
+    sa.Column("state", sa.String(10), nullable=False, server_default="claimed"),  # pending | claimed | billed
     _ts("claimed_at", nullable=False),
     # the project-side request whose invoice holds the claim (pending until Books confirms the invoice)
     sa.Column("request_id", sa.ForeignKey("finance_requests.id", ondelete="CASCADE"), nullable=True),

@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+import requests
 from starlette.testclient import TestClient
 
 from scheduler.web.app import create_web_app
@@ -137,3 +138,34 @@ def test_api_and_web_page(fin):
         assert view["totals"]["quoted"] == 1800.0 and view["unbilled_time"]["entries"] == 0
         [invoice] = books_records(fin, "invoices", done.reference)
         assert invoice["customer_id"] == CUSTOMER
+
+
+def test_web_forms_pick_customers_and_accounts_and_say_when_books_cannot_be_read(fin):
+    iid = fin.integration.id
+    base = f"/api/integrations/{iid}/projects/{PROJECT}/finance"
+    page_url = f"/integrations/{iid}/projects/{PROJECT}/finance"
+    with TestClient(create_web_app(fin.settings, celery=fin.app), headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+        expense = c.post(f"{base}/expense", json={"amount": 12, "account_id": ACCOUNT, "paid_through_account_id":
+                                                 PAID_THROUGH, "description": "Parking"})  # fmt: skip
+        assert expense.status_code == 202, expense.text
+        assert requests_db.wait(fin.engine, expense.json()["id"], timeout=30).state == "confirmed"
+
+        page = c.get(page_url).text
+        # customers: a select list read from Books, the project's customer preselected; no id typed by hand
+        assert '<select name="customer_id">' in page and 'name="customer_id" value=' not in page
+        assert f'<option value="{CUSTOMER}" selected>' in page and "the project's customer" in page
+        assert f'<option value="{OTHER_CURRENCY_CUSTOMER}"' not in page  # another currency: it would be refused
+        # accounts: the ones this organization's expenses used, offered in the expense form
+        assert f'<datalist id="account_id-choices"><option value="{ACCOUNT}">' in page
+        assert f'<datalist id="paid_through_account_id-choices"><option value="{PAID_THROUGH}">' in page
+
+        # Books cannot be read: the page says why and the forms take the customer id as text
+        response = requests.post(
+            f"{fin.sandbox.base_url}/_sandbox/faults",
+            json={"api": "books", "kind": "error5xx", "status": 503, "path": "/books/v3/contacts"},
+            timeout=10,
+        )
+        assert response.status_code == 201
+        down = c.get(page_url)
+        assert down.status_code == 200 and "customers could not be read" in down.text
+        assert '<select name="customer_id">' not in down.text and 'name="customer_id" value=' in down.text

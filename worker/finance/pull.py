@@ -16,6 +16,9 @@ Two ways in, one processing path (``visit``: read the record, then write it in o
   sees deletions as known ids missing from the list. Deleted invoices show in no changed-since list: every
   RECONCILE_EVERY the poll lists the invoice ids of each project that has invoices here and checks missing ones.
 
+Items Books bills without a line we read (a time entry's ``billed_status``, an expense's ``status``) are claimed
+from Books' word on the item: worker/finance/billed.py.
+
 Record reads per pull are bounded (``max_reads``): a kind whose scan ran out keeps its cursor and finishes on a
 later pull, so one pull never holds the Books quota for long. Every Books call goes through ``BooksClient``.
 """
@@ -50,6 +53,7 @@ from shared.zoho.books_models import (
 )
 from shared.zoho.errors import NotFound
 from shared.zoho.paging import iterate
+from worker.finance import billed, task_claims
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +131,9 @@ class RecurringDetail(RecurringInvoice):
 
 class ExpenseDetail(Expense):
     invoice_number: str = ""
+    # kept so the Finance page can offer the accounts expenses used (no chart-of-accounts list is documented)
+    paid_through_account_id: BooksId = ""
+    paid_through_account_name: str = ""
 
 
 LISTED: dict[str, type[BaseModel]] = {
@@ -197,6 +204,7 @@ class PullOutcome:
     deleted: int = 0
     released: int = 0
     conflicts: int = 0
+    billed: int = 0  # items claimed from Books' status of the item (no line we read names them)
     reads: int = 0
     more: bool = False  # the read budget ran out: some kind continues on the next pull
     leftover: list[Hint] = field(default_factory=list)  # named records not read yet (the next pull reads them)
@@ -208,6 +216,7 @@ class PullOutcome:
             "deleted": self.deleted,
             "released": self.released,
             "conflicts": self.conflicts,
+            "billed": self.billed,
             "reads": self.reads,
             "more": self.more,
         }
@@ -293,7 +302,10 @@ def detail_of(kind: str, raw: dict[str, Any]) -> Detail:
             total=_decimal(model.total if model.total is not None else model.amount),
             reference_number=(model.reference_number or "").strip() or None,
             payload={
+                "account_id": model.account_id or None,
                 "account_name": model.account_name,
+                "paid_through_account_id": model.paid_through_account_id or None,
+                "paid_through_account_name": model.paid_through_account_name or None,
                 "description": model.description,
                 "is_billable": model.is_billable,
                 "invoice_id": model.invoice_id or None,
@@ -363,6 +375,10 @@ class Pull:
         # the newest last_modified_time Books showed per kind: cursors are Books' own timestamps, never our clock
         self.latest: dict[str, dt.datetime] = {}
         self.visited: set[tuple[str, str]] = set()
+        # invoices found through an item they bill (Books project id of the item): the invoice's project when its
+        # lines name none
+        self.invoice_projects: dict[str, str] = {}
+        self.refollowed: set[tuple[str, str]] = set()
 
     # ------------------------------------------------------------------ loading
     def load(self) -> None:
@@ -409,6 +425,7 @@ class Pull:
             self.scan_invoices()
             for kind in FULL_LISTING_KINDS:
                 self.scan_listing(kind)
+            billed.scan_time_entries(self)
         while self.follow and self._budget():
             hint = self.follow.pop(0)
             if (hint.kind, hint.books_id) not in self.visited:
@@ -569,6 +586,7 @@ class Pull:
             if kind == "invoice":
                 self.outcome.released += claims.release_invoice(conn, self.integration_id, books_id)
                 self._resolve(conn, known.items)
+                task_claims.clear(conn, self.integration_id, known.items)
         known.deleted = True
         if kind == "invoice":
             self._revisit_conflicts(known.items, books_id)
@@ -590,7 +608,37 @@ class Pull:
                 return known.books_project_id, known.projects_project_id
         if request is not None:
             return request.books_project_id, request.projects_project_id
+        hinted = self.invoice_projects.get(detail.books_id) if detail.kind == "invoice" else None
+        if hinted in self.projects:
+            assert hinted is not None
+            return hinted, self.projects[hinted]
+        known = self.known.get((detail.kind, detail.books_id))
+        if (
+            known is not None
+            and known.projects_project_id
+            and not detail.project_ids
+            and claims.billed_items(conn, self.integration_id, detail.books_id)
+        ):
+            return known.books_project_id, known.projects_project_id  # found through an item it bills, earlier
         return None, None
+
+    def follow_invoice(self, invoice_id: str, books_project_id: str) -> None:
+        """Read an invoice that bills an item of ``books_project_id`` (its project when its lines name none).
+
+        An invoice this pull already passed over as no synced project's is read once more, now with the project."""
+        if books_project_id in self.projects:
+            self.invoice_projects.setdefault(invoice_id, books_project_id)
+        key = ("invoice", invoice_id)
+        if key in self.known and not self.known[key].deleted:
+            return
+        if key in self.visited:
+            if key in self.refollowed or invoice_id not in self.invoice_projects:
+                return
+            self.refollowed.add(key)
+            self.visited.discard(key)
+            self.skip.get("invoice", {}).pop(invoice_id, None)
+        if all(h.books_id != invoice_id or h.kind != "invoice" for h in self.follow):
+            self.follow.append(Hint("invoice", invoice_id, "bills an item of a synced project"))
 
     def _request(self, conn: sa.Connection, detail: Detail) -> sa.Row[Any] | None:
         reference = detail.record.reference_number if detail.record else None
@@ -622,6 +670,8 @@ class Pull:
             released: set[tuple[str, str]] = set()
             if detail.kind == "invoice":
                 released = self._bill(conn, detail, record, request, known)
+            if detail.kind == "expense" and projects_project_id is not None:
+                billed.expense_status(self, conn, detail.books_id, record.status, detail.expense_invoice_id)
         self.known[key] = Known(
             record.last_modified_at,
             record.status,
@@ -635,9 +685,7 @@ class Pull:
         if released:
             self._revisit_conflicts(released, detail.books_id)
         if detail.kind == "expense" and detail.expense_invoice_id:
-            invoice_key = ("invoice", detail.expense_invoice_id)
-            if invoice_key not in self.known and invoice_key not in self.visited:
-                self.follow.append(Hint("invoice", detail.expense_invoice_id, "billed expense"))
+            self.follow_invoice(detail.expense_invoice_id, books_project_id or "")
 
     def _bill(
         self,
@@ -655,8 +703,19 @@ class Pull:
         if record.status == "void":
             self.outcome.released += claims.release_invoice(conn, self.integration_id, detail.books_id)
             self._resolve(conn, previous | detail.items)
+            task_claims.clear(conn, self.integration_id, previous | detail.items)
             return previous
         side = "projects" if request is not None else "books"
+        if request is None:  # Books billing time of a completed task an earlier invoice claimed
+            self.outcome.conflicts += task_claims.report(
+                conn,
+                self.integration_id,
+                module=MODULE,
+                invoice_id=detail.books_id,
+                number=record.number or detail.books_id,
+                items=detail.items,
+                previous=previous,
+            )
         conflicts = claims.reclaim_invoice(conn, self.integration_id, detail.books_id, detail.items, side=side)
         clashing = {(c.item_type, c.item_id) for c in conflicts}
         self._resolve(conn, (previous | detail.items) - clashing)
