@@ -68,6 +68,14 @@ def finance_step(
             return state.scalar() == "confirmed"
 
     ok = _wait_for("the invoice confirmed by Books", confirmed, console)
+    if ok:
+        with engine.connect() as conn:
+            number, total = invoice_total(conn, request.id)
+        currency = view.currency_code or ""
+        console.print(f"invoice {number} confirmed by Zoho Books: {hours} h, total {total:,.2f} {currency}".rstrip())
+        if total <= 0:  # the project's time billed at no rate: the demo would show a worthless invoice
+            console.print("[red]the invoice's total is 0.00: its time billed at no rate[/red]")
+            ok = False
     try:
         again = request_invoice(engine, conf, app, integration.id, project_id, customer_id=view.customer_id)
         console.print(f"[red]a second invoice for the same items was accepted (request #{again.id})[/red]")
@@ -94,6 +102,18 @@ def finance_step(
     for line in text_lines(finance_view(engine, conf, integration.id, project_id)):
         console.print(line, highlight=False)
     return ok and refused
+
+
+def invoice_total(conn: sa.Connection, request_id: int) -> tuple[str, float]:
+    """(number, total) of a confirmed invoice request, as Books confirmed it (the transaction's total)."""
+    row = conn.execute(
+        sa.select(transactions.c.number, transactions.c.total)
+        .join(finance_requests, finance_requests.c.books_id == transactions.c.books_id)
+        .where(finance_requests.c.id == request_id, transactions.c.kind == "invoice")
+    ).first()
+    if row is None:
+        return "?", 0.0
+    return str(row.number or "?"), float(row.total or 0)
 
 
 def _has_expense(engine: sa.Engine, integration: Integration, expense_id: str) -> bool:

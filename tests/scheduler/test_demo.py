@@ -37,6 +37,9 @@ def test_demo_once_syncs_shows_every_badge_and_the_refresh_writes_exactly_the_ch
     # Finance: the project side's invoice confirmed, a second one refused naming it, Books' expense arrived
     assert "a second invoice for the same items is refused" in out.stdout and "INV-" in out.stdout
     assert "Unbilled expenses: 1, 42.50 USD" in out.stdout
+    # the invoice bills its time at a real rate (the project's Zoho Projects rate), not at 0.00
+    [sent] = [line for line in lines if "confirmed by Zoho Books: " in line and line.startswith("invoice INV-")]
+    assert float(sent.split(", total ")[1].split()[0].replace(",", "")) > 0, sent
     assert not (tmp_path / "data").exists() or not any((tmp_path / "data").rglob("*.sqlite"))  # nothing left
 
 
