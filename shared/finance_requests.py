@@ -116,10 +116,11 @@ def of_project(conn: sa.Connection, integration_id: int, projects_project_id: st
     return [FinanceRequest.from_row(r) for r in rows]
 
 
-def enqueue(app: Celery, request_id: int) -> bool:
-    """Send the request's task; a lost send is repaired by the sweep (the database says it is queued)."""
+def enqueue(app: Celery, request_id: int, *, countdown: float | None = None) -> bool:
+    """Send the request's task; a lost send is repaired by the sweep (the database says it is queued).
+    ``countdown``: a few seconds at most (a throttled send comes back when Zoho said)."""
     try:
-        app.send_task(TASK, kwargs={"request_id": request_id})
+        app.send_task(TASK, kwargs={"request_id": request_id}, countdown=countdown)
     except Exception as exc:  # broker down: the sweep sends it once the queued request's requeue time passes
         log.warning("could not send finance request %s (%s); the sweep sends it again", request_id, exc)
         return False

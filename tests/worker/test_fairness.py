@@ -23,11 +23,14 @@ from celery.signals import before_task_publish, task_postrun, task_prerun
 
 from sandbox.generator import credentials
 from scheduler.embedded import running_beat
+from scheduler.finance.create import request_expense
 from shared.db.integrations import Integration, create_integration
 from shared.db.schema import module_runs
 from shared.dispatch import MODULE_TASK, request_sync, sweep
 from shared.finance_dispatch import PULL_TASK, request_pull
+from shared.finance_requests import TASK as FINANCE_TASK
 from tests.sync_support import SyncHarness, sync_harness
+from tests.worker.finance_support import ACCOUNT, PAID_THROUGH, PROJECT, wait_request
 from tests.worker.throttle_support import add_fault, sandbox_429s
 
 pytestmark = pytest.mark.slow
@@ -183,3 +186,35 @@ def test_a_throttled_transactions_pull_hands_its_instant_worker_back_and_comes_b
     # one 429 per pull: never slept out (nor retried) in the instant worker, which the tick and every other
     # tenant's pulls and invoices share
     assert sandbox_429s(h) == len(waited)
+
+
+def test_a_throttled_finance_request_hands_its_instant_worker_back_and_is_sent_once_books_serves(tiny):
+    h = tiny
+    sends: list[Any] = []
+
+    def ended(task: Any, retval: Any = None, **_: Any) -> None:
+        if task.name == FINANCE_TASK:
+            sends.append(str(retval))
+
+    task_postrun.connect(ended, weak=False)
+    try:
+        h.reset_requests()
+        # the request's own checks (GETs) pass; every POST to the organization is answered 429, come back in 1 s
+        add_fault(
+            h, api="books", kind="429", method="POST", organization_id=h.integration.books_organization_id,
+            retry_after_s=1,
+        )  # fmt: skip
+        request = request_expense(
+            h.engine, h.settings, h.app, h.integration.id, PROJECT, amount="12.50", account_id=ACCOUNT,
+            paid_through_account_id=PAID_THROUGH, date="2026-11-20", description="Taxi to the client",
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while sum(1 for s in list(sends) if s.startswith("queued")) < 3:
+            assert time.monotonic() < deadline, f"the throttled request did not come back by itself: {sends}"
+            time.sleep(0.05)
+        requests.delete(f"{h.sandbox.base_url}/_sandbox/faults", timeout=5).raise_for_status()
+        assert wait_request(h, request.id).state == "confirmed"
+    finally:
+        task_postrun.disconnect(ended)
+    # one 429 per send: never slept out (nor retried) in the instant worker
+    assert sandbox_429s(h) == sum(1 for s in sends if s.startswith("queued"))

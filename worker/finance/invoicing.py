@@ -14,6 +14,7 @@ Books refusing the request (validation) ends it ``refused`` with Books' message 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -239,6 +240,7 @@ KINDS = {
 class Outcome:
     state: str
     detail: str
+    throttled_until: dt.datetime | None = None  # queued because Zoho said 429: when it may go again
 
 
 def send(
@@ -265,7 +267,8 @@ def send(
         return _refuse(engine, request, f"Zoho Books refused the {request.kind.replace('_', ' ')}: {exc.message}")
     except RateLimited as exc:
         retry_at = dt.datetime.fromtimestamp(exc.retry_at, dt.UTC)
-        return _retry_later(engine, settings, request, exc.message, at=retry_at, give_up=False)
+        outcome = _retry_later(engine, settings, request, exc.message, at=retry_at, give_up=False)
+        return dataclasses.replace(outcome, throttled_until=retry_at)
     except RetryableError as exc:
         return _retry_later(engine, settings, request, str(exc))
     except FatalError as exc:  # e.g. revoked credentials, the project gone from Books: nothing was created

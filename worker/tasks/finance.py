@@ -6,7 +6,9 @@ import logging
 
 from celery import Task, shared_task
 
+from shared.clock import utcnow
 from shared.db.engine import require_schema
+from shared.finance_requests import enqueue
 from shared.logging import bind
 from worker.connections import clients_for
 from worker.finance.invoicing import LeaseLost, send
@@ -26,10 +28,21 @@ def finance_request(self: Task[..., str], request_id: int) -> str:
     engine = require_schema(settings.database_url)
     bind(finance_request_id=request_id)
     try:
-        outcome = send(engine, settings, request_id, lambda integration: clients_for(settings, integration)[1])
+        # every 429 raised at once (fairness, issue 19): a throttled organization's requests never sleep in an
+        # instant worker that other tenants' pulls and requests are queued for
+        outcome = send(
+            engine,
+            settings,
+            request_id,
+            lambda integration: clients_for(settings, integration, yield_when_throttled=True)[1],
+        )
     except LeaseLost as exc:
         log.warning("%s", exc)
         return "lease lost"
+    if outcome.throttled_until is not None:
+        wait = (outcome.throttled_until - utcnow()).total_seconds()
+        if wait <= settings.max_inline_wait_seconds:  # back when Zoho said; a longer wait is the sweep's
+            enqueue(self.app, request_id, countdown=max(0.0, wait) + 0.05)
     if outcome.state in ("refused", "failed"):
         raise FinanceRequestFailed(outcome.detail)
     return f"{outcome.state}: {outcome.detail}"
