@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 def project_ids(ctx: SyncContext) -> list[str]:
     with ctx.engine.connect() as conn:
-        linked = {pid for pid, link in links.links_of(conn, ctx.integration.id, "project").items() if link.books_id}
+        linked = set(links.books_ids_of(conn, ctx.integration.id, "project"))  # ids only, not whole links
         failed = set(sync_errors.open_error_ids(conn, ctx.integration.id, "project"))
     return sorted(linked | failed)
 
