@@ -24,6 +24,8 @@ from shared.db.schema import module_runs, module_states, sync_runs
 
 ENDED = ("succeeded", "partial", "failed", "skipped")
 IDLE_TRIGGERS = ("instant", "webhook")
+# bpsync migrate's run is the record that the one-way migration happened (a second one is refused by it)
+NEVER_PRUNED = ("migrate",)
 WRITES = ("created", "updated", "failed", "blocked")  # what a run that "wrote nothing" has none of
 BATCH = 500  # sync runs per transaction
 BATCHES_PER_TICK = 4
@@ -76,7 +78,7 @@ def candidates(conn: sa.Connection, policy: Retention, now: dt.datetime, limit: 
     return list(
         conn.execute(
             sa.select(sync_runs.c.id)
-            .where(sync_runs.c.status.in_(ENDED), sa.or_(old, idle), ~kept)
+            .where(sync_runs.c.status.in_(ENDED), sync_runs.c.trigger.not_in(NEVER_PRUNED), sa.or_(old, idle), ~kept)
             .order_by(sync_runs.c.id)
             .limit(limit)
         ).scalars()

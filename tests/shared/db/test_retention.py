@@ -124,6 +124,34 @@ def test_retention_keeps_the_newest_runs_the_last_success_and_unfinished_runs(en
     assert kept(engine)["sync_runs"] == totals_before["sync_runs"]
 
 
+def test_the_migrate_run_is_never_pruned(engine):
+    """The one-way rule of bpsync migrate rests on its run: retention keeps it whatever its age or the keep count."""
+    iid = _integration(engine, "acme")
+
+    def finished(trigger: str) -> int:
+        with engine.begin() as conn:
+            run_id = conn.execute(
+                sync_runs.insert().values(
+                    integration_id=iid,
+                    trigger=trigger,
+                    modules=["migrate_clients"],
+                    status="succeeded",
+                    requested_at=utcnow(),
+                )
+            ).inserted_primary_key[0]
+            return conn.execute(
+                module_runs.insert().values(
+                    sync_run_id=run_id, integration_id=iid, module="migrate_clients", position=0, status="succeeded"
+                )
+            ).inserted_primary_key[0]
+
+    migrated = finished("migrate")
+    later = finished("manual")  # a later run of that module name (none is made today): only the trigger keeps it
+    policy = Retention(days=DAYS, idle_hours=1, keep_runs=1)
+    prune(engine, policy, now=utcnow() + dt.timedelta(days=DAYS * 10))
+    assert _left(engine) == {migrated, later}
+
+
 def test_retention_off_keeps_everything(engine):
     iid = _integration(engine, "acme")
     ids = {_complete(engine, iid, "users", "instant") for _ in range(3)}
