@@ -25,6 +25,7 @@ from shared.db.schema import billing_claims, transactions
 
 ITEM_TYPES = ("time_entry", "expense", "task", "milestone", "tasklist")
 SIDES = ("projects", "books", "cutoff")
+LINE_ITEM_TYPES = ("time_entry", "expense")  # what an invoice's lines name
 # a claim made from Books' status of the item, not from an invoice line: the invoice's lines never drop it (they
 # do not show it); voiding or deleting that invoice, or Books' status going back to unbilled, releases it
 BILLED = "billed"
@@ -221,7 +222,9 @@ def reclaim_invoice(
     """
     wanted = set(items)
     held = items_of_invoice(conn, integration_id, books_invoice_id)
-    dropped = held - wanted - billed_items(conn, integration_id, books_invoice_id)
+    # only time entries and expenses show on lines: a completed task's claim goes with its invoice, not an edit
+    on_lines = {item for item in held if item[0] in LINE_ITEM_TYPES}
+    dropped = on_lines - wanted - billed_items(conn, integration_id, books_invoice_id)
     for item_type, item_id in sorted(dropped):
         conn.execute(
             billing_claims.delete().where(

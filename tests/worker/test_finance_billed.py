@@ -170,6 +170,9 @@ def test_a_completed_task_invoiced_here_shows_so_and_books_billing_it_again_is_r
     [task] = finance_view(h.engine, h.settings, h.integration.id, PROJECT).as_json()["invoiced_tasks"]
     assert (task["task_id"], task["invoice"], task["side"]) == (TASK_T2, done.number, "projects")
     assert task["task_name"] == "Prepare data model" and done.number in task["held_by"]
+    # the poll reads that invoice back from Books (its lines show time entries, never the task): the task stays held
+    _poll_until(h, lambda: _row(h, "invoice", done.books_id).payload.get("read_at"), "the poll reading the invoice")
+    assert [c.books_invoice_id for c in _holders(h, ("task", TASK_T2))] == [done.books_id]
 
     # time logged on it later, billed by a person directly in Books: reported, naming both invoices
     h.reset_requests()
