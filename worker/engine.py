@@ -160,6 +160,13 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record, batch: Pag
         if not link.id and not adopted:
             raise RuntimeError(f"module {module.name} created a Books record without noting its intent first")
         counter = "unchanged" if adopted and not posted_before else "created"
+        if module.intent_first and link.id:
+            # The pending link and its intent are committed: a crash before the page's checkpoint leaves the record
+            # to be found by that intent (counted then), never created twice. So the link and its count can wait
+            # for the checkpoint, like an update's.
+            batch.completed(ctx, link, books_id, fields)
+            batch.resolve(module, record)
+            return counter
         with ctx.engine.begin() as conn:
             if not link.id:  # adopted with nothing posted: the link is written linked at once
                 link = _put_pending(conn, ctx, module, record)

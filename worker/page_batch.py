@@ -45,6 +45,7 @@ class PageBatch:
     links: dict[str, Link]
     fingerprints: dict[int, str] = field(default_factory=dict)  # link id -> fingerprint of an update written
     resolved: list[str] = field(default_factory=list)  # records whose open error the page resolves
+    linked: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)  # link id, Books id, fields
     failed: list[tuple[str, Record, Problem, str]] = field(default_factory=list)  # module, record, problem, counter
 
     @classmethod
@@ -74,6 +75,17 @@ class PageBatch:
             link, fingerprint=fingerprint, module_run_id=ctx.module_run.id
         )
 
+    def completed(self, ctx: SyncContext, link: Link, books_id: str, fields: dict[str, Any]) -> None:
+        """Books created (or a retry found) the record of a pending link that holds its intent: linked with the page."""
+        self.linked.append((link.id, books_id, fields))
+        self.links[link.projects_id] = dataclasses.replace(
+            link,
+            books_id=books_id,
+            state="linked",
+            fingerprint=links.fingerprint(fields),
+            module_run_id=ctx.module_run.id,
+        )
+
     def resolve(self, module: SyncModule, record: Record) -> None:
         """The record synced: its open error (if any) is resolved with the page."""
         errors = open_errors(self.ctx, module.entity_type)
@@ -88,6 +100,8 @@ class PageBatch:
     def write(self, conn: sa.Connection) -> None:
         """In the caller's (fenced checkpoint) transaction; what was written is not written again."""
         iid, run = self.ctx.integration.id, self.ctx.module_run
+        for link_id, books_id, fields in self.linked:
+            links.complete(conn, link_id, books_id, fields, module_run_id=run.id)
         links.refresh_many(conn, self.fingerprints, module_run_id=run.id)
         for projects_id in self.resolved:
             sync_errors.resolve(conn, iid, self.entity_type, projects_id)
@@ -107,7 +121,7 @@ class PageBatch:
                 module_run_id=run.id,
             )
         runs.add_counts(conn, run, dict(counts))
-        self.fingerprints, self.resolved, self.failed = {}, [], []
+        self.linked, self.fingerprints, self.resolved, self.failed = [], {}, [], []
 
 
 def open_errors(ctx: SyncContext, entity_type: str) -> set[str]:
