@@ -213,9 +213,18 @@ def items_of_invoice(conn: sa.Connection, integration_id: int, books_invoice_id:
 
 
 def reclaim_invoice(
-    conn: sa.Connection, integration_id: int, books_invoice_id: str, items: Iterable[tuple[str, str]], *, side: str
+    conn: sa.Connection,
+    integration_id: int,
+    books_invoice_id: str,
+    items: Iterable[tuple[str, str]],
+    *,
+    side: str,
+    shown: Iterable[tuple[str, str]] = (),
 ) -> list[Claim]:
     """An invoice edited in Books now bills ``items``: release what it dropped, claim what it added.
+
+    ``shown``: the items its lines showed when last read. A claim made from Books' status of the item (``billed``)
+    goes only when the lines showed it and no longer do; one its lines never showed stays (they cannot tell).
 
     Items another invoice already holds are returned (Books billed them twice; the caller reports it) and not
     taken over: the ledger never moves an item between invoices on a guess.
@@ -224,7 +233,7 @@ def reclaim_invoice(
     held = items_of_invoice(conn, integration_id, books_invoice_id)
     # only time entries and expenses show on lines: a completed task's claim goes with its invoice, not an edit
     on_lines = {item for item in held if item[0] in LINE_ITEM_TYPES}
-    dropped = on_lines - wanted - billed_items(conn, integration_id, books_invoice_id)
+    dropped = on_lines - wanted - (billed_items(conn, integration_id, books_invoice_id) - set(shown))
     for item_type, item_id in sorted(dropped):
         conn.execute(
             billing_claims.delete().where(
@@ -260,6 +269,31 @@ def claim_billed(conn: sa.Connection, integration_id: int, item: tuple[str, str]
     except AlreadyClaimed:
         return False
     return True
+
+
+def billed_of_type(conn: sa.Connection, integration_id: int, item_type: str) -> set[str]:
+    """The ids of ``item_type`` claimed from Books' status of the item (state ``billed``)."""
+    rows = conn.execute(
+        sa.select(billing_claims.c.item_id).where(
+            billing_claims.c.integration_id == integration_id,
+            billing_claims.c.item_type == item_type,
+            billing_claims.c.state == BILLED,
+        )
+    )
+    return {r.item_id for r in rows}
+
+
+def release_billed_by(conn: sa.Connection, integration_id: int, books_invoice_id: str) -> int:
+    """Books has no such invoice (deleted before we read it): the claims made from items naming it go."""
+    return int(
+        conn.execute(
+            billing_claims.delete().where(
+                billing_claims.c.integration_id == integration_id,
+                billing_claims.c.books_invoice_id == books_invoice_id,
+                billing_claims.c.state == BILLED,
+            )
+        ).rowcount
+    )
 
 
 def release_billed(conn: sa.Connection, integration_id: int, item: tuple[str, str]) -> int:

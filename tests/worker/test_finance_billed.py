@@ -116,8 +116,19 @@ def test_time_billed_by_an_invoice_of_no_synced_project_is_claimed_and_refused_n
         dispatch_transaction_polls(h.engine, h.app, h.settings)
         time.sleep(0.3)
     assert [c.state for c in _holders(h, ("time_entry", entry_id))] == [claims.BILLED]
-    # ...and voiding it in Books releases the entry
-    _books_act(h, "void_invoice", invoice_id=invoice["invoice_id"])
+    # ...but once its lines stop showing the entry (edited in Books to a fixed fee), the entry is free
+    fixed = {"name": "Fixed fee", "rate": 100, "quantity": 1}
+    _books_act(h, "edit_invoice", invoice_id=invoice["invoice_id"], line_items=[fixed])
+    _poll_until(h, lambda: not _holders(h, ("time_entry", entry_id)), "the edit releasing the time entry")
+
+    # a claim from a billed status that a whole round no longer lists as invoiced goes (Books unbilled it)
+    with h.engine.begin() as conn:
+        assert claims.claim_billed(conn, h.integration.id, ("time_entry", entry_id), invoice["invoice_id"])
+    _poll_until(h, lambda: not _holders(h, ("time_entry", entry_id)), "a round releasing the stale claim")
+    # and voiding an invoice releases what it billed
+    again = _books_act(h, "create_invoice", customer_id=customer_id, line_items=[line])
+    _poll_until(h, lambda: _holders(h, ("time_entry", entry_id)), "the second invoice's claim")
+    _books_act(h, "void_invoice", invoice_id=again["invoice_id"])
     _poll_until(h, lambda: not _holders(h, ("time_entry", entry_id)), "the void releasing the time entry")
 
 

@@ -7,7 +7,8 @@ items the pull never sees on a line. Books still says so on the item itself (ref
 - a time entry's ``billed_status`` is ``invoiced`` (with ``invoice_id``); the list filter ``Status.Invoiced`` finds
   them. It has no modified-since filter, so the scan pages through the organization's invoiced time entries, ONE
   page (200 entries) per poll, and starts a new round BILLED_SCAN_EVERY after finishing one: its cost is one Books
-  call per poll while a round runs, none in between;
+  call per poll while a round runs, none in between. A claim made this way that a whole round did not list again
+  is released (Books unbilled the entry, e.g. by an edit of an invoice whose lines never showed it);
 - an expense's ``status`` is ``invoiced`` (with ``invoice_id``): the pull reads every changed expense anyway, so
   this costs nothing more (``expense_status``).
 
@@ -54,16 +55,27 @@ def scan_time_entries(pull: Pull) -> None:
     if page is None and due is not None and pull.now < due:
         return  # between rounds
     listed = pull.books.page(RESOURCES["time_entries"], TimeEntry, page, filter_by="Status.Invoiced")
+    # the claims made from a billed status that this round saw listed as invoiced again (kept across pages)
+    seen = set(state.get("billed_seen") or []) if page is not None else set()
     with pull.engine.begin() as conn:
         ours = claimed_books_ids(conn, pull.integration_id, TIMESHEET_ENTITY)
         for entry in listed.items:
             if entry.time_entry_id not in ours or entry.billed_status not in ("invoiced", ""):
                 continue
-            if claims.claim_billed(conn, pull.integration_id, ("time_entry", entry.time_entry_id), entry.invoice_id):
+            item = ("time_entry", entry.time_entry_id)
+            if claims.claim_billed(conn, pull.integration_id, item, entry.invoice_id):
                 pull.outcome.billed += 1
                 if entry.invoice_id:
                     pull.follow_invoice(entry.invoice_id, entry.project_id)
+            seen.add(entry.time_entry_id)
+        held = claims.billed_of_type(conn, pull.integration_id, "time_entry")
+        seen &= held
+        if listed.next_cursor is None:
+            # a whole round did not list them as invoiced: Books unbilled them (an edit we could not see)
+            for entry_id in sorted(held - seen):
+                pull.outcome.released += claims.release_billed(conn, pull.integration_id, ("time_entry", entry_id))
     pull.outcome.cursor["billed_page"] = listed.next_cursor
+    pull.outcome.cursor["billed_seen"] = sorted(seen) if listed.next_cursor is not None else []
     if listed.next_cursor is None:
         pull.outcome.cursor["billed_due_at"] = (pull.now + BILLED_SCAN_EVERY).isoformat()
 

@@ -326,6 +326,10 @@ class Pull:
 
     def gone(self, kind: str, books_id: str) -> None:
         known = self.known.get((kind, books_id))
+        if known is None and kind == "invoice":  # never read, but named by an item Books said it bills
+            with self.engine.begin() as conn:
+                self.outcome.released += claims.release_billed_by(conn, self.integration_id, books_id)
+            return
         if known is None or known.deleted:
             return
         with self.engine.begin() as conn:
@@ -464,7 +468,9 @@ class Pull:
                 items=detail.items,
                 previous=previous,
             )
-        conflicts = claims.reclaim_invoice(conn, self.integration_id, detail.books_id, detail.items, side=side)
+        conflicts = claims.reclaim_invoice(
+            conn, self.integration_id, detail.books_id, detail.items, side=side, shown=known.items if known else set()
+        )
         clashing = {(c.item_type, c.item_id) for c in conflicts}
         self._resolve(conn, (previous | detail.items) - clashing)
         for holder in conflicts:
