@@ -78,6 +78,7 @@ class PageBatch:
     def completed(self, ctx: SyncContext, link: Link, books_id: str, fields: dict[str, Any]) -> None:
         """Books created (or a retry found) the record of a pending link that holds its intent: linked with the page."""
         self.linked.append((link.id, books_id, fields))
+        ctx.page_books_ids.add(books_id)
         self.links[link.projects_id] = dataclasses.replace(
             link,
             books_id=books_id,

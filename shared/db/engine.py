@@ -47,8 +47,10 @@ def make_engine(url: str) -> sa.Engine:
 # A pooled connection back in use within this many seconds skips the liveness ping (pool_pre_ping pings on every
 # checkout: a round trip per transaction, which a sync slice checking out a connection per record paid thousands of
 # times). One the server dropped since is still caught: the statement fails, SQLAlchemy sees the disconnect and
-# invalidates the whole pool, and the caller's retry (a slice's backoff) gets fresh connections.
-PING_AFTER_IDLE_SECONDS = 10.0
+# invalidates the whole pool, and the caller's retry (a slice's backoff) gets fresh connections. One second: a
+# slice's back-to-back transactions skip it, while a connection from before a server restart (which takes longer)
+# is pinged and replaced instead of failing its first statement.
+PING_AFTER_IDLE_SECONDS = 1.0
 
 
 def _ping_idle_connections(engine: sa.Engine) -> None:

@@ -39,6 +39,9 @@ class SyncContext:
     memo: dict[str, Any] = field(default_factory=dict)
     # the link of the record being written (set by the engine before find_existing/create)
     link: Link | None = None
+    # Books ids this slice linked whose links wait for the page's checkpoint (PageBatch.completed): a lookup after
+    # a crash (find_existing) must not adopt one of them for a second record, as if nothing held it
+    page_books_ids: set[str] = field(default_factory=set)
 
     def remember(self, key: str, build: Callable[[], T]) -> T:
         if key not in self.memo:

@@ -23,7 +23,8 @@ def find_books_task(ctx: SyncContext, books_project_id: str | None, name: str | 
     """After a crash between the POST and the link: the task we were creating, if Books has it.
 
     Projects allows two tasks of one name in a project, so a Books task already linked to another task or bug
-    is never adopted.
+    is never adopted — nor one this page linked a moment ago (its link waits for the page's checkpoint: after a
+    crash, two same-name tasks of one page both come back pending with an intent).
     """
     if not name or not books_project_id:
         return None
@@ -31,6 +32,7 @@ def find_books_task(ctx: SyncContext, books_project_id: str | None, name: str | 
         taken = links.claimed_books_ids(conn, ctx.integration.id, "task") | links.claimed_books_ids(
             conn, ctx.integration.id, "bug"
         )
+    taken |= ctx.page_books_ids
     for task in ctx.books.iter_project_tasks(books_project_id):
         if task.task_name == name and task.task_id not in taken:
             return task.task_id
