@@ -9,7 +9,6 @@ or a pending link that makes the module look the record up before creating it), 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections import Counter
@@ -172,13 +171,7 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record, batch: Pag
                 link = _put_pending(conn, ctx, module, record)
             links.complete(conn, link.id, books_id, fields, module_run_id=ctx.module_run.id)
             runs.add_counts(conn, ctx.module_run, {counter: 1}, progress=True)
-        batch.links[record.projects_id] = dataclasses.replace(
-            link,
-            books_id=books_id,
-            state="linked",
-            fingerprint=links.fingerprint(fields),
-            module_run_id=ctx.module_run.id,
-        )
+        batch.now_linked(ctx, link, books_id, fields)
         batch.resolve(module, record)
         return None
     except (ValidationFailed, NotFound) as exc:

@@ -79,6 +79,10 @@ class PageBatch:
         """Books created (or a retry found) the record of a pending link that holds its intent: linked with the page."""
         self.linked.append((link.id, books_id, fields))
         ctx.page_books_ids.add(books_id)
+        self.now_linked(ctx, link, books_id, fields)
+
+    def now_linked(self, ctx: SyncContext, link: Link, books_id: str, fields: dict[str, Any]) -> None:
+        """What the page knows of a link once it holds its Books record (written already, or with the page)."""
         self.links[link.projects_id] = dataclasses.replace(
             link,
             books_id=books_id,
