@@ -22,6 +22,21 @@ EXIT_CONFIG = 2
 EXIT_FAILED = 1
 
 
+class Seconds(click.ParamType):
+    """A number of seconds, 0 or more: ``nan`` and ``inf`` are refused too (click's FloatRange lets nan through)."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds (e.g. 60)", param, ctx)
+        if not 0 <= seconds < float("inf"):  # False for nan as well
+            self.fail(f"{value!r} is not a number of seconds of 0 or more (e.g. 60)", param, ctx)
+        return seconds
+
+
 def admin_errors() -> tuple[type[Exception], ...]:
     """Errors an admin fixes (a setting, the schema, a name): one line and exit 2."""
     from alembic.util import CommandError

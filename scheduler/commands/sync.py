@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from scheduler.cli_support import EXIT_CONFIG, emit_json, friendly_errors, settings
+from scheduler.cli_support import EXIT_CONFIG, Seconds, emit_json, friendly_errors, settings
 
 if TYPE_CHECKING:
     from scheduler.run_watch import RunOutcome
@@ -222,7 +222,7 @@ def connect_command(
 @click.argument("integration_ref", metavar="INTEGRATION")
 @click.option("--module", default=None, help="Refresh this module and everything below it (default: all).")
 @click.option("--wait", is_flag=True, help="Show live progress per module until the sync ends.")
-@click.option("--timeout", type=float, default=None, help="With --wait: give up waiting after this many seconds.")
+@click.option("--timeout", type=Seconds(), default=None, help="With --wait: give up waiting after this many seconds.")
 @click.option("--json", "as_json", is_flag=True)
 @friendly_errors
 def refresh_command(integration_ref: str, module: str | None, wait: bool, timeout: float | None, as_json: bool) -> None:

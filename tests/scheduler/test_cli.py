@@ -48,3 +48,12 @@ def test_upgrade_then_check_runs_the_embedded_pipeline(sqlite_url):
     out = run(["check", "--json"], env)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["steps"] == 3
+
+
+def test_refresh_timeout_must_be_a_finite_number_of_seconds():
+    # refused by the option itself, before any setting, database or broker is touched
+    for bad in ("nan", "inf", "-5", "soon"):
+        out = run(["refresh", "acme", "--wait", "--timeout", bad], {})
+        assert out.returncode == 2, (bad, out.stderr)
+        assert "Invalid value for '--timeout'" in out.stderr and "number of seconds" in out.stderr, out.stderr
+        assert "Traceback" not in out.stderr
