@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from scheduler.zoho_failures import one_shot_failure
+from scheduler.zoho_failures import AGAIN, one_shot_failure
 from shared.config import Settings
 from shared.db.integrations import Integration, create_integration
 from shared.db.schema import integrations
@@ -104,11 +104,13 @@ def connect_checked(
     timesheet_cutoff_date: dt.date | None = None,
     general_timesheets: bool = False,
     sync_interval_hours: float | None = None,
+    again: str = AGAIN,
 ) -> Connected:
     """The one way an integration is made (``bpsync connect`` and the web's Connect): local checks, then Zoho's
-    (admin in both, owner/admin of the portal), then the row — nothing is stored unless every check passes."""
+    (admin in both, owner/admin of the portal), then the row — nothing is stored unless every check passes.
+    ``again``: how the person repeats it when Zoho did not answer (a command, or the web page's button)."""
     interval = check_preferences(engine, name, creds, contact_duplication, sync_interval_hours)
-    access = check_access(settings, creds, portal_id=portal_id, organization_id=organization_id)
+    access = check_access(settings, creds, portal_id=portal_id, organization_id=organization_id, again=again)
     integration = create_checked(
         engine,
         settings,
@@ -238,7 +240,12 @@ def check_credentials_given(creds: ZohoCredentials, *, refresh_token: bool = Tru
 
 
 def check_access(
-    settings: Settings, creds: ZohoCredentials, *, portal_id: str | None = None, organization_id: str | None = None
+    settings: Settings,
+    creds: ZohoCredentials,
+    *,
+    portal_id: str | None = None,
+    organization_id: str | None = None,
+    again: str = AGAIN,
 ) -> Access:
     """Validate the credentials with Zoho and pick the portal and organization where the user is admin."""
     try:
@@ -249,7 +256,9 @@ def check_access(
         raise ConnectError(f"Zoho refused the credentials: {exc.message} — {exc.hint}") from None
     except ZohoError as exc:
         # one-shot: nothing retries this call, so the message names what did not answer and says what to try
-        failure = one_shot_failure(exc, settings, data_center=creds.data_center, outcome="nothing was stored")
+        failure = one_shot_failure(
+            exc, settings, data_center=creds.data_center, outcome="nothing was stored", again=again
+        )
         raise ConnectError(f"could not check the credentials with Zoho: {failure}") from None
     return Access(portal, organization)
 

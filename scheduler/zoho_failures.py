@@ -22,11 +22,19 @@ URL_SETTINGS = {
 _URL_FIELDS = {"accounts": "accounts", "projects": "projects_api", "books": "books_api"}
 
 
+AGAIN = "run the same command again"
+
+
 def one_shot_failure(
-    exc: ZohoError, settings: Settings, *, data_center: str | None = None, outcome: str | None = None
+    exc: ZohoError,
+    settings: Settings,
+    *,
+    data_center: str | None = None,
+    outcome: str | None = None,
+    again: str = AGAIN,
 ) -> str:
     """``exc`` for a person who ran one command: what failed, ``outcome`` (e.g. "nothing was stored") if the
-    caller knows it, and what to try next."""
+    caller knows it, and what to try next (``again``: how to repeat it, e.g. a web page's button)."""
     if not isinstance(exc, RetryableError):
         return f"{exc}; {outcome}" if outcome else str(exc)  # a fatal error's hint says what a person must change
     name = API_NAMES.get(exc.api, "Zoho")
@@ -36,18 +44,18 @@ def one_shot_failure(
         url = _base_url(exc.api, settings, data_center)
         return (
             f"{name} did not answer at {url} ({where}){outcome}. Check that this machine reaches {url} "
-            f"({_url_origin(exc.api, settings, data_center)}), then run the same command again"
+            f"({_url_origin(exc.api, settings, data_center)}), then {again}"
         )
     if isinstance(exc, RateLimited):
         at = dt.datetime.fromtimestamp(exc.retry_at, tz=dt.UTC)
         return (
             f"{name} refused more calls for now ({where}){outcome}. Its API limit for this account reopens at "
-            f"{at:%H:%M:%S} UTC: run the same command again after that"
+            f"{at:%H:%M:%S} UTC: {again} after that"
         )
     status = f", HTTP {exc.status}" if exc.status is not None else ""
     return (
-        f"{name} failed ({where}{status}){outcome}. This is usually a passing fault on Zoho's side: run the same "
-        "command again in a minute (https://status.zoho.com shows outages)"
+        f"{name} failed ({where}{status}){outcome}. This is usually a passing fault on Zoho's side: {again} in a "
+        "minute (https://status.zoho.com shows outages)"
     )
 
 

@@ -36,6 +36,8 @@ STATE_COOKIE = "bpsync_connect_state"
 SIGN_IN_COOKIE = "bpsync_connect"
 COOKIE_PATH = "/connect"
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+# the chooser page is shown again with the error: the person repeats the connect with its button, not a command
+AGAIN_ON_THE_PAGE = "press Connect on this page again"
 
 
 def _render(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
@@ -174,7 +176,7 @@ async def finish(request: Request) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     try:
         connected = await run_in_threadpool(
-            partial(connect_checked, **_preferences(form)), ctx.engine, ctx.settings, creds
+            partial(connect_checked, **_preferences(form), again=AGAIN_ON_THE_PAGE), ctx.engine, ctx.settings, creds
         )
     except ConnectError as exc:
         return await choose(request, form, str(exc))

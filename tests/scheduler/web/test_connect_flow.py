@@ -153,6 +153,24 @@ def test_a_refused_choice_shows_the_reason_on_the_form_and_stores_nothing(world,
     assert stored_names(world) == ["acme"]
 
 
+def test_zoho_failing_at_the_connect_says_to_press_connect_again_not_to_run_a_command(world, client):
+    client.get("/connect/callback", params=consent(start(client)))
+    second_org = credentials(world.sandbox.world)["organization_ids"][1]
+    # every try of the connect's own organizations call fails; the chooser shown again with the error lists them
+    tries = world.settings.http_retry_attempts
+    fault = {"api": "books", "kind": "error5xx", "status": 503, "path": "/books/v3/organizations", "count": tries}
+    assert requests.post(f"{world.sandbox.base_url}/_sandbox/faults", json=fault, timeout=10).status_code == 201
+    form = {"portal_id": "170876000000000001", "organization_id": second_org, "name": "europe"}
+    failed = client.post("/connect/finish", data=form)
+    assert failed.status_code == 400 and 'value="europe"' in failed.text  # the form again, as typed
+    assert "nothing was stored" in failed.text and "press Connect on this page again in a minute" in failed.text
+    assert "run the same command" not in failed.text
+    assert stored_names(world) == ["acme"]
+    # the sign-in is not spent: pressing Connect again, now that Zoho answers, connects
+    again = client.post("/connect/finish", data=form, follow_redirects=False)
+    assert again.status_code == 303 and stored_names(world) == ["acme", "europe"]
+
+
 @pytest.mark.parametrize("tamper", ["altered", "other browser", "replayed", "expired", "missing"])
 def test_a_wrong_or_expired_state_is_refused_and_the_code_is_not_spent(world, client, monkeypatch, tamper):
     answer = consent(start(client))
