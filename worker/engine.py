@@ -39,6 +39,8 @@ def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int) -> SliceR
     its link or its error (stamped with this module run, so a page re-read after a crash does not count it
     again); what needed no write (fetched, unchanged, skipped) is counted with the page's cursor.
     """
+    if ctx.module_run.checkpoint == ALL_READ:
+        return SliceResult(True, None)  # a crash came between the last page's commit and the module's end
     cursor, skip = _resume_point(ctx.module_run.checkpoint)
     lease = LeaseKeeper(ctx)
     for _ in range(max_pages):
@@ -74,8 +76,10 @@ def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int) -> SliceR
             # the page's deferred writes, its counts and the cursor after it commit together (fenced), so a
             # crash before this leaves none of them and the page runs again
             batch.write(conn)
-            # progress made: the give-up count is about modules that stopped moving
-            runs.checkpoint(conn, ctx.module_run, cursor, dict(counts), ctx.settings.module_lease_seconds)
+            # progress made: the give-up count is about modules that stopped moving. After the last page the
+            # checkpoint says so (a None would read as "not started" and a crash before the end would re-read,
+            # and count, every page again)
+            runs.checkpoint(conn, ctx.module_run, cursor or ALL_READ, dict(counts), ctx.settings.module_lease_seconds)
         lease.kept()
         if cursor is None:
             return SliceResult(True, None)
@@ -84,6 +88,8 @@ def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int) -> SliceR
 
 # A slice interrupted mid-page stores {MID_PAGE: the page's cursor, SKIP: items of it already synced}.
 MID_PAGE, SKIP = "_mid_page", "_skip"
+# Every page read and committed; only the module's end is left.
+ALL_READ: dict[str, Any] = {"_all_read": True}
 
 
 def _resume_point(checkpoint: dict[str, Any] | None) -> tuple[dict[str, Any] | None, int]:
