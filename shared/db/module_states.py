@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from shared.clock import as_utc
 from shared.db.schema import (
+    MODULE_RUN_TOTALS,
     integrations,
     module_runs,
     module_states,
@@ -32,19 +33,7 @@ UNFINISHED = ("queued", "running")
 WORKING = ("succeeded", "partial")
 RUN_STATUSES = ("succeeded", "partial", "failed", "skipped", "blocked")
 ENDED = RUN_STATUSES
-TOTALS = (
-    "fetched",
-    "created",
-    "updated",
-    "unchanged",
-    "skipped",
-    "failed",
-    "blocked",
-    "api_calls",
-    "projects_calls",
-    "books_calls",
-    "throttled_calls",
-)
+
 CALLS = ("api_calls", "projects_calls", "books_calls", "throttled_calls")
 
 
@@ -107,7 +96,7 @@ def _ended(conn: sa.Connection, row: sa.Row[Any]) -> None:
     key = _state_key(row.integration_id, row.module)
     state = conn.execute(sa.select(module_states).where(*key)).one()
     values: dict[str, Any] = {f"runs_{row.status}": module_states.c[f"runs_{row.status}"] + 1}
-    values |= {c: module_states.c[c] + int(row._mapping[c] or 0) for c in TOTALS if row._mapping[c]}
+    values |= {c: module_states.c[c] + int(row._mapping[c] or 0) for c in MODULE_RUN_TOTALS if row._mapping[c]}
     if state.last_module_run_id is None or row.id > state.last_module_run_id:
         values |= {"last_module_run_id": row.id, "last_status": row.status, "last_finished_at": row.finished_at}
     finished = as_utc(row.finished_at)

@@ -127,6 +127,22 @@ module_runs = sa.Table(
     ),
 )
 
+# module_runs' counters that module_states sums over every ended module run, and its runs-per-status counts
+MODULE_RUN_TOTALS = (
+    "fetched",
+    "created",
+    "updated",
+    "unchanged",
+    "skipped",
+    "failed",
+    "blocked",
+    "api_calls",
+    "projects_calls",
+    "books_calls",
+    "throttled_calls",
+)
+RUN_COUNTS = ("runs_succeeded", "runs_partial", "runs_failed", "runs_skipped", "runs_blocked")
+
 # One row per (integration, module): what status, /metrics and retention need, kept current in the same
 # transactions that change module runs (shared/db/module_states.py), so those readers cost O(integrations),
 # not O(history). The run pointers have no foreign key: retention keeps the rows they point at.
@@ -145,27 +161,7 @@ module_states = sa.Table(
     sa.Column("last_success_module_run_id", sa.Integer, nullable=True),
     _ts("last_success_at", nullable=True),
     # totals over every module run that ended (the /metrics counters; retention does not lower them)
-    *(
-        sa.Column(name, sa.BigInteger, nullable=False, server_default="0")
-        for name in (
-            "runs_succeeded",
-            "runs_partial",
-            "runs_failed",
-            "runs_skipped",
-            "runs_blocked",
-            "fetched",
-            "created",
-            "updated",
-            "unchanged",
-            "skipped",
-            "failed",
-            "blocked",
-            "api_calls",
-            "projects_calls",
-            "books_calls",
-            "throttled_calls",
-        )
-    ),
+    *(sa.Column(name, sa.BigInteger, nullable=False, server_default="0") for name in (*RUN_COUNTS, *MODULE_RUN_TOTALS)),
 )
 
 # Open sync errors per (integration, module), kept by shared/db/sync_errors.py as errors open and resolve. Apart
