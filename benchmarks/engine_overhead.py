@@ -27,7 +27,6 @@ import os
 import platform
 import re
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -42,7 +41,7 @@ import redis
 import requests
 import sqlalchemy as sa
 
-from benchmarks.finance_latency import Processes, env_of, free_port, wait_http
+from benchmarks.finance_latency import Processes, clean_up, env_of, free_port, wait_http
 from shared.celery_app import create_celery
 from shared.config import load_settings
 from shared.crypto import new_key
@@ -274,15 +273,7 @@ def main() -> None:
         if bench is not None:
             bench.engine.dispose()
             bench.admin.dispose()
-        with admin.connect() as conn:
-            if not args.keep:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-        broker.flushdb()
-        if args.keep:
-            print(f"kept database {name} and logs in {directory}")
-        else:
-            shutil.rmtree(directory, ignore_errors=True)
+        clean_up(admin, name, broker, directory, keep=args.keep)
 
 
 if __name__ == "__main__":

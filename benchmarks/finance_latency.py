@@ -662,15 +662,20 @@ def main() -> None:
         procs.stop_all()
         if bench is not None:
             bench.engine.dispose()
-        with admin.connect() as conn:
-            if not args.keep:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-        broker.flushdb()
-        if args.keep:
-            print(f"kept database {name} and logs in {directory}")
-        else:
-            shutil.rmtree(directory, ignore_errors=True)
+        clean_up(admin, name, broker, directory, keep=args.keep)
+
+
+def clean_up(admin: sa.Engine, name: str, broker: redis.Redis, directory: Path, *, keep: bool) -> None:
+    """A benchmark's end: its database and logs go (or are kept and named), its broker db is emptied."""
+    with admin.connect() as conn:
+        if not keep:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+    broker.flushdb()
+    if keep:
+        print(f"kept database {name} and logs in {directory}")
+    else:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def summary_line(path: Measured) -> str:
