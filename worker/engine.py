@@ -44,7 +44,7 @@ def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int) -> SliceR
     cursor, skip = _resume_point(ctx.module_run.checkpoint)
     lease = LeaseKeeper(ctx)
     for _ in range(max_pages):
-        page = module.pages(ctx, cursor)
+        page = module.paging.page(ctx, cursor)
         counts: Counter[str] = Counter()
         done = skip
         batch = PageBatch.read(ctx, module, page.items[skip:])

@@ -1,6 +1,6 @@
 """What a sync module declares, and the context the engine hands it.
 
-A module says what to fetch (``pages``), how a source record maps (``to_record``: the fields we copy, which
+A module says how it reads its source (``paging``), how a source record maps (``to_record``: the fields we copy, which
 parent link it needs), the product rules it enforces (``check``), how to find a Books record to adopt
 (``find_existing``: merge rules, or a retry after a crash between the POST and the link), and the Books
 writes (``create`` / ``update``). The engine (worker/engine.py) does the rest the same way for every module.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 
@@ -110,11 +110,18 @@ class SourcePage:
     next_cursor: dict[str, Any] | None  # None: the module has seen everything
 
 
+class Paging(Protocol):
+    """How a module reads its source, declared (worker/modules/paging.py has the kinds): the engine asks for the
+    page after ``cursor`` (None: the first) and stores the returned cursor in the module run's checkpoint."""
+
+    def page(self, ctx: SyncContext, cursor: dict[str, Any] | None) -> SourcePage: ...
+
+
 @dataclass(frozen=True)
 class SyncModule:
     name: str
     entity_type: str
-    pages: Callable[[SyncContext, dict[str, Any] | None], SourcePage]
+    paging: Paging
     to_record: Callable[[SyncContext, Any], Record]
     create: Callable[[SyncContext, Record, str | None], str]
     update: Callable[[SyncContext, Record, str, str | None], None]

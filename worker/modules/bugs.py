@@ -6,6 +6,7 @@ from typing import Any
 
 from shared.zoho.projects_models import Bug
 from worker.modules.base import Record, SourcePage, SyncContext, SyncModule
+from worker.modules.paging import Custom
 from worker.modules.per_project import per_project_pages
 from worker.modules.tasks import create_books_task, find_books_task, update_books_task
 
@@ -27,7 +28,7 @@ def _find(ctx: SyncContext, _record: Record, link: Any, books_project_id: str | 
 BUGS = SyncModule(
     name="bugs",
     entity_type="bug",
-    pages=_pages,
+    paging=Custom(_pages),
     to_record=_record,
     create=create_books_task,
     update=update_books_task,

@@ -24,6 +24,7 @@ from worker.matching import (
 )
 from worker.modules.base import ProblemError, Record, SourcePage, SyncContext, SyncModule, note_intent, slice_links
 from worker.modules.customer_index import CustomerIndex, books_customers
+from worker.modules.paging import Custom
 
 
 def customers(ctx: SyncContext) -> CustomerIndex:
@@ -226,7 +227,7 @@ def _update(ctx: SyncContext, record: Record, books_id: str, _parent: str | None
 CLIENTS = SyncModule(
     name="clients",
     entity_type="client",
-    pages=_pages,
+    paging=Custom(_pages),
     to_record=_record,
     create=_create,
     update=_update,

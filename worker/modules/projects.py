@@ -18,6 +18,7 @@ from shared.zoho.projects_models import ClientCompany, Project
 from worker.matching import describe_link, linked_by_email_alone, normalize_company
 from worker.modules.base import Record, SourcePage, SyncContext, SyncModule, note_intent, slice_links
 from worker.modules.clients import client_directory, customers, other_clients_of
+from worker.modules.paging import Custom
 from worker.modules.users import books_users_by_email
 
 # Zoho's modified-since filter compares server clocks; re-reading a small overlap costs little and misses nothing.
@@ -211,7 +212,7 @@ def _update(ctx: SyncContext, record: Record, books_id: str, customer_id: str | 
 PROJECTS = SyncModule(
     name="projects",
     entity_type="project",
-    pages=_pages,
+    paging=Custom(_pages),
     to_record=_record,
     create=_create,
     update=_update,

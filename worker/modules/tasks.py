@@ -7,6 +7,7 @@ from typing import Any
 from shared.db import links
 from shared.zoho.projects_models import Task
 from worker.modules.base import Record, SourcePage, SyncContext, SyncModule, note_intent
+from worker.modules.paging import Custom
 from worker.modules.per_project import per_project_pages
 
 
@@ -57,7 +58,7 @@ def update_books_task(ctx: SyncContext, record: Record, books_id: str, books_pro
 TASKS = SyncModule(
     name="tasks",
     entity_type="task",
-    pages=_pages,
+    paging=Custom(_pages),
     to_record=_record,
     create=create_books_task,
     update=update_books_task,

@@ -23,6 +23,7 @@ from shared.db.sync_errors import Problem
 from shared.zoho.projects_models import TimeLog
 from worker.modules import timesheet_books as books_side
 from worker.modules.base import Record, SyncContext, SyncModule, note_intent, slice_links
+from worker.modules.paging import Custom
 from worker.modules.timelog_reading import ENTITY, GoneLog, pages
 from worker.modules.timesheet_claims import claim_cutoff, release_cutoff
 
@@ -160,7 +161,7 @@ def _retire(ctx: SyncContext, record: Record, link: links.Link | None) -> None:
 TIMESHEETS = SyncModule(
     name="timesheets",
     entity_type=ENTITY,
-    pages=pages,
+    paging=Custom(pages),
     to_record=_record,
     create=_create,
     update=_update,

@@ -17,6 +17,7 @@ from shared.db.links import Link
 from shared.zoho.books_models import BooksUser
 from shared.zoho.projects_models import PortalUser
 from worker.modules.base import Record, SourcePage, SyncContext, SyncModule, note_intent
+from worker.modules.paging import Custom
 
 # Client users belong to customers, not to the organization's staff.
 NOT_STAFF_ROLES = {"client"}
@@ -69,7 +70,7 @@ def _update(_ctx: SyncContext, _record: Record, _books_id: str, _parent: str | N
 USERS = SyncModule(
     name="users",
     entity_type="user",
-    pages=_pages,
+    paging=Custom(_pages),
     to_record=_record,
     create=_create,
     update=_update,
