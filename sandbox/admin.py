@@ -4,6 +4,8 @@
     GET    credentials                                 OAuth client, refresh tokens, org and portal ids, base_url
     GET    state                                       ground truth of both systems
     GET    requests / DELETE requests                  request counts per API, method, path template; 429s
+    POST   journal / GET journal / DELETE journal      record every API request (start empties, DELETE stops;
+                                                   see sandbox/journal.py), read what was recorded
     GET    faults / POST faults / DELETE faults        fault injection (see sandbox/faults.py)
     POST   act          {"action": "log_time", ...}    act as a person would (registry in sandbox/acts.py)
     GET    webhooks / POST webhooks / DELETE webhooks  subscriptions {"url", "events"}, delivery attempts and
@@ -104,6 +106,16 @@ async def requests_counts(request: Request) -> JSONResponse:
     return JSONResponse(counter.snapshot())
 
 
+async def journal(request: Request) -> JSONResponse:
+    book = request.app.state.journal
+    if request.method == "POST":
+        book.start()
+    elif request.method == "DELETE":
+        book.stop()
+    entries = await run_in_threadpool(book.entries)
+    return JSONResponse({"recording": book.recording, "entries": entries})
+
+
 # --------------------------------------------------------------------------------------------- faults
 async def faults(request: Request) -> JSONResponse:
     book = request.app.state.faults
@@ -200,6 +212,7 @@ routes = [
     Route("/credentials", credentials, methods=["GET"]),
     Route("/state", state, methods=["GET"]),
     Route("/requests", requests_counts, methods=["GET", "DELETE"]),
+    Route("/journal", journal, methods=["GET", "POST", "DELETE"]),
     Route("/faults", faults, methods=["GET", "POST", "DELETE"]),
     Route("/act", act, methods=["POST"]),
     Route("/webhooks", webhooks, methods=["GET", "POST", "DELETE"]),

@@ -1,7 +1,7 @@
 """The sandbox as one ASGI app: Accounts, Projects (``/restapi``), Books (``/books/v3``) and ``/_sandbox``.
 
 app = create_app(world, SandboxConfig())
-app.state.world / .config / .emit(event, payload) / .counter / .faults / .limiter / .webhooks
+app.state.world / .config / .emit(event, payload) / .counter / .journal / .faults / .limiter / .webhooks
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sandbox import accounts, admin, consent
 from sandbox.config import SandboxConfig
 from sandbox.counting import RequestCounter
 from sandbox.faults import FaultBook
+from sandbox.journal import RequestJournal
 from sandbox.middleware import SandboxMiddleware
 from sandbox.ratelimit import RateLimiter
 from sandbox.webhooks import WebhookHub
@@ -48,6 +49,7 @@ def create_app(
     app.state.world = world
     app.state.config = config
     app.state.counter = RequestCounter()
+    app.state.journal = RequestJournal()
     app.state.faults = FaultBook()
     app.state.limiter = RateLimiter()
     # the hub reads world and config through the app, so a reset or a config change applies at once

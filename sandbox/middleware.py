@@ -65,6 +65,9 @@ class SandboxMiddleware:
         template = route_template(scope["app"].router.routes, scope) or UNMATCHED
         state.counter.count_request(api, method, template)
         send = _counting_statuses(send, api, state.counter)
+        transport_receive = receive  # a fault that drops the connection finds the transport through it
+        if state.journal.recording:
+            receive, send = await state.journal.record(api, method, template, scope, receive, send)
 
         world = state.world
         org_id = QueryParams(scope.get("query_string", b"")).get("organization_id", "")
@@ -72,7 +75,7 @@ class SandboxMiddleware:
         if latency_ms:
             await asyncio.sleep(latency_ms / 1000)
         if fault is not None:
-            answered, send = await self._apply_fault(fault, api, scope, receive, send)
+            answered, send = await self._apply_fault(fault, api, scope, transport_receive, send)
             if answered:
                 return
         if api != API_ACCOUNTS:
