@@ -4,8 +4,8 @@
     GET    credentials                                 OAuth client, refresh tokens, org and portal ids, base_url
     GET    state                                       ground truth of both systems
     GET    requests / DELETE requests                  request counts per API, method, path template; 429s
-    POST   journal / GET journal / DELETE journal      record every API request (start empties, DELETE stops;
-                                                   see sandbox/journal.py), read what was recorded
+    POST   journal / GET journal / DELETE journal      record every API request (POST starts empty, DELETE
+                                                   stops; each answers what was recorded; sandbox/journal.py)
     GET    faults / POST faults / DELETE faults        fault injection (see sandbox/faults.py)
     POST   act          {"action": "log_time", ...}    act as a person would (registry in sandbox/acts.py)
     GET    webhooks / POST webhooks / DELETE webhooks  subscriptions {"url", "events"}, delivery attempts and
@@ -110,9 +110,9 @@ async def journal(request: Request) -> JSONResponse:
     book = request.app.state.journal
     if request.method == "POST":
         book.start()
-    elif request.method == "DELETE":
-        book.stop()
     entries = await run_in_threadpool(book.entries)
+    if request.method == "DELETE":  # answers what was recorded, so a benchmark stops and reads in one call
+        book.stop()
     return JSONResponse({"recording": book.recording, "entries": entries})
 
 
