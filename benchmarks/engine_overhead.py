@@ -16,7 +16,12 @@ nothing changed (the incremental run). For each run:
 - HTTP time: the sum of the worker's own per-call timings (``shared.zoho.http`` logs "-> status in N ms" at DEBUG,
   so the worker runs with BPSYNC_LOG_LEVEL=DEBUG): the time a client that did nothing but send the same requests
   one after another would need, at best. ``wall / HTTP`` is the engine's overhead ratio;
-- peak RSS of the busy worker child (VmHWM of the pool processes).
+- peak RSS of the busy worker child (VmHWM of the pool processes);
+- replay: right after each product run, the requests it sent (the sandbox's journal) are sent again one after
+  another by ``benchmarks/replay.py`` (one ``requests.Session``) to a second sandbox of the same seed, started with
+  the first: its wall and CPU, that sandbox's CPU, and checks that both sent the same requests (per route and
+  status; method, path, query and body) and that both sandboxes hold the same Books records at the end.
+  ``wall / replay`` is issue 18's goal (at most 1.5 times). The journal is on in both sandboxes, so both pay for it.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ import redis
 import requests
 import sqlalchemy as sa
 
+from benchmarks import replay as rp
 from benchmarks.finance_latency import Processes, clean_up, env_of, free_port, wait_http
 from shared.celery_app import create_celery
 from shared.config import load_settings
@@ -111,13 +117,28 @@ class Measured:
     http_calls: int
     counts: dict[str, int]
     status: str
+    journal: list[dict[str, Any]]
+
+
+@dataclass
+class Replay:
+    label: str
+    replayed: rp.Replayed
+    sandbox_cpu: float
+    requests: int
+    differences: list[str]
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace, url: str, db_name: str, sandbox_url: str, broker: str) -> None:
+    def __init__(
+        self, args: argparse.Namespace, url: str, db_name: str, sandbox_url: str, replay_url: str, broker: str
+    ) -> None:
         self.args = args
         self.db_name = db_name
         self.sandbox_url = sandbox_url
+        self.replay_url = replay_url
+        self.ids = rp.IdMap()
+        self.replay_token = ""
         self.settings = load_settings(
             database_url=url,
             broker_url=broker,
@@ -138,6 +159,15 @@ class Bench:
 
     def connect(self) -> None:
         creds = requests.get(f"{self.sandbox_url}/_sandbox/credentials", timeout=30).json()
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": creds["client_id"],
+            "client_secret": creds["client_secret"],
+            "refresh_token": creds["admin"]["refresh_token"],
+        }  # the replay's first token, taken before anything is counted (the worker's comes from its first call)
+        self.replay_token = requests.post(f"{self.replay_url}/oauth/v2/token", data=form, timeout=30).json()[
+            "access_token"
+        ]
         integration = create_integration(
             self.engine,
             self.settings,
@@ -157,6 +187,7 @@ class Bench:
 
     def run(self, label: str, worker: subprocess.Popen[bytes], sandbox: subprocess.Popen[bytes], log: Path) -> Measured:
         requests.delete(f"{self.sandbox_url}/_sandbox/requests", timeout=10)
+        requests.post(f"{self.sandbox_url}/_sandbox/journal", timeout=10)
         offset = log.stat().st_size
         cpu0, sandbox0 = group_cpu(worker.pid), group_cpu(sandbox.pid)
         commits0, rollbacks0 = xacts(self.admin, self.db_name)
@@ -170,6 +201,7 @@ class Bench:
         time.sleep(1.5)  # the server flushes its statistics at most once a second
         commits1, rollbacks1 = xacts(self.admin, self.db_name)
         served = requests.get(f"{self.sandbox_url}/_sandbox/requests", timeout=30).json()
+        journal = requests.delete(f"{self.sandbox_url}/_sandbox/journal", timeout=300).json()["entries"]
         with log.open("rb") as f:
             f.seek(offset)
             timings = [int(m.group(2)) for m in CALL_LINE.finditer(f.read())]
@@ -188,7 +220,23 @@ class Bench:
             len(timings),
             counts,
             status,
+            journal,
         )
+
+    def replay(self, product: Measured, sandbox: subprocess.Popen[bytes]) -> Replay:
+        """Send what ``product`` sent, one request after another, to the replay sandbox; compare what was sent."""
+        requests.delete(f"{self.replay_url}/_sandbox/requests", timeout=10)
+        requests.post(f"{self.replay_url}/_sandbox/journal", timeout=10)
+        sandbox0 = group_cpu(sandbox.pid)
+        replayed, self.replay_token = rp.replay(product.journal, self.replay_url, self.replay_token, self.ids)
+        sandbox1 = group_cpu(sandbox.pid)
+        served = requests.get(f"{self.replay_url}/_sandbox/requests", timeout=30).json()
+        journal = requests.delete(f"{self.replay_url}/_sandbox/journal", timeout=300).json()["entries"]
+        ours, theirs = rp.route_statuses(product.journal), rp.route_statuses(journal)
+        differences = [f"route/status product only x{n}: {k}" for k, n in (ours - theirs).items()]
+        differences += [f"route/status replay only x{n}: {k}" for k, n in (theirs - ours).items()]
+        differences += rp.request_differences(product.journal, journal, self.ids)
+        return Replay(product.label, replayed, sandbox1 - sandbox0, int(served["total"]), differences)
 
     def wait(self, run_id: int) -> str:
         deadline = time.monotonic() + self.args.timeout
@@ -213,6 +261,17 @@ def line(m: Measured) -> str:
     )
 
 
+def replay_line(r: Replay, product: Measured) -> str:
+    ratio = product.wall / r.replayed.wall if r.replayed.wall else float("nan")
+    same = "same requests" if not r.differences else f"{len(r.differences)} differences"
+    return (
+        f"{r.label} replay: wall {r.replayed.wall:.1f} s, client CPU {r.replayed.cpu:.1f} s, sandbox CPU "
+        f"{r.sandbox_cpu:.1f} s, requests {r.requests}, statuses {dict(r.replayed.statuses)}, {same}; "
+        f"product wall / replay wall {ratio:.2f}x, sandbox CPU product / replay "
+        f"{product.sandbox_cpu / max(r.sandbox_cpu, 0.01):.2f}x"
+    )
+
+
 def _interrupt(signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -225,6 +284,7 @@ def main() -> None:
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/9", help="a Redis db of the benchmark's own")
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--keep", action="store_true", help="keep the database and the logs folder")
+    parser.add_argument("--no-replay", action="store_true", help="skip the replay (and its second sandbox)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _interrupt)
 
@@ -244,10 +304,14 @@ def main() -> None:
         dbengine.upgrade(url)
         port = free_port()
         sandbox_url = f"http://127.0.0.1:{port}"
-        command = [sys.executable, "-m", "scheduler.cli", "sandbox", "--port", str(port), "--size", args.size]
-        sandbox = procs.start("sandbox", [*command, "--seed", str(args.seed), "--rate-limits", "off"])
+        replay_port = free_port()
+        replay_url = f"http://127.0.0.1:{replay_port}"
+        command = [sys.executable, "-m", "scheduler.cli", "sandbox", "--size", args.size, "--seed", str(args.seed)]
+        sandbox = procs.start("sandbox", [*command, "--port", str(port), "--rate-limits", "off"])
+        replay_sandbox = procs.start("replay-sandbox", [*command, "--port", str(replay_port), "--rate-limits", "off"])
         wait_http(f"{sandbox_url}/_sandbox/credentials", 300)
-        bench = Bench(args, url, name, sandbox_url, args.broker)
+        wait_http(f"{replay_url}/_sandbox/credentials", 300)
+        bench = Bench(args, url, name, sandbox_url, replay_url, args.broker)
         bench.connect()
         worker = procs.start(
             "worker",
@@ -257,7 +321,11 @@ def main() -> None:
         )  # fmt: skip
         time.sleep(5)
         procs.check()
-        results = [bench.run(label, worker, sandbox, directory / "worker.log") for label in ("full", "incremental")]
+        results, replays = [], []
+        for label in ("full", "incremental"):  # each replay right after its run, so both see similar load
+            results.append(bench.run(label, worker, sandbox, directory / "worker.log"))
+            if not args.no_replay:
+                replays.append(bench.replay(results[-1], replay_sandbox))
         rss = peak_rss_mb(worker.pid, worker.pid)
         print(
             f"{started_at:%Y-%m-%d %H:%M} UTC, {platform.node()} {platform.machine()} nproc {os.cpu_count()}, "
@@ -266,6 +334,15 @@ def main() -> None:
         )
         for m in results:
             print(line(m))
+        for r, m in zip(replays, results, strict=False):
+            print(replay_line(r, m))
+            for difference in r.differences:
+                print(f"  {difference}")
+        if replays:
+            books = rp.books_differences(rp.books_state(sandbox_url), rp.books_state(replay_url), bench.ids)
+            print("Books state after both runs: " + ("the same" if not books else "DIFFERENT"))
+            for difference in books:
+                print(f"  {difference}")
         print(f"peak RSS of a worker pool child: {rss:.0f} MB")
         print(f"load average before {load_before}, after {os.getloadavg()}")
     finally:
