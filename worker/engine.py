@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from shared.db import links, runs, sync_errors
 from shared.db.sync_errors import Problem
 from shared.zoho.errors import FatalError, NotFound, ValidationFailed
-from worker.modules.base import ProblemError, Record, SyncContext, SyncModule
+from worker.modules.base import ProblemError, Record, SourcePage, SyncContext, SyncModule
 from worker.page_batch import PageBatch, open_errors
 
 log = logging.getLogger(__name__)
@@ -45,9 +45,11 @@ def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int) -> SliceR
     lease = LeaseKeeper(ctx)
     for _ in range(max_pages):
         page = module.paging.page(ctx, cursor)
+        # a listing that shrank since the page was interrupted (a record deleted in Zoho) holds fewer items
+        skip = min(skip, len(page.items))
         counts: Counter[str] = Counter()
         done = skip
-        batch = PageBatch.read(ctx, module, page.items[skip:])
+        batch = PageBatch.read(ctx, module, page.items[skip:], known=page.links)
         try:
             for source in page.items[skip:]:
                 counter = sync_record(ctx, module, module.to_record(ctx, source), batch)
@@ -58,14 +60,14 @@ def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int) -> SliceR
         except Exception:
             if done > skip:
                 # Keep what this page already did: a page that needs more Zoho calls than one quota window
-                # allows (the projects module calls Zoho per record) must still finish, slice after slice.
+                # allows (Books writes of a page of projects) must still finish, slice after slice.
                 with ctx.engine.begin() as conn:
                     counts["fetched"] += done - skip
                     batch.write(conn)
                     runs.checkpoint(
                         conn,
                         ctx.module_run,
-                        {MID_PAGE: cursor, SKIP: done},
+                        _within(page, cursor, done),
                         dict(counts),
                         ctx.settings.module_lease_seconds,
                     )
@@ -81,6 +83,8 @@ def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int) -> SliceR
             # and count, every page again)
             runs.checkpoint(conn, ctx.module_run, cursor or ALL_READ, dict(counts), ctx.settings.module_lease_seconds)
         lease.kept()
+        if page.stopped_by is not None:
+            raise page.stopped_by  # what the paging made before it stopped is committed; the rest waits
         if cursor is None:
             return SliceResult(True, None)
     return SliceResult(False, cursor)
@@ -90,6 +94,13 @@ def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int) -> SliceR
 MID_PAGE, SKIP = "_mid_page", "_skip"
 # Every page read and committed; only the module's end is left.
 ALL_READ: dict[str, Any] = {"_all_read": True}
+
+
+def _within(page: SourcePage, cursor: dict[str, Any] | None, done: int) -> dict[str, Any]:
+    """Where a slice interrupted after ``done`` items of ``page`` (read at ``cursor``) resumes."""
+    if page.cursor_within is not None:
+        return page.cursor_within(done) or ALL_READ
+    return {MID_PAGE: cursor, SKIP: done}
 
 
 def _resume_point(checkpoint: dict[str, Any] | None) -> tuple[dict[str, Any] | None, int]:

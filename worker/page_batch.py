@@ -49,12 +49,23 @@ class PageBatch:
     failed: list[tuple[str, Record, Problem, str]] = field(default_factory=list)  # module, record, problem, counter
 
     @classmethod
-    def read(cls, ctx: SyncContext, module: SyncModule, items: Sequence[Any]) -> PageBatch:
+    def read(
+        cls,
+        ctx: SyncContext,
+        module: SyncModule,
+        items: Sequence[Any],
+        *,
+        known: dict[str, Link | None] | None = None,
+    ) -> PageBatch:
+        """``known``: the links the paging read already (None: that id has none); the ids it did not read are read
+        here, so a paging that read too few costs a query, never a wrong answer."""
         keys = {key for key in map(source_key, items) if key is not None}
-        found: dict[str, Link] = {}
-        if keys:
+        known = known or {}
+        found = {key: link for key in keys & known.keys() if (link := known[key]) is not None}
+        unread = keys - known.keys()
+        if unread:
             with ctx.engine.connect() as conn:
-                found = links.links_for(conn, ctx.integration.id, module.entity_type, keys)
+                found |= links.links_for(conn, ctx.integration.id, module.entity_type, unread)
         return cls(ctx, module.entity_type, keys, found)
 
     def link(self, projects_id: str) -> Link | None:

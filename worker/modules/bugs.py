@@ -5,14 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from shared.zoho.projects_models import Bug
-from worker.modules.base import Record, SourcePage, SyncContext, SyncModule
-from worker.modules.paging import Custom
-from worker.modules.per_project import per_project_pages
+from worker.modules.base import Record, SyncContext, SyncModule
+from worker.modules.paging import PerParent
 from worker.modules.tasks import create_books_task, find_books_task, update_books_task
-
-
-def _pages(ctx: SyncContext, cursor: dict[str, Any] | None) -> SourcePage:
-    return per_project_pages(ctx, cursor, ctx.projects.bugs_page)
 
 
 def _record(_ctx: SyncContext, item: tuple[str, Bug]) -> Record:
@@ -28,7 +23,7 @@ def _find(ctx: SyncContext, _record: Record, link: Any, books_project_id: str | 
 BUGS = SyncModule(
     name="bugs",
     entity_type="bug",
-    paging=Custom(_pages),
+    paging=PerParent("project", lambda ctx, project_id, cursor: ctx.projects.bugs_page(project_id, cursor)),
     to_record=_record,
     create=create_books_task,
     update=update_books_task,

@@ -22,9 +22,9 @@ from worker.matching import (
     normalize_company,
     normalize_email,
 )
-from worker.modules.base import ProblemError, Record, SourcePage, SyncContext, SyncModule, note_intent, slice_links
+from worker.modules.base import ProblemError, Record, SyncContext, SyncModule, note_intent, slice_links
 from worker.modules.customer_index import CustomerIndex, books_customers
-from worker.modules.paging import Custom
+from worker.modules.paging import FlatList
 
 
 def customers(ctx: SyncContext) -> CustomerIndex:
@@ -41,11 +41,6 @@ def customers(ctx: SyncContext) -> CustomerIndex:
 
 def currency_ids(ctx: SyncContext) -> dict[str, str]:
     return ctx.remember("currencies", lambda: {c.currency_code: c.currency_id for c in ctx.books.iter_currencies()})
-
-
-def _pages(ctx: SyncContext, cursor: dict[str, Any] | None) -> SourcePage:
-    page = ctx.projects.clients_page((cursor or {}).get("page"))
-    return SourcePage(page.items, {"page": page.next_cursor} if page.next_cursor else None)
 
 
 def _record(_ctx: SyncContext, client: ClientCompany) -> Record:
@@ -227,7 +222,7 @@ def _update(ctx: SyncContext, record: Record, books_id: str, _parent: str | None
 CLIENTS = SyncModule(
     name="clients",
     entity_type="client",
-    paging=Custom(_pages),
+    paging=FlatList(lambda ctx, cursor: ctx.projects.clients_page(cursor)),
     to_record=_record,
     create=_create,
     update=_update,

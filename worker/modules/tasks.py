@@ -6,13 +6,8 @@ from typing import Any
 
 from shared.db import links
 from shared.zoho.projects_models import Task
-from worker.modules.base import Record, SourcePage, SyncContext, SyncModule, note_intent
-from worker.modules.paging import Custom
-from worker.modules.per_project import per_project_pages
-
-
-def _pages(ctx: SyncContext, cursor: dict[str, Any] | None) -> SourcePage:
-    return per_project_pages(ctx, cursor, ctx.projects.tasks_page)
+from worker.modules.base import Record, SyncContext, SyncModule, note_intent
+from worker.modules.paging import PerParent
 
 
 def _record(_ctx: SyncContext, item: tuple[str, Task]) -> Record:
@@ -58,7 +53,7 @@ def update_books_task(ctx: SyncContext, record: Record, books_id: str, books_pro
 TASKS = SyncModule(
     name="tasks",
     entity_type="task",
-    paging=Custom(_pages),
+    paging=PerParent("project", lambda ctx, project_id, cursor: ctx.projects.tasks_page(project_id, cursor)),
     to_record=_record,
     create=create_books_task,
     update=update_books_task,

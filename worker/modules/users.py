@@ -15,9 +15,10 @@ from typing import Any
 
 from shared.db.links import Link
 from shared.zoho.books_models import BooksUser
+from shared.zoho.paging import Page
 from shared.zoho.projects_models import PortalUser
-from worker.modules.base import Record, SourcePage, SyncContext, SyncModule, note_intent
-from worker.modules.paging import Custom
+from worker.modules.base import Record, SyncContext, SyncModule, note_intent
+from worker.modules.paging import FlatList
 
 # Client users belong to customers, not to the organization's staff.
 NOT_STAFF_ROLES = {"client"}
@@ -25,9 +26,15 @@ TIMESHEET_STAFF = "timesheetstaff"
 INACTIVE = "inactive"
 
 
-def _pages(ctx: SyncContext, _cursor: dict[str, Any] | None) -> SourcePage:
-    users = [u for u in ctx.projects.iter_portal_users("all") if u.role.lower() not in NOT_STAFF_ROLES and u.email]
-    return SourcePage(users, None)
+def staff_page(ctx: SyncContext, cursor: str | None) -> Page[PortalUser]:
+    """One page of the portal's users (active and inactive: a departed person's time is still billed), staff only.
+
+    The listing pages like every classic list (index/range); ProjectsClient only offers it whole
+    (``iter_portal_users``), so this asks for one page of the same endpoint.
+    """
+    raw, next_cursor = ctx.projects._page("users", "users", cursor, {"user_type": "all"})
+    users = (PortalUser.model_validate(u) for u in raw)
+    return Page([u for u in users if u.role.lower() not in NOT_STAFF_ROLES and u.email], next_cursor)
 
 
 def _record(_ctx: SyncContext, user: PortalUser) -> Record:
@@ -70,7 +77,7 @@ def _update(_ctx: SyncContext, _record: Record, _books_id: str, _parent: str | N
 USERS = SyncModule(
     name="users",
     entity_type="user",
-    paging=Custom(_pages),
+    paging=FlatList(staff_page),
     to_record=_record,
     create=_create,
     update=_update,
