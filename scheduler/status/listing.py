@@ -39,7 +39,7 @@ def badge_state(value: str | None) -> str | None:
     raise BadFilter(f"unknown badge {value!r}; use one of: {choices} (or its label, e.g. 'Sync in Progress')")
 
 
-def _rank(now: dt.datetime) -> sa.ColumnElement[int]:
+def badge_rank(now: dt.datetime) -> sa.ColumnElement[int]:
     """The module's badge as its index in URGENCY (0 = Disabled … 5 = Not synced yet)."""
     running = CURRENT.c.id.is_not(None)
     paused = sa.and_(integrations.c.paused_until.is_not(None), integrations.c.paused_until > now)
@@ -55,16 +55,18 @@ def _rank(now: dt.datetime) -> sa.ColumnElement[int]:
     )
 
 
+def ranked_states() -> sa.FromClause:
+    """Every integration with its modules' states and unfinished module runs, what ``badge_rank`` reads."""
+    return integrations.outerjoin(module_states, module_states.c.integration_id == integrations.c.id).outerjoin(
+        CURRENT, sa.and_(CURRENT.c.id == module_states.c.current_module_run_id, CURRENT.c.status.in_(UNFINISHED))
+    )
+
+
 def integration_badges(conn: sa.Connection, now: dt.datetime) -> list[tuple[int, str, str]]:
     """(id, name, overall badge state) of every integration, by id."""
     rows = conn.execute(
-        sa.select(integrations.c.id, integrations.c.name, sa.func.min(_rank(now)))
-        .select_from(integrations)
-        .outerjoin(module_states, module_states.c.integration_id == integrations.c.id)
-        .outerjoin(
-            CURRENT,
-            sa.and_(CURRENT.c.id == module_states.c.current_module_run_id, CURRENT.c.status.in_(UNFINISHED)),
-        )
+        sa.select(integrations.c.id, integrations.c.name, sa.func.min(badge_rank(now)))
+        .select_from(ranked_states())
         .group_by(integrations.c.id, integrations.c.name)
         .order_by(integrations.c.id)
     ).all()

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from scheduler.status.listing import integration_badges
+from scheduler.status.badges import URGENCY
+from scheduler.status.listing import badge_rank, ranked_states
 from scheduler.status.overview import CURRENT, UNFINISHED
 from shared.clock import as_utc, utcnow
 from shared.db.module_states import RUN_STATUSES
@@ -42,8 +43,21 @@ class MetricsSnapshot:
 def metrics_snapshot(engine: sa.Engine, now: dt.datetime | None = None) -> MetricsSnapshot:
     now = now or utcnow()
     with engine.connect() as conn:
+        # one pass over module_states per integration: its badge, stalest success and Zoho calls
         listed = conn.execute(
-            sa.select(integrations.c.id, integrations.c.name, integrations.c.state, integrations.c.paused_until)
+            sa.select(
+                integrations.c.id,
+                integrations.c.name,
+                integrations.c.state,
+                integrations.c.paused_until,
+                sa.func.min(badge_rank(now)),
+                sa.func.min(module_states.c.last_success_at),
+                sa.func.sum(module_states.c.projects_calls),
+                sa.func.sum(module_states.c.books_calls),
+                sa.func.sum(module_states.c.throttled_calls),
+            )
+            .select_from(ranked_states())
+            .group_by(integrations.c.id)
         ).all()
         names = {r.id: r.name for r in listed}
         running = conn.execute(
@@ -51,11 +65,6 @@ def metrics_snapshot(engine: sa.Engine, now: dt.datetime | None = None) -> Metri
                 CURRENT,
                 sa.and_(CURRENT.c.id == module_states.c.current_module_run_id, CURRENT.c.status.in_(UNFINISHED)),
             )
-        ).all()
-        stalest = conn.execute(
-            sa.select(module_states.c.integration_id, sa.func.min(module_states.c.last_success_at))
-            .where(module_states.c.last_success_at.is_not(None))
-            .group_by(module_states.c.integration_id)
         ).all()
         errors = conn.execute(
             sa.select(open_error_counts.c.integration_id, sa.func.sum(open_error_counts.c.open_errors))
@@ -68,18 +77,9 @@ def metrics_snapshot(engine: sa.Engine, now: dt.datetime | None = None) -> Metri
                 module_states.c.module
             )
         ).all()
-        calls = conn.execute(
-            sa.select(
-                module_states.c.integration_id,
-                sa.func.sum(module_states.c.projects_calls),
-                sa.func.sum(module_states.c.books_calls),
-                sa.func.sum(module_states.c.throttled_calls),
-            ).group_by(module_states.c.integration_id)
-        ).all()
         runs = conn.execute(
             sa.select(sync_run_totals.c.status, sa.func.sum(sync_run_totals.c.runs)).group_by(sync_run_totals.c.status)
         ).all()
-        badges = integration_badges(conn, now)
 
     module_runs: dict[tuple[str, str], int] = {}
     records: dict[tuple[str, str], int] = {}
@@ -89,21 +89,25 @@ def metrics_snapshot(engine: sa.Engine, now: dt.datetime | None = None) -> Metri
         records |= {(module, o): counted[o] for o in RECORD_OUTCOMES}
     api_calls: dict[tuple[str, str], int] = {}
     throttled: dict[tuple[str, str], int] = {}
-    for iid, projects, books, throttled_calls in calls:
-        api_calls |= {(names[iid], "projects"): int(projects or 0), (names[iid], "books"): int(books or 0)}
-        # module runs count 429s without telling which API sent them; Projects' lockout makes them rare
-        if throttled_calls:  # most tenants never see one: no series for them
-            throttled[(names[iid], "any")] = int(throttled_calls)
     by_state: dict[str, int] = {}
     waits: dict[str, float] = {}
-    for _, name, state, paused_until in listed:
+    by_badge: dict[str, int] = {}
+    stalest: dict[str, float] = {}
+    for _, name, state, paused_until, rank, last_success, projects, books, throttled_calls in listed:
         by_state[state] = by_state.get(state, 0) + 1
+        badge = URGENCY[int(rank)]
+        by_badge[badge] = by_badge.get(badge, 0) + 1
+        if last_success is not None:
+            stalest[name] = max(0.0, (now - as_utc(last_success)).total_seconds())
         paused = as_utc(paused_until)
         if paused is not None and paused > now:  # only integrations waiting: a series per tenant costs the scrape
             waits[name] = (paused - now).total_seconds()
-    by_badge: dict[str, int] = {}
-    for _, _, badge in badges:
-        by_badge[badge] = by_badge.get(badge, 0) + 1
+        if projects is None:  # no module_states row yet: no call series
+            continue
+        api_calls |= {(name, "projects"): int(projects), (name, "books"): int(books)}
+        # module runs count 429s without telling which API sent them; Projects' lockout makes them rare
+        if throttled_calls:  # most tenants never see one: no series for them
+            throttled[(name, "any")] = int(throttled_calls)
     return MetricsSnapshot(
         modules_in_progress={(names[i], m): 1 for i, m in running},
         module_runs_by_status=module_runs,
@@ -112,7 +116,7 @@ def metrics_snapshot(engine: sa.Engine, now: dt.datetime | None = None) -> Metri
         api_calls=api_calls,
         throttled_calls=throttled,
         open_errors={names[i]: int(n) for i, n in errors},
-        last_success_age_seconds={names[i]: max(0.0, (now - as_utc(t)).total_seconds()) for i, t in stalest},
+        last_success_age_seconds=stalest,
         quota_wait_seconds=waits,
         integrations_by_state=by_state,
         integrations_by_badge=by_badge,

@@ -69,5 +69,4 @@ def create_web_app(settings: Settings, *, celery: Celery | None = None) -> Starl
     )
     app.state.settings = settings
     app.state.web = context
-    app.state.metrics_registry = metrics.registry_for(lambda: context.engine)
     return app
