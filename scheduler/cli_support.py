@@ -7,7 +7,6 @@ alembic, requests): those load inside the command that runs, and ``bpsync --vers
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -93,4 +92,6 @@ def settings() -> Settings:
 
 
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+    from scheduler.cli_json import dumps_indented
+
+    click.echo(dumps_indented(data))
