@@ -5,20 +5,23 @@ no Redis), so ``bpsync demo`` runs on a fresh machine with no servers.
 
 Every setting has a range or a shape check, run when a process starts (worker, beat, web, every command): a bad
 value is one line naming the variable, what is wrong and a valid example (``load_settings``).
+
+The variables are read here and validated by a plain pydantic model, as pydantic-settings would (any case of the
+name, arguments over the environment, unknown names ignored, defaults validated too), without importing
+pydantic-settings: with its providers and asyncio it cost every ``bpsync`` command about 0.1 s (issue 19).
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import platformdirs
-from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ENV_PREFIX = "BPSYNC_"
 DATABASE_SCHEMES = {"sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg"}
@@ -56,6 +59,8 @@ class SettingProblem(ValueError):
 
 
 def data_dir() -> Path:
+    import platformdirs  # only without BPSYNC_DATABASE_URL or a secret key: embedded mode
+
     return Path(platformdirs.user_data_dir("bpsync", appauthor=False))
 
 
@@ -70,9 +75,24 @@ def _http_url(value: str) -> str:
     return value
 
 
-class Settings(BaseSettings):
-    # allow_inf_nan: "inf" or "nan" is no number of seconds
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", allow_inf_nan=False)
+def _environment(fields: Mapping[str, Any]) -> dict[str, str]:
+    """The ``BPSYNC_*`` variables of ``fields``, by field name (the variable's name in any case)."""
+    prefix = ENV_PREFIX.lower()
+    found: dict[str, str] = {}
+    for variable, value in os.environ.items():
+        name = variable.lower().removeprefix(prefix)
+        if name in fields and len(name) < len(variable):
+            found[name] = value
+    return found
+
+
+class Settings(BaseModel):
+    # allow_inf_nan: "inf" or "nan" is no number of seconds; validate_default: a default is checked like a value
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False, validate_default=True)
+
+    def __init__(self, **values: Any) -> None:
+        """The environment's ``BPSYNC_*`` variables, overridden by ``values``."""
+        super().__init__(**{**_environment(type(self).model_fields), **values})
 
     database_url: str = Field(
         default_factory=_default_database_url, examples=["postgresql+psycopg://bpsync@db:5432/bpsync"]

@@ -183,6 +183,29 @@ def test_the_compose_environment_is_a_valid_configuration(monkeypatch):
         assert load_settings(), name
 
 
+def test_the_environment_is_read_as_pydantic_settings_read_it(monkeypatch):
+    """Any case of the name, arguments over variables, unknown BPSYNC_ names and unprefixed names ignored."""
+    monkeypatch.setenv("bpsync_slice_pages", "7")
+    monkeypatch.setenv("BPSYNC_BEAT_TICK_SECONDS", "45")
+    monkeypatch.setenv("BPSYNC_NO_SUCH_SETTING", "x")
+    monkeypatch.setenv("MAX_MODULE_ATTEMPTS", "9")
+    conf = load_settings(beat_tick_seconds=60)
+    assert (conf.slice_pages, conf.beat_tick_seconds, conf.max_module_attempts) == (7, 60.0, 5)
+    assert conf.model_fields_set == {"slice_pages", "beat_tick_seconds"}  # what the admin set, not the defaults
+
+
+def test_a_bad_default_is_refused_too(monkeypatch):
+    # defaults go through the same checks (pydantic-settings' validate_default): no field escapes its validator
+    monkeypatch.setattr(Settings.model_fields["web_bind"], "default", "no port")
+    Settings.model_rebuild(force=True)
+    try:
+        with pytest.raises(ConfigError, match=r"^BPSYNC_WEB_BIND: "):
+            load_settings()
+    finally:
+        monkeypatch.undo()
+        Settings.model_rebuild(force=True)
+
+
 # --------------------------------------------------------------------------------------------- processes
 PROCESSES = {
     "celery worker": [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "--pool", "solo"],
