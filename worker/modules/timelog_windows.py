@@ -13,7 +13,7 @@ day/week/month window, with no modified-since filter and no deletion feed. So:
 - a **daily** (full) run reads deep only where the last deep read is older than the deep-read period (and the
   first time); otherwise from the remembered first month — or, where there were no logs, from the week before
   the deep read — to today. Approvals and deletions can only touch months that hold logs, and a log whose date
-  is edited out of the months read is searched for (``timelog_reading``); a new log back-dated before every
+  is edited out of the months read is searched for (``timelog_paging``); a new log back-dated before every
   other log of its project is the one change left to the next deep read, unless a webhook names its date.
   Projects' deep reads are spread over the period so the cost does not come back as one weekly burst;
 - a **recent** scan (the instant poll and webhooks) reads only the months of the last ``RECENT_DAYS`` days,
@@ -29,6 +29,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from shared.clock import utcnow
 from shared.db.timelog_scans import Learned
 
 RECENT_DAYS = 7
@@ -36,6 +37,13 @@ FULL, RECENT = "full", "recent"
 DEEP_READ_SLACK = dt.timedelta(hours=2)
 # created_ms is UTC while log dates are the portal's local dates: one day of slack keeps the first log in range.
 TIME_ZONE_SLACK = dt.timedelta(days=1)
+# Zoho refuses logs in the future by the portal's local date, which can be a day ahead of UTC.
+LOCAL_DATE_SLACK = dt.timedelta(days=1)
+
+
+def today() -> dt.date:
+    """The last day a log can carry: the portal's today, at most a day ahead of UTC's."""
+    return (utcnow() + LOCAL_DATE_SLACK).date()
 
 
 def month_start(day: dt.date) -> dt.date:
@@ -44,10 +52,6 @@ def month_start(day: dt.date) -> dt.date:
 
 def next_month(day: dt.date) -> dt.date:
     return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
-
-
-def month_end(day: dt.date) -> dt.date:
-    return next_month(day) - dt.timedelta(days=1)
 
 
 def months_between(first: dt.date, last: dt.date) -> list[dt.date]:
@@ -138,7 +142,7 @@ def plan_scan(
     components: tuple[str, ...],
     learned: dict[str, Learned] | None = None,
     extra: dict[str, set[dt.date]] | None = None,
-    now: dt.datetime | None = None,
+    now: dt.datetime,
     deep_period: dt.timedelta = dt.timedelta(0),
 ) -> ProjectScan:
     """The windows to read for one project; ``earliest`` None means the project is gone from Projects.
@@ -148,7 +152,6 @@ def plan_scan(
     """
     if earliest is None or not components:
         return ProjectScan({c: () for c in components})
-    now = now or dt.datetime.now(dt.UTC)
     months: dict[str, tuple[dt.date, ...]] = {}
     deep: list[str] = []
     for component in components:

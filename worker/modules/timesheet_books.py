@@ -22,6 +22,7 @@ from worker.modules.users import books_users_by_email
 GENERAL_TASK_NAME = "General"
 GENERAL_TASK_ENTITY = "general_task"
 NOTES_LIMIT = 500  # Books refuses longer notes
+CHANGED = "changed in Zoho Projects"
 
 
 def general_task(ctx: SyncContext, books_project_id: str, project_id: str) -> str:
@@ -58,7 +59,7 @@ def _complete_general(ctx: SyncContext, link_id: int, task_id: str) -> str:
     return task_id
 
 
-def ensure_staff(ctx: SyncContext, books_project_id: str, user_id: str) -> None:
+def _ensure_staff(ctx: SyncContext, books_project_id: str, user_id: str) -> None:
     """Books only takes time from the project's own users: assign the log owner first (once per project)."""
     staff: set[str] = ctx.remember(
         f"staff:{books_project_id}", lambda: {u.user_id for u in ctx.books.iter_project_users(books_project_id)}
@@ -68,14 +69,17 @@ def ensure_staff(ctx: SyncContext, books_project_id: str, user_id: str) -> None:
         staff.add(user_id)
 
 
-def payload(record: Record, task_id: str) -> dict[str, Any]:
-    minutes = int(record.fields["minutes"])
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _payload(record: Record, task_id: str) -> dict[str, Any]:
     return {
         "project_id": record.fields["project"],
         "task_id": task_id,
         "user_id": record.fields["user"],
         "log_date": record.fields["date"],
-        "log_time": f"{minutes // 60:02d}:{minutes % 60:02d}",
+        "log_time": _hhmm(int(record.fields["minutes"])),
         "is_billable": True,
         "notes": record.fields["notes"],
     }
@@ -83,18 +87,19 @@ def payload(record: Record, task_id: str) -> dict[str, Any]:
 
 def create_entry(ctx: SyncContext, record: Record, task_id: str) -> str:
     assert ctx.link is not None
-    refused = ctx.link.attributes.get("refused_inactive_user")
-    if refused and refused == record.fields["user"] and _books_user(ctx, refused).status == "inactive":
-        # Books refused this user's time before and the user is still inactive: asking again only spends quota
-        raise _inactive_problem(ctx, record, ctx.link.attributes.get("refusal", ""))
-    body = payload(record, task_id)
-    ensure_staff(ctx, body["project_id"], body["user_id"])
+    if ctx.link.attributes.get("refused_inactive_user") == record.fields["user"]:
+        # Books refused this user's time before: while the user is still inactive, asking again only spends quota
+        refused = _inactive_refusal(ctx, record, ctx.link.attributes.get("refusal", ""))
+        if refused is not None:
+            raise refused
+    body = _payload(record, task_id)
+    _ensure_staff(ctx, body["project_id"], body["user_id"])
     # Written just before the POST so a retry after a crash looks the entry up instead of logging time twice.
     note_intent(ctx, intent={k: body[k] for k in ("project_id", "task_id", "user_id", "log_date", "log_time")})
     try:
         return ctx.books.create_time_entry(body).time_entry_id
     except ValidationFailed as exc:
-        refusal = _user_refusal(ctx, record, exc)
+        refusal = _inactive_refusal(ctx, record, exc.message)
         # refused: nothing was created, so no lookup is needed next time
         note_intent(
             ctx, intent=None, refused_inactive_user=record.fields["user"] if refusal else None, refusal=exc.message
@@ -103,18 +108,17 @@ def create_entry(ctx: SyncContext, record: Record, task_id: str) -> str:
 
 
 def update_entry(ctx: SyncContext, record: Record, books_id: str, task_id: str) -> None:
-    refuse_if_claimed(ctx, record, books_id, "changed in Zoho Projects")
-    body = payload(record, task_id)
-    ensure_staff(ctx, body["project_id"], body["user_id"])
+    _refuse_if_claimed(ctx, record, books_id, CHANGED)
+    body = _payload(record, task_id)
+    _ensure_staff(ctx, body["project_id"], body["user_id"])
     try:
         ctx.books.update_time_entry(books_id, body)
     except ValidationFailed as exc:
-        why = "changed in Zoho Projects"
-        raise _user_refusal(ctx, record, exc) or _invoiced(ctx, record, books_id, why) or exc from None
+        raise _inactive_refusal(ctx, record, exc.message) or _invoiced(ctx, record, books_id, CHANGED) or exc from None
 
 
 def delete_entry(ctx: SyncContext, record: Record, books_id: str, why: str) -> None:
-    refuse_if_claimed(ctx, record, books_id, why)
+    _refuse_if_claimed(ctx, record, books_id, why)
     try:
         ctx.books.delete_time_entry(books_id)
     except NotFound:
@@ -135,13 +139,13 @@ def find_entry(ctx: SyncContext, intent: dict[str, Any]) -> str | None:
         from_date=day,
         to_date=day,
     ):
-        hhmm = f"{entry.minutes // 60:02d}:{entry.minutes % 60:02d}"
-        if entry.task_id == intent["task_id"] and hhmm == intent["log_time"] and entry.time_entry_id not in taken:
+        same = entry.task_id == intent["task_id"] and _hhmm(entry.minutes) == intent["log_time"]
+        if same and entry.time_entry_id not in taken:
             return entry.time_entry_id
     return None
 
 
-def refuse_if_claimed(ctx: SyncContext, record: Record, books_id: str, why: str) -> None:
+def _refuse_if_claimed(ctx: SyncContext, record: Record, books_id: str, why: str) -> None:
     with ctx.engine.connect() as conn:
         invoice = invoiced_claim(conn, ctx.integration.id, books_id)
     if invoice is not None:
@@ -170,20 +174,12 @@ def _invoiced_problem(record: Record, why: str, invoice: str) -> Problem:
     )
 
 
-def _books_user(ctx: SyncContext, user_id: str) -> Any:
+def _inactive_refusal(ctx: SyncContext, record: Record, refusal: str) -> ProblemError | None:
+    """Books refused the owner's time: if the owner is an inactive Books user, say so and how to fix it."""
     by_id = ctx.remember("books_users_by_id", lambda: {u.user_id: u for u in books_users_by_email(ctx).values()})
-    return by_id.get(str(user_id))
-
-
-def _user_refusal(ctx: SyncContext, record: Record, exc: ValidationFailed) -> ProblemError | None:
-    user = _books_user(ctx, record.fields["user"])
+    user = by_id.get(str(record.fields["user"]))
     if user is None or user.status != "inactive":
         return None
-    return _inactive_problem(ctx, record, exc.message)
-
-
-def _inactive_problem(ctx: SyncContext, record: Record, refusal: str) -> ProblemError:
-    user = _books_user(ctx, record.fields["user"])
     return ProblemError(
         Problem(
             "books_user_inactive",

@@ -12,34 +12,45 @@
   error, and the entry stays as it is.
 - A log whose task, bug or project failed is blocked by that error (the engine, via ``Record.parent``).
 
-Windows: see ``timelog_windows``; reading them, and telling a deleted log from one whose date moved into a
-month the run did not read: see ``timelog_reading``.
+Below: what it lists (``LOGS``: each project's logs month by month, then its linked logs that are gone; see
+``timelog_paging``), which logs qualify, and what it writes (Books calls in ``timesheet_books``, cutoff claims in
+``timesheet_claims``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
 from shared.db import links, sync_errors
 from shared.db.sync_errors import Problem
-from shared.zoho.projects_models import TimeLog
+from shared.zoho.paging import Page
+from shared.zoho.projects_models import Component, TimeLog
 from worker.modules import timesheet_books as books_side
 from worker.modules.base import Record, SyncContext, SyncModule, note_intent, slice_links
-from worker.modules.paging import Custom
-from worker.modules.timelog_reading import ENTITY, GoneLog, pages
+from worker.modules.timelog_paging import DatedWindows, GoneLog
 from worker.modules.timesheet_claims import claim_cutoff, release_cutoff
 
+ENTITY = "timesheet"
 GONE = "deleted in Zoho Projects"
 NOT_BILLABLE = "no longer billable"
 NOT_APPROVED = "no longer approved"
 BEFORE_CUTOFF = "dated before the timesheet cutoff date"
 
 
-# ----------------------------------------------------------------------------------------------- records
-def _name(log: TimeLog) -> str:
-    hours = f"{log.minutes // 60}:{log.minutes % 60:02d}"
-    who = f" by {log.owner_name}" if log.owner_name else ""
-    return f"{log.name or log.component} — {log.log_date.isoformat()}, {hours}{who}"
+# ------------------------------------------------------------------------------------------- what it lists
+def _logs_of_month(
+    ctx: SyncContext, project_id: str, component: Component, month: dt.date, cursor: str | None
+) -> Page[TimeLog]:
+    # billed or not, billable or not: a log that stopped being billable must be listed to have its entry removed
+    return ctx.projects.timelogs_page(
+        project_id, cursor, component=component, view_type="month", date=month, bill_status="All"
+    )
 
 
+LOGS = DatedWindows(entity_type=ENTITY, list_window=_logs_of_month)
+
+
+# ------------------------------------------------------------------------------------- which logs qualify
 def _not_qualifying(ctx: SyncContext, log: TimeLog) -> str | None:
     if not log.billable:
         return NOT_BILLABLE
@@ -49,12 +60,6 @@ def _not_qualifying(ctx: SyncContext, log: TimeLog) -> str | None:
     if cutoff is not None and log.log_date < cutoff:
         return BEFORE_CUTOFF
     return None
-
-
-def _notes(log: TimeLog) -> str:
-    # a general log has no task: its own name ("Internal meeting") is what the time was for
-    text = log.notes if log.component != "general" else ": ".join(p for p in (log.name, log.notes) if p)
-    return text[: books_side.NOTES_LIMIT]
 
 
 def _record(ctx: SyncContext, item: TimeLog | GoneLog) -> Record:
@@ -67,13 +72,8 @@ def _record(ctx: SyncContext, item: TimeLog | GoneLog) -> Record:
         return Record(log.id, _name(log), {"reason": reason}, skip=True, source=log)
     project = slice_links(ctx, "project").get(log.project_id or "")
     user = slice_links(ctx, "user").get(log.owner_id or "")
-    parent = (
-        ("task", log.task_id)
-        if log.component == "task"
-        else ("bug", log.bug_id)
-        if log.component == "bug"
-        else ("project", log.project_id)
-    )
+    # whose Books link the entry needs: the log's task or bug, or (a general log) its project
+    parent = {"task": ("task", log.task_id), "bug": ("bug", log.bug_id)}.get(log.component, ("project", log.project_id))
     fields = {
         "component": log.component,
         "project": project.books_id if project else None,
@@ -111,7 +111,19 @@ def _check(ctx: SyncContext, record: Record) -> Problem | None:
     return None
 
 
-# ----------------------------------------------------------------------------------------------- writes
+def _name(log: TimeLog) -> str:
+    hours = f"{log.minutes // 60}:{log.minutes % 60:02d}"
+    who = f" by {log.owner_name}" if log.owner_name else ""
+    return f"{log.name or log.component} — {log.log_date.isoformat()}, {hours}{who}"
+
+
+def _notes(log: TimeLog) -> str:
+    # a general log has no task: its own name ("Internal meeting") is what the time was for
+    text = log.notes if log.component != "general" else ": ".join(p for p in (log.name, log.notes) if p)
+    return text[: books_side.NOTES_LIMIT]
+
+
+# -------------------------------------------------------------------------------------------- what it writes
 def _task_of(ctx: SyncContext, record: Record, parent_books_id: str | None) -> str:
     if record.fields["component"] == "general":
         return books_side.general_task(ctx, record.fields["project"], record.source.project_id)
@@ -161,7 +173,7 @@ def _retire(ctx: SyncContext, record: Record, link: links.Link | None) -> None:
 TIMESHEETS = SyncModule(
     name="timesheets",
     entity_type=ENTITY,
-    paging=Custom(pages),
+    paging=LOGS,
     to_record=_record,
     create=_create,
     update=_update,
