@@ -13,10 +13,9 @@ each project of the run (``timelog_scope``) the paging:
 3. on a FULL run, remembers where the project's logs start (``timelog_scope.learn``);
 4. hands each linked log that no window returned on as a ``GoneLog``: deleted in Projects.
 
-The cursor is the run (``timelog_scope.start``) and its current project's ``scan``: the plan, the window and Zoho
-page reached (``w``, ``page``), the log ids read (``seen``), the earliest month each component held a log in
-(``hits``) and, once the plan's windows are read, the verification (``verify``: months, missing ids, the candidates
-for gone, its own ``w`` and ``page``).
+The cursor is the run (``timelog_scope.start``) with its current project's ``scan``: the plan, the window and page
+reached (``w``, ``page``), the log ids read (``seen``), each component's earliest month with a log (``hits``), then
+the verification (``verify``: its months, the missing ids, the candidates for gone, its own ``w`` and ``page``).
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ from shared.zoho.errors import NotFound
 from shared.zoho.paging import Page
 from shared.zoho.projects_models import Component
 from worker.modules.base import SourcePage, SyncContext
-from worker.modules.timelog_scope import earliest_log_day, learn, project_windows, start, subjects, upgraded
+from worker.modules.timelog_scope import earliest_log_day, learn, project_windows, start, tasks_and_bugs, upgraded
 from worker.modules.timelog_windows import FULL, ProjectScan, months_between, today
 
 Window = tuple[str, dt.date]
@@ -57,12 +56,7 @@ class DatedWindows:
         if run["index"] >= len(run["projects"]):
             return SourcePage([], None)
         project_id = run["projects"][run["index"]]
-        scan = run["scan"] or {
-            "plan": project_windows(ctx, run, project_id).to_json(),
-            "w": 0,
-            "page": None,
-            "seen": [],
-        }
+        scan = run["scan"] or _new_scan(project_windows(ctx, run, project_id))
         plan = ProjectScan.from_json(scan["plan"])
         try:
             if scan["w"] >= len(plan.windows):
@@ -140,7 +134,7 @@ class DatedWindows:
 
     def _linked_logs(self, ctx: SyncContext, project_id: str) -> list[links.Link]:
         """Linked logs of the project: under the project itself (general logs) or under its tasks and bugs."""
-        parents = {project_id}.union(*subjects(ctx, project_id).values())
+        parents = {project_id}.union(*tasks_and_bugs(ctx, project_id).values())
         with ctx.engine.connect() as conn:
             return links.links_under(conn, ctx.integration.id, self.entity_type, parents)
 

@@ -1,15 +1,10 @@
-"""What a timesheets run reads: its projects and mode, fixed when it starts, then each project's windows.
+"""What a timesheets run reads: its mode and projects, fixed when it starts, then each project's windows.
 
-- The trigger sets the mode: the instant poll and webhooks read the RECENT months of linked projects (a webhook run
-  only the projects its events named); any other run is FULL, over every linked project and every project with an
-  open error (read in full, so its logs are recorded as blocked).
-- Every run takes the pending webhook events: the months they name are read besides (``extra``), and the logs
-  they say were deleted need no search in other months (``deleted``).
-- A FULL run lists the projects once for each project's earliest possible log date (``starts``), and after each
-  project remembers where its logs start (``timelog_scans``), so daily runs between deep reads skip the empty months.
-
-The run's state is the paging's cursor, so it is kept in the module run's checkpoint: ``upgraded`` reads the shapes
-earlier versions wrote.
+The instant poll and webhooks read the RECENT months of linked projects (a webhook run only those its events named);
+any other run is FULL, over every linked project and every project with an open error (its logs are recorded as
+blocked). Every run takes the pending webhook events: the months they name are read besides, and the logs they say
+were deleted are not searched for. The run's state is the paging's cursor, kept in the module run's checkpoint:
+``upgraded`` reads the shapes earlier versions wrote.
 """
 
 from __future__ import annotations
@@ -47,21 +42,18 @@ def start(ctx: SyncContext, entity_type: str) -> dict[str, Any]:
         # every kind of run reads at least the recent months of every project an event named: all are covered
         events = webhook_events.take_pending(conn, ctx.integration.id, ctx.module_run.id, utcnow())
         linked = set(links.books_ids_of(conn, ctx.integration.id, "project"))
-        failed = set(sync_errors.open_error_ids(conn, ctx.integration.id, "project"))
-    if trigger == WEBHOOK_TRIGGER:
-        wanted = sorted(linked & {e.project_id for e in events})
-    else:
-        wanted = sorted(linked) if mode == RECENT else sorted(linked | failed)
+        failed = set(sync_errors.open_error_ids(conn, ctx.integration.id, "project")) if mode == FULL else set()
+    wanted = linked & {e.project_id for e in events} if trigger == WEBHOOK_TRIGGER else linked | failed
     starts: dict[str, str] = {}
     if mode == FULL and wanted:
         # one listing (a call per 100 projects) gives every project's earliest possible log date
-        day, keep = today(), set(wanted)
+        day = today()
         for project in ctx.projects.iter_projects():
-            if project.id in keep:
+            if project.id in wanted:
                 starts[project.id] = earliest_log_date(project.start_date, project.created_ms, day).isoformat()
     return {
         "mode": mode,
-        "projects": wanted,
+        "projects": sorted(wanted),
         "linked": sorted(linked),
         "starts": starts,
         "extra": _event_months(ctx, events, entity_type),
@@ -108,7 +100,7 @@ def _event_months(ctx: SyncContext, events: Sequence[sa.Row[Any]], entity_type: 
     return {p: {c: sorted(days) for c, days in by_c.items()} for p, by_c in extra.items()}
 
 
-def subjects(ctx: SyncContext, project_id: str) -> dict[str, set[str]]:
+def tasks_and_bugs(ctx: SyncContext, project_id: str) -> dict[str, set[str]]:
     """Task and bug ids of the project that we know of (linked, pending or failed at creation)."""
     with ctx.engine.connect() as conn:
         rows = conn.execute(
@@ -131,7 +123,7 @@ def project_windows(ctx: SyncContext, run: dict[str, Any], project_id: str) -> P
     else:
         start = run["starts"].get(project_id)
         earliest = dt.date.fromisoformat(start) if start else None  # not listed: deleted in Projects
-    known = subjects(ctx, project_id)
+    known = tasks_and_bugs(ctx, project_id)
     failed = project_id not in run["linked"]  # read in full so every log is recorded as blocked
     wanted = {"task": failed or bool(known["task"]), "bug": failed or bool(known["bug"])}
     wanted["general"] = ctx.integration.general_timesheets

@@ -21,6 +21,10 @@ from worker.modules.users import books_users_by_email
 # Books logs time only against a task; general logs (no task in Projects) go to one task per Books project.
 GENERAL_TASK_NAME = "General"
 GENERAL_TASK_ENTITY = "general_task"
+GENERAL_TASK = {
+    "task_name": GENERAL_TASK_NAME,
+    "description": "Time logged in Zoho Projects outside any task (general logs)",
+}
 NOTES_LIMIT = 500  # Books refuses longer notes
 CHANGED = "changed in Zoho Projects"
 
@@ -31,6 +35,8 @@ def general_task(ctx: SyncContext, books_project_id: str, project_id: str) -> st
         link = links.get_link(conn, ctx.integration.id, GENERAL_TASK_ENTITY, project_id)
     if link is not None and not link.pending:
         return str(link.books_id)
+    # pending: a crash after the POST; adopt the task we made (find_books_task skips tasks linked to a Projects task)
+    task_id = find_books_task(ctx, books_project_id, GENERAL_TASK_NAME) if link is not None else None
     if link is None:
         with ctx.engine.begin() as conn:
             link = links.put_pending(
@@ -41,21 +47,10 @@ def general_task(ctx: SyncContext, books_project_id: str, project_id: str) -> st
                 parent_projects_id=project_id,
                 attributes={"books_name": GENERAL_TASK_NAME},
             )
-    else:
-        # a crash after the POST: adopt the task we made (find_books_task skips tasks linked to a Projects task)
-        found = find_books_task(ctx, books_project_id, GENERAL_TASK_NAME)
-        if found:
-            return _complete_general(ctx, link.id, found)
-    task = ctx.books.create_project_task(
-        books_project_id,
-        {"task_name": GENERAL_TASK_NAME, "description": "Time logged in Zoho Projects outside any task (general logs)"},
-    )
-    return _complete_general(ctx, link.id, task.task_id)
-
-
-def _complete_general(ctx: SyncContext, link_id: int, task_id: str) -> str:
+    if task_id is None:
+        task_id = ctx.books.create_project_task(books_project_id, GENERAL_TASK).task_id
     with ctx.engine.begin() as conn:
-        links.complete(conn, link_id, task_id, {"name": GENERAL_TASK_NAME})
+        links.complete(conn, link.id, task_id, {"name": GENERAL_TASK_NAME})
     return task_id
 
 

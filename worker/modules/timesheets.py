@@ -160,9 +160,7 @@ def _find(ctx: SyncContext, _record: Record, link: links.Link, _parent: str | No
 def _retire(ctx: SyncContext, record: Record, link: links.Link | None) -> None:
     reason = record.fields["reason"]
     if link is not None:
-        books_id = link.books_id
-        if link.pending and link.attributes.get("intent"):
-            books_id = books_side.find_entry(ctx, link.attributes["intent"])
+        books_id = _find(ctx, record, link, None) if link.pending else link.books_id
         if books_id:
             books_side.delete_entry(ctx, record, books_id, reason)
     if reason == BEFORE_CUTOFF:
