@@ -215,6 +215,9 @@ entity_links = sa.Table(
         postgresql_where=sa.text("entity_type <> 'client'"),
         sqlite_where=sa.text("entity_type <> 'client'"),
     ),
+    # a project's logs are read by their parents (links.links_under): with this index the plan does not depend
+    # on fresh statistics (benchmarks/link_plans.py; migration 0007)
+    sa.Index("ix_entity_links_parent", "integration_id", "entity_type", "parent_projects_id"),
 )
 
 sync_errors = sa.Table(
