@@ -272,6 +272,20 @@ def replay_line(r: Replay, product: Measured) -> str:
     )
 
 
+def profiler(spy: str | None, label: str, *pids: int) -> list[subprocess.Popen[bytes]]:
+    """``py-spy record`` of each process (and its children) for one run, collapsed stacks in ``spy``'s folder: the
+    first process's waits too (``--idle``: where its wall time goes), the others' CPU only."""
+    if not spy:
+        return []
+    spies = []
+    for pid in pids:
+        command = ["py-spy", "record", "--subprocesses", "--format", "raw", "--rate", "50", "--pid", str(pid)]
+        command += ["--idle"] if pid == pids[0] else []
+        output = f"{spy}/{label}-{pid}.txt"
+        spies.append(subprocess.Popen([*command, "--output", output], stdout=subprocess.DEVNULL))
+    return spies
+
+
 def _interrupt(signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -285,6 +299,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--keep", action="store_true", help="keep the database and the logs folder")
     parser.add_argument("--no-replay", action="store_true", help="skip the replay (and its second sandbox)")
+    parser.add_argument("--py-spy", metavar="DIR", help="profile worker and sandbox with py-spy (on PATH) into DIR")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _interrupt)
 
@@ -323,7 +338,11 @@ def main() -> None:
         procs.check()
         results, replays = [], []
         for label in ("full", "incremental"):  # each replay right after its run, so both see similar load
+            spy = profiler(args.py_spy, label, worker.pid, sandbox.pid)
             results.append(bench.run(label, worker, sandbox, directory / "worker.log"))
+            for process in spy:
+                process.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
+                process.wait(60)
             if not args.no_replay:
                 replays.append(bench.replay(results[-1], replay_sandbox))
         rss = peak_rss_mb(worker.pid, worker.pid)
