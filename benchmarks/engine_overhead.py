@@ -299,6 +299,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--keep", action="store_true", help="keep the database and the logs folder")
     parser.add_argument("--no-replay", action="store_true", help="skip the replay (and its second sandbox)")
+    parser.add_argument("--trace-memory", metavar="DIR", help="tracemalloc in the pool (benchmarks/traced_worker.py)")
     parser.add_argument("--py-spy", metavar="DIR", help="profile worker and sandbox with py-spy (on PATH) into DIR")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _interrupt)
@@ -328,11 +329,12 @@ def main() -> None:
         wait_http(f"{replay_url}/_sandbox/credentials", 300)
         bench = Bench(args, url, name, sandbox_url, replay_url, args.broker)
         bench.connect()
+        app_module = "benchmarks.traced_worker" if args.trace_memory else "worker.app"
         worker = procs.start(
             "worker",
-            [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", "sync",
+            [sys.executable, "-m", "celery", "-A", app_module, "worker", "-Q", "sync",
              "--concurrency", str(args.concurrency), "-n", f"engine-{uuid.uuid4().hex[:4]}@%h"],
-            env_of(bench.settings),
+            env_of(bench.settings) | ({"BENCH_TRACE_DIR": args.trace_memory} if args.trace_memory else {}),
         )  # fmt: skip
         time.sleep(5)
         procs.check()
