@@ -30,8 +30,8 @@ from shared.zoho.errors import NotFound
 from shared.zoho.paging import Page
 from shared.zoho.projects_models import Component
 from worker.modules.base import SourcePage, SyncContext
-from worker.modules.timelog_scope import earliest_log_day, learn, project_windows, start, tasks_and_bugs, upgraded
-from worker.modules.timelog_windows import FULL, ProjectScan, months_between, today
+from worker.modules.timelog_scope import learn, logs_start, project_windows, start, tasks_and_bugs, upgraded
+from worker.modules.timelog_windows import FULL, ProjectScan, months_between, portal_today
 
 Window = tuple[str, dt.date]
 
@@ -109,6 +109,7 @@ class DatedWindows:
         self, ctx: SyncContext, run: dict[str, Any], project_id: str, plan: ProjectScan, seen: set[str]
     ) -> dict[str, Any]:
         """The months to search for linked logs that the plan's windows should have returned but did not."""
+        # linked logs dated in a month the plan read that no window returned: deleted, or their date moved
         unseen = [
             link
             for link in (self._linked_logs(ctx, project_id) if plan.windows else [])
@@ -124,7 +125,7 @@ class DatedWindows:
                 missing.setdefault(component, []).append(link.projects_id)
         months: dict[str, list[str]] = {}
         if missing:
-            everything = months_between(earliest_log_day(ctx, run, project_id), today())
+            everything = months_between(logs_start(ctx, run, project_id), portal_today())
             for component in missing:
                 read = set(plan.months[component])
                 months[component] = [m.isoformat() for m in reversed(everything) if m not in read]

@@ -27,7 +27,7 @@ from worker.modules.timelog_windows import (
     earliest_log_date,
     first_deep_read_at,
     plan_scan,
-    today,
+    portal_today,
 )
 
 INSTANT_TRIGGER, WEBHOOK_TRIGGER = "instant", "webhook"
@@ -47,7 +47,7 @@ def start(ctx: SyncContext, entity_type: str) -> dict[str, Any]:
     starts: dict[str, str] = {}
     if mode == FULL and wanted:
         # one listing (a call per 100 projects) gives every project's earliest possible log date
-        day = today()
+        day = portal_today()
         for project in ctx.projects.iter_projects():
             if project.id in wanted:
                 starts[project.id] = earliest_log_date(project.start_date, project.created_ms, day).isoformat()
@@ -134,7 +134,7 @@ def project_windows(ctx: SyncContext, run: dict[str, Any], project_id: str) -> P
     extra = run["extra"].get(project_id, {})
     return plan_scan(
         earliest=earliest,
-        today=today(),
+        today=portal_today(),
         mode=run["mode"],
         components=tuple(c for c in COMPONENTS if wanted[c]),
         learned=learned,
@@ -144,16 +144,18 @@ def project_windows(ctx: SyncContext, run: dict[str, Any], project_id: str) -> P
     )
 
 
-def earliest_log_day(ctx: SyncContext, run: dict[str, Any], project_id: str) -> dt.date:
+def logs_start(ctx: SyncContext, run: dict[str, Any], project_id: str) -> dt.date:
+    """The earliest day a log of the project can carry."""
     start = run["starts"].get(project_id)
     if start:
         return dt.date.fromisoformat(start)
     project = ctx.projects.get_project(project_id)  # a recent scan did not list the projects
-    return earliest_log_date(project.start_date, project.created_ms, today())
+    return earliest_log_date(project.start_date, project.created_ms, portal_today())
 
 
 def learn(ctx: SyncContext, project_id: str, plan: ProjectScan, hits: dict[str, str]) -> None:
-    """After a FULL run's read of a project: ``hits``, the earliest month each component returned a log in."""
+    """Remember where the project's logs start, so daily runs between deep reads skip the empty months; ``hits``:
+    the earliest month each component held a log in, in this FULL run's read of the project."""
     now, period = utcnow(), _deep_period(ctx)
     with ctx.engine.begin() as conn:
         learned = timelog_scans.learned_for(conn, ctx.integration.id, project_id)

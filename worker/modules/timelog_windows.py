@@ -41,7 +41,7 @@ TIME_ZONE_SLACK = dt.timedelta(days=1)
 LOCAL_DATE_SLACK = dt.timedelta(days=1)
 
 
-def today() -> dt.date:
+def portal_today() -> dt.date:
     """The last day a log can carry: the portal's today, at most a day ahead of UTC's."""
     return (utcnow() + LOCAL_DATE_SLACK).date()
 
