@@ -12,7 +12,7 @@
   error, and the entry stays as it is.
 - A log whose task, bug or project failed is blocked by that error (the engine, via ``Record.parent``).
 
-Below: what it lists (``LOGS``: each project's logs month by month, then its linked logs that are gone; see
+Below: what it lists (each project's logs month by month, then its linked logs that are gone: ``DatedWindows`` in
 ``timelog_paging``), which logs qualify, and what it writes (Books calls in ``timesheet_books``, cutoff claims in
 ``timesheet_claims``).
 """
@@ -45,9 +45,6 @@ def _logs_of_month(
     return ctx.projects.timelogs_page(
         project_id, cursor, component=component, view_type="month", date=month, bill_status="All"
     )
-
-
-LOGS = DatedWindows(entity_type=ENTITY, list_window=_logs_of_month)
 
 
 # ------------------------------------------------------------------------------------- which logs qualify
@@ -171,7 +168,7 @@ def _retire(ctx: SyncContext, record: Record, link: links.Link | None) -> None:
 TIMESHEETS = SyncModule(
     name="timesheets",
     entity_type=ENTITY,
-    paging=LOGS,
+    paging=DatedWindows(entity_type=ENTITY, list_window=_logs_of_month),
     to_record=_record,
     create=_create,
     update=_update,
