@@ -12,13 +12,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-
-from scheduler.status.badges import LABELS, URGENCY, WORKING_RUN_STATUSES
-from scheduler.status.overview import CURRENT, UNFINISHED, IntegrationStatus, integration_statuses
+from scheduler.status.badges import DISABLED, LABELS, URGENCY, WORKING_RUN_STATUSES
+from scheduler.status.overview import UNFINISHED_SQL, IntegrationStatus, integration_statuses
+from scheduler.status.reads import Connectable, Reader, reading
 from scheduler.status.timefmt import iso
 from shared.clock import utcnow
-from shared.db.schema import integrations, module_states
 
 MAX_PAGE = 1000
 
@@ -39,37 +37,34 @@ def badge_state(value: str | None) -> str | None:
     raise BadFilter(f"unknown badge {value!r}; use one of: {choices} (or its label, e.g. 'Sync in Progress')")
 
 
-def badge_rank(now: dt.datetime) -> sa.ColumnElement[int]:
-    """The module's badge as its index in URGENCY (0 = Disabled … 5 = Not synced yet)."""
-    running = CURRENT.c.id.is_not(None)
-    paused = sa.and_(integrations.c.paused_until.is_not(None), integrations.c.paused_until > now)
-    # rows from before wait_reason existed were all quota waits (as module_badge reads them)
-    quota_wait = sa.and_(sa.func.coalesce(CURRENT.c.wait_reason, "quota") != "retry", CURRENT.c.waiting_until > now)
-    return sa.case(
-        (integrations.c.state == "disabled", URGENCY.index("disabled")),
-        (sa.and_(running, sa.or_(paused, quota_wait)), URGENCY.index("waiting")),
-        (running, URGENCY.index("in_progress")),
-        (module_states.c.last_status.is_(None), URGENCY.index("not_synced")),
-        (module_states.c.last_status.in_(WORKING_RUN_STATUSES), URGENCY.index("active")),
-        else_=URGENCY.index("failed"),
-    )
+def _quoted(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
-def ranked_states() -> sa.FromClause:
-    """Every integration with its modules' states and unfinished module runs, what ``badge_rank`` reads."""
-    return integrations.outerjoin(module_states, module_states.c.integration_id == integrations.c.id).outerjoin(
-        CURRENT, sa.and_(CURRENT.c.id == module_states.c.current_module_run_id, CURRENT.c.status.in_(UNFINISHED))
-    )
+# The module's badge as its index in URGENCY (0 = Disabled … 5 = Not synced yet), over RANKED_STATES' i (the
+# integration), s (its module's state) and c (the module's unfinished run); :now is the time it is judged at.
+# Rows from before wait_reason existed were all quota waits (as module_badge reads them).
+BADGE_RANK = f"""CASE
+  WHEN i.state = '{DISABLED}' THEN {URGENCY.index("disabled")}
+  WHEN c.id IS NOT NULL AND ((i.paused_until IS NOT NULL AND i.paused_until > :now)
+       OR (coalesce(c.wait_reason, 'quota') <> 'retry' AND c.waiting_until > :now)) THEN {URGENCY.index("waiting")}
+  WHEN c.id IS NOT NULL THEN {URGENCY.index("in_progress")}
+  WHEN s.last_status IS NULL THEN {URGENCY.index("not_synced")}
+  WHEN s.last_status IN {_quoted(WORKING_RUN_STATUSES)} THEN {URGENCY.index("active")}
+  ELSE {URGENCY.index("failed")}
+END"""
+# Every integration with its modules' states and unfinished module runs, what BADGE_RANK reads.
+RANKED_STATES = f"""integrations i
+LEFT JOIN module_states s ON s.integration_id = i.id
+LEFT JOIN module_runs c ON c.id = s.current_module_run_id AND c.status IN {UNFINISHED_SQL}"""
 
 
-def integration_badges(conn: sa.Connection, now: dt.datetime) -> list[tuple[int, str, str]]:
+def integration_badges(reader: Reader, now: dt.datetime) -> list[tuple[int, str, str]]:
     """(id, name, overall badge state) of every integration, by id."""
-    rows = conn.execute(
-        sa.select(integrations.c.id, integrations.c.name, sa.func.min(badge_rank(now)))
-        .select_from(ranked_states())
-        .group_by(integrations.c.id, integrations.c.name)
-        .order_by(integrations.c.id)
-    ).all()
+    rows = reader.rows(
+        f"SELECT i.id, i.name, min({BADGE_RANK}) FROM {RANKED_STATES} GROUP BY i.id, i.name ORDER BY i.id",
+        now=reader.when(now),
+    )
     return [(int(i), str(name), URGENCY[int(rank)]) for i, name, rank in rows]
 
 
@@ -105,7 +100,7 @@ class IntegrationPage:
 
 
 def integration_page(
-    engine: sa.Engine,
+    engine: Connectable | Reader,
     *,
     badge: str | None = None,
     name: str | None = None,
@@ -120,8 +115,21 @@ def integration_page(
         raise BadFilter(f"limit must be a whole number from 1 to {MAX_PAGE}, got {limit!r}")
     if offset < 0:
         raise BadFilter(f"offset must be 0 or more, got {offset!r}")
-    with engine.connect() as conn:
-        ranked = integration_badges(conn, now)
+    with reading(engine) as reader:
+        ranked = integration_badges(reader, now)
+        page = _page(reader, ranked, wanted, name, limit, offset, now)
+    return page
+
+
+def _page(
+    reader: Reader,
+    ranked: list[tuple[int, str, str]],
+    wanted: str | None,
+    name: str | None,
+    limit: int | None,
+    offset: int,
+    now: dt.datetime,
+) -> IntegrationPage:
     needle = (name or "").strip().lower()
     named = [r for r in ranked if needle in r[1].lower()] if needle else ranked
     counts: dict[str, int] = {}
@@ -131,5 +139,5 @@ def integration_page(
     chosen = matching[offset : offset + limit if limit is not None else None]
     everything = not needle and not wanted and offset == 0 and limit is None
     # every integration: no id list (a 1,000-literal IN list costs more than it filters)
-    statuses = integration_statuses(engine, now=now, ids=None if everything else [r[0] for r in chosen])
+    statuses = integration_statuses(reader, now=now, ids=None if everything else [r[0] for r in chosen])
     return IntegrationPage(statuses, len(matching), offset, limit, counts, now)

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from scheduler.status.badges import URGENCY
-from scheduler.status.listing import badge_rank, ranked_states
-from scheduler.status.overview import CURRENT, UNFINISHED
-from shared.clock import as_utc, utcnow
+from scheduler.status.listing import BADGE_RANK, RANKED_STATES
+from scheduler.status.overview import UNFINISHED_SQL
+from scheduler.status.reads import reading, timestamp
+from shared.clock import utcnow
 from shared.db.module_states import RUN_STATUSES
-from shared.db.schema import integrations, module_states, open_error_counts, sync_run_totals
+from shared.db.schema import module_states, open_error_counts, sync_run_totals
 
 RECORD_OUTCOMES = ("fetched", "created", "updated", "unchanged", "skipped", "failed", "blocked")
 
@@ -42,30 +43,20 @@ class MetricsSnapshot:
 
 def metrics_snapshot(engine: sa.Engine, now: dt.datetime | None = None) -> MetricsSnapshot:
     now = now or utcnow()
-    with engine.connect() as conn:
+    with reading(engine) as reader:
         # one pass over module_states per integration: its badge, stalest success and Zoho calls
-        listed = conn.execute(
-            sa.select(
-                integrations.c.id,
-                integrations.c.name,
-                integrations.c.state,
-                integrations.c.paused_until,
-                sa.func.min(badge_rank(now)),
-                sa.func.min(module_states.c.last_success_at),
-                sa.func.sum(module_states.c.projects_calls),
-                sa.func.sum(module_states.c.books_calls),
-                sa.func.sum(module_states.c.throttled_calls),
-            )
-            .select_from(ranked_states())
-            .group_by(integrations.c.id)
-        ).all()
-        names = {r.id: r.name for r in listed}
-        running = conn.execute(
-            sa.select(module_states.c.integration_id, module_states.c.module).join(
-                CURRENT,
-                sa.and_(CURRENT.c.id == module_states.c.current_module_run_id, CURRENT.c.status.in_(UNFINISHED)),
-            )
-        ).all()
+        listed = reader.rows(
+            f"""SELECT i.id, i.name, i.state, i.paused_until, min({BADGE_RANK}), min(s.last_success_at),
+                       sum(s.projects_calls), sum(s.books_calls), sum(s.throttled_calls)
+                FROM {RANKED_STATES} GROUP BY i.id, i.name, i.state, i.paused_until""",
+            now=reader.when(now),
+        )
+        running = reader.rows(
+            f"""SELECT s.integration_id, s.module FROM module_states s
+                JOIN module_runs c ON c.id = s.current_module_run_id AND c.status IN {UNFINISHED_SQL}"""
+        )
+    names = {r[0]: r[1] for r in listed}
+    with engine.connect() as conn:
         errors = conn.execute(
             sa.select(open_error_counts.c.integration_id, sa.func.sum(open_error_counts.c.open_errors))
             .where(open_error_counts.c.open_errors > 0)
@@ -97,9 +88,10 @@ def metrics_snapshot(engine: sa.Engine, now: dt.datetime | None = None) -> Metri
         by_state[state] = by_state.get(state, 0) + 1
         badge = URGENCY[int(rank)]
         by_badge[badge] = by_badge.get(badge, 0) + 1
-        if last_success is not None:
-            stalest[name] = max(0.0, (now - as_utc(last_success)).total_seconds())
-        paused = as_utc(paused_until)
+        succeeded_at = timestamp(last_success)
+        if succeeded_at is not None:
+            stalest[name] = max(0.0, (now - succeeded_at).total_seconds())
+        paused = timestamp(paused_until)
         if paused is not None and paused > now:  # only integrations waiting: a series per tenant costs the scrape
             waits[name] = (paused - now).total_seconds()
         if projects is None:  # no module_states row yet: no call series

@@ -2,7 +2,8 @@
 
 Read from ``module_states`` (kept current as module runs change, shared/db/module_states.py) joined by primary
 key to the module run it shows, and from ``open_error_counts``: the cost grows with the integrations asked
-for, never with the history.
+for, never with the history. The reads are SQL text on a DB-API connection (scheduler/status/reads.py), so
+``bpsync status`` does not load SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -11,24 +12,64 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-
 from scheduler.status.badges import Badge, module_badge, overall_badge
+from scheduler.status.reads import Connectable, Reader, reading, timestamp
 from scheduler.status.timefmt import iso
-from shared.clock import as_utc, utcnow
-from shared.db.integrations import Integration, get_integration
-from shared.db.runs import COUNTERS
-from shared.db.schema import integrations, module_runs, module_states, open_error_counts
+from shared.clock import utcnow
 from shared.modules import MODULE_ORDER
 
 UNFINISHED = ("queued", "running")
+UNFINISHED_SQL = "('queued', 'running')"
+# shared.db.runs.COUNTERS, without loading SQLAlchemy (tests/scheduler/test_status.py checks they agree)
+COUNTERS = ("fetched", "created", "updated", "unchanged", "skipped", "failed", "blocked", "api_calls")
+MAX_ID = 2**31 - 1  # an id past PostgreSQL's integer is no integration (as shared.db.integrations says)
 Key = tuple[int, str]  # (integration id, module)
-# the module run a status shows: the unfinished one (its pointer is checked against its status, so a row
-# changed by hand never shows as running), else the last one that ended
-CURRENT = module_runs.alias("current_run")
-LAST = module_runs.alias("last_run")
 RUN_COLUMNS = ("status", "sync_run_id", "error", *COUNTERS)
+
+
+@dataclass(frozen=True)
+class IntegrationSummary:
+    """What a status shows of its integration: who it connects, its schedule and preferences (never credentials)."""
+
+    id: int
+    name: str
+    state: str
+    books_organization_id: str
+    projects_portal_id: str
+    data_center: str
+    sync_interval_seconds: int
+    next_run_at: dt.datetime | None
+    paused_until: dt.datetime | None
+    paused_reason: str | None
+    contact_duplication: str
+    general_timesheets: bool
+    timesheet_cutoff_date: dt.date | None
+
+    COLUMNS = (
+        "id, name, state, books_organization_id, projects_portal_id, data_center, sync_interval_seconds, "
+        "next_run_at, paused_until, paused_reason, contact_duplication, general_timesheets, timesheet_cutoff_date"
+    )
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> IntegrationSummary:
+        i, name, state, org, portal, dc, interval, next_run_at, paused_until, reason, contacts, general, cutoff = row
+        if isinstance(cutoff, str):  # SQLite holds dates as text
+            cutoff = dt.date.fromisoformat(cutoff)
+        return cls(
+            i,
+            name,
+            state,
+            org,
+            portal,
+            dc,
+            interval,
+            timestamp(next_run_at),
+            timestamp(paused_until),
+            reason,
+            contacts,
+            bool(general),
+            cutoff,
+        )
 
 
 @dataclass(frozen=True)
@@ -62,7 +103,7 @@ class ModuleStatus:
 
 @dataclass(frozen=True)
 class IntegrationStatus:
-    integration: Integration
+    integration: IntegrationSummary
     modules: list[ModuleStatus] = field(default_factory=list)
 
     @property
@@ -98,7 +139,7 @@ class IntegrationStatus:
 
 
 def integration_statuses(
-    engine: sa.Engine,
+    engine: Connectable | Reader,
     ref: int | str | None = None,
     now: dt.datetime | None = None,
     *,
@@ -107,14 +148,14 @@ def integration_statuses(
     """Status of one integration (``ref``: id or name; IntegrationNotFound if unknown), of ``ids`` (in that
     order), or of all of them."""
     now = now or utcnow()
-    if ref is not None:
-        ids = [get_integration(engine, ref).id]
-    with engine.connect() as conn:
-        chosen = _integrations(conn, ids)
+    with reading(engine) as reader:
+        if ref is not None:
+            ids = [_integration_id(reader, ref)]
+        chosen = _integrations(reader, ids) if ids != [] else []
         if not chosen:
             return []
-        states = _states(conn, ids)
-        errors = open_error_counts_of(conn, ids)
+        states = _states(reader, ids)
+        errors = open_error_counts_of(reader, ids)
     seen = {m for _, m in (*states, *errors)}
     modules = [*MODULE_ORDER, *sorted(seen - set(MODULE_ORDER))]
     sweep_every = _sweep_every()
@@ -124,61 +165,67 @@ def integration_statuses(
     ]
 
 
-def _integrations(conn: sa.Connection, ids: list[int] | None) -> list[Integration]:
-    query = sa.select(integrations).order_by(integrations.c.id)
-    if ids is not None:
-        query = query.where(_id_in(integrations.c.id, ids, conn))
-    found = [Integration.from_row(r) for r in conn.execute(query)]
+def _integration_id(reader: Reader, ref: int | str) -> int:
+    by_id = isinstance(ref, int) or str(ref).isdigit()
+    if by_id and 0 < int(ref) <= MAX_ID:
+        found = reader.rows("SELECT id FROM integrations WHERE id = :ref", ref=int(ref))
+    elif not by_id:
+        found = reader.rows("SELECT id FROM integrations WHERE name = :ref", ref=str(ref))
+    else:
+        found = []
+    if not found:
+        from shared.db.integrations import IntegrationNotFound  # loads SQLAlchemy: only for this error
+
+        raise IntegrationNotFound(ref)
+    return int(found[0][0])
+
+
+def _integrations(reader: Reader, ids: list[int] | None) -> list[IntegrationSummary]:
+    where, params = _only(reader, "id", ids)
+    rows = reader.rows(f"SELECT {IntegrationSummary.COLUMNS} FROM integrations {where} ORDER BY id", **params)
+    found = [IntegrationSummary.from_row(r) for r in rows]
     if ids is None:
         return found
     by_id = {i.id: i for i in found}
     return [by_id[i] for i in ids if i in by_id]
 
 
+def _only(reader: Reader, column: str, ids: list[int] | None, keyword: str = "WHERE") -> tuple[str, dict[str, Any]]:
+    """The condition keeping ``ids`` (none: every row) and its parameter."""
+    if ids is None:
+        return "", {}
+    return f"{keyword} {reader.one_of(column, 'ids')}", {"ids": reader.ids(ids)}
+
+
 # positions in a _states row (read by index: a status of 1,000 integrations builds 6,000 of them)
 _RUN = len(RUN_COLUMNS)
 CURRENT_AT, LAST_AT = 9, 9 + _RUN  # current: status, sync_run_id, error, counters; last: sync_run_id, error, counters
+# the module run a status shows: the unfinished one (its pointer is checked against its status, so a row
+# changed by hand never shows as running), else the last one that ended
+STATES_SQL = f"""
+SELECT s.integration_id, s.module, s.last_status, s.last_finished_at, s.last_success_at,
+       c.id, c.waiting_until, c.wait_reason, c.lease_until, {", ".join(f"c.{c}" for c in RUN_COLUMNS)},
+       s.last_module_run_id
+FROM module_states s
+LEFT JOIN module_runs c ON c.id = s.current_module_run_id AND c.status IN {UNFINISHED_SQL}
+"""
+LAST_RUNS_SQL = f"SELECT id, {', '.join(c for c in RUN_COLUMNS if c != 'status')} FROM module_runs WHERE "
 
 
-def _states(conn: sa.Connection, ids: list[int] | None) -> dict[Key, tuple[Any, ...]]:
-    query = sa.select(
-        module_states.c.integration_id,
-        module_states.c.module,
-        module_states.c.last_status,
-        module_states.c.last_finished_at,
-        module_states.c.last_success_at,
-        CURRENT.c.id.label("current_id"),
-        CURRENT.c.waiting_until,
-        CURRENT.c.wait_reason,
-        CURRENT.c.lease_until,
-        *(CURRENT.c[c].label(f"current_{c}") for c in RUN_COLUMNS),
-        module_states.c.last_module_run_id,
-    ).outerjoin(
-        # the few unfinished module runs (partial index): a hash join of a few hundred rows
-        CURRENT,
-        sa.and_(CURRENT.c.id == module_states.c.current_module_run_id, CURRENT.c.status.in_(UNFINISHED)),
-    )
-    if ids is not None:
-        query = query.where(_id_in(module_states.c.integration_id, ids, conn))
-    rows = conn.execute(query).all()
+def _states(reader: Reader, ids: list[int] | None) -> dict[Key, tuple[Any, ...]]:
+    where, params = _only(reader, "s.integration_id", ids)
+    rows = reader.rows(STATES_SQL + where, **params)
     # The last runs by primary key in a query of their own: joined above, PostgreSQL merges the whole
     # module_runs index for every integration's status (0.5 s at a million rows) instead of looking them up.
     wanted = [r[-1] for r in rows if r[-1] is not None]
-    query = sa.select(LAST.c.id, *(LAST.c[c] for c in RUN_COLUMNS if c != "status"))
-    last = {r[0]: tuple(r[1:]) for r in conn.execute(query.where(_id_in(LAST.c.id, wanted, conn)))}
+    found = reader.rows(LAST_RUNS_SQL + reader.one_of("id", "ids"), ids=reader.ids(wanted)) if wanted else []
+    last = {r[0]: tuple(r[1:]) for r in found}
     missing = (None,) * (len(RUN_COLUMNS) - 1)
     return {(r[0], r[1]): (*r[:-1], *last.get(r[-1], missing)) for r in rows}
 
 
-def _id_in(column: sa.ColumnElement[int], ids: list[int], conn: sa.Connection) -> sa.ColumnElement[bool]:
-    # PostgreSQL gets one array parameter: 6,000 ids as an IN list cost more to send and plan than to look up
-    if conn.dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam("ids", ids, type_=postgresql.ARRAY(sa.Integer)))
-    return column.in_(ids)
-
-
 def _module_status(
-    integration: Integration,
+    integration: IntegrationSummary,
     module: str,
     now: dt.datetime,
     state: tuple[Any, ...] | None,
@@ -204,11 +251,11 @@ def _module_status(
         disabled=integration.state == "disabled",
         now=now,
         paused_until=integration.paused_until,
-        waiting_until=as_utc(waiting_until) if running else None,
+        waiting_until=timestamp(waiting_until) if running else None,
         in_progress=running,
         last_finished_status=last_status,
         wait_reason=wait_reason if running else None,
-        lease_until=as_utc(lease_until) if running else None,
+        lease_until=timestamp(lease_until) if running else None,
         sweep_every=sweep_every,
     )
     if running:
@@ -224,8 +271,8 @@ def _module_status(
         run_id=run_id,
         counts=counts,
         error=error,
-        last_success_at=as_utc(last_success_at),
-        last_finished_at=as_utc(last_finished_at),
+        last_success_at=timestamp(last_success_at),
+        last_finished_at=timestamp(last_finished_at),
         open_errors=open_errors,
     )
 
@@ -240,8 +287,9 @@ def _sweep_every() -> float:
         return 30.0
 
 
-def open_error_counts_of(conn: sa.Connection, ids: list[int] | None = None) -> dict[Key, int]:
-    query = sa.select(open_error_counts).where(open_error_counts.c.open_errors > 0)
-    if ids is not None:
-        query = query.where(_id_in(open_error_counts.c.integration_id, ids, conn))
-    return {(r.integration_id, r.module): int(r.open_errors) for r in conn.execute(query)}
+def open_error_counts_of(reader: Reader, ids: list[int] | None = None) -> dict[Key, int]:
+    where, params = _only(reader, "integration_id", ids, "AND")
+    rows = reader.rows(
+        f"SELECT integration_id, module, open_errors FROM open_error_counts WHERE open_errors > 0 {where}", **params
+    )
+    return {(int(i), str(m)): int(n) for i, m, n in rows}

@@ -43,21 +43,48 @@ def test_starting_bpsync_imports_no_heavy_library(args):
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
 
 
-def test_reading_the_status_loads_no_worker_web_or_migration_library(sqlite_migrated_url):
-    """``bpsync status`` needs SQLAlchemy and the settings' pydantic, not pydantic-settings (shared/config.py reads
-    the environment itself), Celery, alembic, the Zoho clients or the web stack."""
+def _status(url: str, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """``bpsync status ARGS`` and the heavy libraries it loaded (the probe's last line)."""
     import os
 
-    env = {**os.environ, "BPSYNC_DATABASE_URL": sqlite_migrated_url}
-    env = {k: v for k, v in env.items() if not k.startswith("BPSYNC_") or k == "BPSYNC_DATABASE_URL"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BPSYNC_")} | {"BPSYNC_DATABASE_URL": url}
+    probe = PROBE.replace("except SystemExit:\n    pass", "except SystemExit as exc:\n    code = exc.code")
+    probe = "code = 0\n" + probe + "sys.exit(code)\n"
     done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(heavy=HEAVY), "status", "--json"],
+        [sys.executable, "-c", probe.format(heavy=HEAVY), "status", *args],
         capture_output=True,
         text=True,
         timeout=60,
         env=env,
     )
+    lines = done.stdout.strip().splitlines()
+    return done, set(json.loads(lines[-1])) if lines else set()
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_reading_the_status_loads_neither_sqlalchemy_nor_the_worker_web_or_migration_libraries(database, request):
+    """``bpsync status`` reads with the driver alone (scheduler/status/source.py) and validates the settings with
+    pydantic, not pydantic-settings (shared/config.py reads the environment itself): no SQLAlchemy, Celery,
+    alembic, Zoho clients or web stack."""
+    url = request.getfixturevalue("sqlite_migrated_url" if database == "sqlite" else "pg_migrated_url")
+    done, loaded = _status(url, "--json")
     assert done.returncode == 0, done.stderr
-    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
     assert '"integrations": []' in done.stdout
-    assert loaded <= {"sqlalchemy", "pydantic"}, loaded
+    assert loaded <= {"pydantic", "psycopg"}, loaded
+    done, loaded = _status(url, "acme")  # one integration: the lookup's error loads SQLAlchemy, as errors may
+    assert done.returncode == 2 and "no integration 'acme'" in done.stderr, done.stderr
+
+
+def test_the_status_of_a_database_not_at_head_says_which_command_fixes_it(sqlite_url, tmp_path):
+    done, _ = _status(sqlite_url, "--json")  # never migrated
+    assert done.returncode == 2 and "not migrated; run: bpsync db upgrade" in done.stderr, done.stderr
+    done, _ = _status(f"sqlite:///{tmp_path / 'absent' / 'db.sqlite'}")
+    assert done.returncode == 2 and "not migrated; run: bpsync db upgrade" in done.stderr, done.stderr
+
+
+def test_every_name_scheduler_status_offers_loads():
+    import scheduler.status as status
+
+    assert all(getattr(status, name) is not None for name in status.__all__)
+    with pytest.raises(AttributeError):
+        _ = status.no_such_name

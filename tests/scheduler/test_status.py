@@ -252,3 +252,11 @@ def test_in_progress_waiting_failed_and_disabled_from_rows(pg_integration):
     status = integration_statuses(engine, iid, now=now)[0]
     assert {m.badge.label for m in status.modules} == {"Disabled"}
     assert status.as_json()["next_run_at"] is None
+
+
+def test_the_status_counts_the_counters_module_runs_keep():
+    # scheduler/status/overview.py names them itself, so reading the status does not load SQLAlchemy
+    from scheduler.status import overview
+    from shared.db.runs import COUNTERS
+
+    assert overview.COUNTERS == COUNTERS
