@@ -5,8 +5,10 @@ checkpoint, so a resumed slice continues exactly where the last one stopped. The
 
 - ``FlatList``: one listing, page by page (users, clients).
 - ``PerParent``: children listed under each linked parent (tasks and bugs under projects).
-- ``Custom``: a module that pages itself (timesheets: dated windows per project; projects: worker/modules/
-  project_pages.py, which also fetches what a project's record needs from Zoho).
+- ``Custom``: a module that pages itself.
+
+Timesheets (dated windows per project) and projects (project_pages.py: the listing, then the projects with an
+open error, each project fetched with its clients and users) implement ``Paging`` themselves.
 """
 
 from __future__ import annotations

@@ -2,77 +2,36 @@
 
 Only projects with a primary client sync, and that client's Books customer must use the project's currency
 (the Zoho help page's troubleshooting rules, as product behaviour). After the first full sync a run fetches
-only projects modified since the last successful one, plus every project that still has an open error.
+only projects modified since the last successful one, plus every project that still has an open error; the
+paging (project_pages.py) also fetches each project's clients and users, so a record is mapped without a call.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from shared.db import links, runs, sync_errors
+from shared.db import links
 from shared.db.sync_errors import Problem
 from shared.zoho.books_models import Contact
-from shared.zoho.errors import NotFound
-from shared.zoho.projects_models import ClientCompany, Project
+from shared.zoho.projects_models import ClientCompany
 from worker.matching import describe_link, linked_by_email_alone, normalize_company
-from worker.modules.base import Record, SourcePage, SyncContext, SyncModule, note_intent, slice_links
+from worker.modules.base import Record, SyncContext, SyncModule, note_intent, slice_links
 from worker.modules.clients import client_directory, customers, other_clients_of
-from worker.modules.paging import Custom
+from worker.modules.project_pages import ProjectPages, ProjectSource
 from worker.modules.users import books_users_by_email
 
-# Zoho's modified-since filter compares server clocks; re-reading a small overlap costs little and misses nothing.
-INCREMENTAL_OVERLAP = dt.timedelta(minutes=5)
-RETRY_BATCH = 20
 BILLING_TYPE = "based_on_task_hours"  # a project without a Projects rate: Books' task rates (set in Books)
 RATE_BILLING_TYPE = "based_on_project_hours"  # a project with a Projects rate: billed at that rate per hour
 
 
-def _since_ms(ctx: SyncContext) -> int | None:
-    started = runs.last_success_started(ctx.engine, ctx.integration.id, "projects")
-    return int((started - INCREMENTAL_OVERLAP).timestamp() * 1000) if started else None
-
-
-def _pages(ctx: SyncContext, cursor: dict[str, Any] | None) -> SourcePage:
-    state = cursor or {"phase": "list", "page": None, "since": _since_ms(ctx), "seen": []}
-    if state["phase"] == "list":
-        page = ctx.projects.projects_page(state["page"], modified_since_ms=state["since"])
-        seen = state["seen"] + [p.id for p in page.items] if state["since"] else []
-        if page.next_cursor is not None:
-            return SourcePage(page.items, {**state, "page": page.next_cursor, "seen": seen})
-        if state["since"] is None:
-            return SourcePage(page.items, None)  # a full listing already covered the failed ones
-        with ctx.engine.connect() as conn:
-            failed = sync_errors.open_error_ids(conn, ctx.integration.id, "project")
-        retry = sorted(set(failed) - set(seen))
-        return SourcePage(page.items, {"phase": "retry", "retry": retry} if retry else None)
-    batch, rest = state["retry"][:RETRY_BATCH], state["retry"][RETRY_BATCH:]
-    items = []
-    for project_id in batch:
-        try:
-            items.append(ctx.projects.get_project(project_id))
-        except NotFound:
-            with ctx.engine.begin() as conn:  # deleted in Projects: its error is moot
-                sync_errors.resolve(conn, ctx.integration.id, "project", project_id)
-    return SourcePage(items, {"phase": "retry", "retry": rest} if rest else None)
-
-
-def _record(ctx: SyncContext, project: Project) -> Record:
-    with ctx.engine.connect() as conn:
-        linked = links.get_link(conn, ctx.integration.id, "project", project.id)
-    if project.status != "active" and linked is None:
+def _record(ctx: SyncContext, item: ProjectSource) -> Record:
+    project = item.project
+    if project.status != "active" and not item.linked:
         return Record(project.id, project.name, {}, skip=True)
-    primary = next((c for c in ctx.projects.project_clients(project.id) if c.is_primary), None)
+    primary = next((c for c in item.clients if c.is_primary), None)
     if primary is not None:  # its name and e-mail explain a currency mismatch without asking Projects again
         _primary_clients(ctx)[project.id] = primary
-    with ctx.engine.connect() as conn:
-        user_links = links.links_of(conn, ctx.integration.id, "user")
-    member_ids = sorted(
-        books_id
-        for u in ctx.projects.iter_project_users(project.id)
-        if u.id in user_links and (books_id := user_links[u.id].books_id)
-    )
-    owner = user_links.get(project.owner_id or "")
+    member_ids = sorted(books_id for u in item.users if (books_id := item.user_books_ids.get(u.id)))
     fields = {
         "name": project.name,
         "description": project.description[:500],
@@ -80,7 +39,7 @@ def _record(ctx: SyncContext, project: Project) -> Record:
         "currency": project.currency_code,
         "primary_client": primary.id if primary else None,
         "users": member_ids,
-        "owner": owner.books_id if owner else None,
+        "owner": item.user_books_ids.get(project.owner_id or ""),
         "rate": project.rate,
     }
     return Record(project.id, project.name, fields, parent=("client", primary.id) if primary else None, source=project)
@@ -212,7 +171,7 @@ def _update(ctx: SyncContext, record: Record, books_id: str, customer_id: str | 
 PROJECTS = SyncModule(
     name="projects",
     entity_type="project",
-    paging=Custom(_pages),
+    paging=ProjectPages(),
     to_record=_record,
     create=_create,
     update=_update,
