@@ -5,10 +5,9 @@ checkpoint, so a resumed slice continues exactly where the last one stopped. The
 
 - ``FlatList``: one listing, page by page (users, clients).
 - ``PerParent``: children listed under each linked parent (tasks and bugs under projects).
-- ``Custom``: a module that pages itself.
 
-Timesheets (dated windows per project) and projects (project_pages.py: the listing, then the projects with an
-open error, each project fetched with its clients and users) implement ``Paging`` themselves.
+Timesheets (dated windows per project, timelog_paging.py) and projects (project_pages.py: the listing, then the
+projects with an open error, each project fetched with its clients and users) implement ``Paging`` themselves.
 """
 
 from __future__ import annotations
@@ -80,13 +79,3 @@ def parent_ids(ctx: SyncContext, parent_type: str) -> list[str]:
         linked = set(links.books_ids_of(conn, ctx.integration.id, parent_type))  # ids, not whole links
         failed = set(sync_errors.open_error_ids(conn, ctx.integration.id, parent_type))
     return sorted(linked | failed)
-
-
-@dataclass(frozen=True)
-class Custom:
-    """A module that pages itself: ``pages(ctx, cursor)`` returns one page and the cursor after it."""
-
-    pages: Callable[[SyncContext, dict[str, Any] | None], SourcePage]
-
-    def page(self, ctx: SyncContext, cursor: dict[str, Any] | None) -> SourcePage:
-        return self.pages(ctx, cursor)
