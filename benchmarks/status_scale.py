@@ -22,6 +22,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -134,11 +135,16 @@ def pct(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def cli(env: dict[str, str], *args: str) -> Callable[[], subprocess.CompletedProcess[bytes]]:
+def cli(env: dict[str, str], cpu: list[float], *args: str) -> Callable[[], subprocess.CompletedProcess[bytes]]:
+    """A run of ``bpsync ARGS``; ``cpu`` gets each run's CPU time (user + system, ms): what the command costs
+    whatever else shares the cores, which wall time on a busy machine does not show."""
     bpsync = str(Path(sys.executable).parent / "bpsync")
 
     def run() -> subprocess.CompletedProcess[bytes]:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run([bpsync, *args], env=env, capture_output=True, timeout=120)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000)
         if done.returncode != 0:
             raise RuntimeError(f"bpsync {' '.join(args)}: {done.stderr.decode()[-500:]}")
         return done
@@ -211,8 +217,9 @@ def measure(
     ):
         if only and only not in name:
             continue
-        samples, _ = timed(cli(env, *args), cli_repeat)
-        add(name, samples)
+        cpu: list[float] = []
+        samples, _ = timed(cli(env, cpu, *args), cli_repeat)
+        add(name, samples, f"CPU p50 {pct(cpu[1:], 0.5):.0f} ms")  # the first run warms the caches
     return rows
 
 

@@ -35,13 +35,9 @@ def _scalar(value: Any) -> str:
 
 
 def _value(value: Any, level: int) -> str:
-    kind = type(value)
+    kind = type(value)  # the exact types first: most values are strings and numbers
     if kind is str:
         return encode_basestring_ascii(value)
-    if kind is dict or (kind is not list and isinstance(value, dict)):
-        return _dict(value, level) if value else "{}"
-    if kind is list or kind is tuple or isinstance(value, list | tuple):
-        return _list(value, level) if value else "[]"
     if kind is int:
         return int.__repr__(value)
     if value is None:
@@ -50,6 +46,10 @@ def _value(value: Any, level: int) -> str:
         return "true"
     if value is False:
         return "false"
+    if kind is dict or (kind is not float and isinstance(value, dict)):
+        return _dict(value, level) if value else "{}"
+    if kind is list or kind is tuple or isinstance(value, list | tuple):
+        return _list(value, level) if value else "[]"
     return _scalar(value)
 
 
