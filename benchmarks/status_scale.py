@@ -9,7 +9,7 @@ Shape per integration, as the issue measured it (scaled by --size): ~167 sync ru
 third of them instant polls of timesheets that wrote nothing), 200 sync errors (half open), 2,000 links. Badges
 are mixed: some integrations run now (a module running, the rest queued), some failed last, some are disabled
 or waiting for quota, one never ran. The rows are written with SQL at schema revision 0005, then
-``bpsync db upgrade`` runs migration 0006 (its backfill of module_states is timed too).
+``bpsync db upgrade`` runs the migrations from 0006 (the backfill of module_states is timed too).
 
 Measured (p50/p95 over --repeat calls): the JSON API and pages in-process (Starlette's TestClient, no network),
 the CLI as subprocesses (``bpsync`` start-up included), /metrics with its size, and one retention pass (the
@@ -23,6 +23,7 @@ import datetime as dt
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -309,6 +310,31 @@ def write_results(size: str, shape: str, rows: list[tuple[str, float, float, str
     path.write_text(text)
 
 
+def table_counts(url: str) -> dict[str, int]:
+    engine = dbengine.make_engine(url)
+    with engine.connect() as conn:
+        counts = {
+            t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one()
+            for t in ("integrations", "sync_runs", "module_runs", "sync_errors", "entity_links")
+        }
+    engine.dispose()
+    return counts
+
+
+def measured(args: argparse.Namespace, url: str) -> list[tuple[str, float, float, str]]:
+    """``measure`` --runs times; per row the median of the runs' p50s and p95s (a shared machine's noise)."""
+    runs = [measure(url, SIZES[args.size][0], args.repeat, args.cli_repeat, args.only) for _ in range(args.runs)]
+    if len(runs) == 1:
+        return runs[0]
+    rows = []
+    for same in zip(*runs, strict=True):
+        p95s = ", ".join(f"{r[2]:.0f}" for r in same)
+        note = f"{same[-1][3]}; p95 of each run: {p95s}".lstrip("; ")
+        rows.append((same[0][0], statistics.median(r[1] for r in same), statistics.median(r[2] for r in same), note))
+        print(f"{rows[-1][0]:55s} median p50 {rows[-1][1]:8.1f} ms  p95 {rows[-1][2]:8.1f} ms  {note}", flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=SIZES, default="small")
@@ -318,9 +344,13 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database (its URL is printed; no retention pass)")
     parser.add_argument("--database", default=None, help="measure a database a --keep run left (no seeding)")
     parser.add_argument("--only", default=None, help="measure only the rows whose name contains this")
+    parser.add_argument("--runs", type=int, default=1, help="measure N times; each row's median p50 and p95")
     args = parser.parse_args()
     if args.database:
-        measure(args.database, SIZES[args.size][0], args.repeat, args.cli_repeat, args.only)
+        rows = measured(args, args.database)
+        if args.results:
+            shape = ", ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in table_counts(args.database).items())
+            write_results(args.size, shape, rows, [f"measured {args.runs} times on a database a --keep run seeded"])
         return
     integrations, runs, errors, links = SIZES[args.size]
     name = f"bpsync_status_scale_{uuid.uuid4().hex[:8]}"
@@ -335,12 +365,8 @@ def main() -> None:
         with engine.begin() as conn:
             seed(conn, integrations, runs, errors, links)
         seeded = time.perf_counter() - start
-        with engine.connect() as conn:
-            counts = {
-                t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one()
-                for t in ("integrations", "sync_runs", "module_runs", "sync_errors", "entity_links")
-            }
         engine.dispose()
+        counts = table_counts(url)
         start = time.perf_counter()
         dbengine.upgrade(url)
         migrated = time.perf_counter() - start
@@ -350,9 +376,9 @@ def main() -> None:
             conn.execute(sa.text("VACUUM ANALYZE"))
         vacuum.dispose()
         shape = ", ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in counts.items())
-        print(f"{shape}; seeded in {seeded:.1f} s, migration 0006 in {migrated:.1f} s", flush=True)
-        rows = measure(url, integrations, args.repeat, args.cli_repeat, args.only)
-        notes = [f"seeded in {seeded:.0f} s; migration 0006 (indexes, module_states backfill) took {migrated:.1f} s"]
+        print(f"{shape}; seeded in {seeded:.1f} s, migrations from 0006 in {migrated:.1f} s", flush=True)
+        rows = measured(args, url)
+        notes = [f"seeded in {seeded:.0f} s; migrations from 0006 (indexes, module_states backfill): {migrated:.1f} s"]
         if not args.keep:  # it deletes a third of the runs: a kept database keeps the issue's shape
             notes.append(retention_pass(url))
             print(notes[-1])
