@@ -8,9 +8,10 @@ A project costs two calls of its own (clients, users), a listing page of 100 two
 quota window (100 calls in 2 minutes), and a throttled slice stops at once. So a listing page is handed to the
 engine ``CHUNK`` projects at a time, the cursor keeping the ids not handed yet; the next page reads the listing
 page again (one call) and takes those ids from it, fetching alone an id the listing no longer holds there (moved by
-an edit, or gone: then skipped). A call that fails halfway through a chunk hands over the projects already fetched
-(``SourcePage.stopped_by``) and the cursor keeps the rest, and a slice interrupted while it writes them resumes
-after the last one written (``SourcePage.cursor_within``): nothing fetched twice, nothing skipped.
+an edit, or gone: then skipped). A call that fails halfway through a chunk (a 429) hands over the projects already
+fetched (``SourcePage.stopped_by``) and the cursor keeps the rest: none is fetched twice, none skipped. A slice
+interrupted while it writes a page (a Books 429) resumes after the last project written (``SourcePage.
+cursor_within``); the projects of that page not written yet are fetched again then (at most a chunk's calls).
 
 A checkpoint written before the chunks names only the listing page: it is read again from its start. A slice an
 older worker left inside that page (``{_mid_page, _skip}``) therefore syncs again its records past the first chunk
