@@ -18,6 +18,7 @@ from sandbox.limits import preset
 from sandbox.server import SandboxServer
 from shared.db.integrations import update_integration
 from tests.chaos.support import BooksPicture, books_picture, books_posts, counts_of, module_rows
+from tests.conftest import FAST_COMMITS
 from tests.sync_support import sync_harness
 
 
@@ -58,6 +59,7 @@ def reference(pg_admin_engine: sa.Engine) -> Iterator[Callable[[str], Reference]
         name = f"bpsync_t_{uuid.uuid4().hex[:12]}"
         with pg_admin_engine.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            conn.execute(sa.text(FAST_COMMITS.format(name=name)))
         databases.append(name)
         url = pg_admin_engine.url.set(database=name).render_as_string(hide_password=False)
         sandbox = SandboxServer(config=SandboxConfig(rate_limits=preset("off")), size=size).start()
