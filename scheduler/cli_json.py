@@ -53,13 +53,31 @@ def _value(value: Any, level: int) -> str:
     return _scalar(value)
 
 
+_heads: dict[str, str] = {}  # '"key": ' by key: the same few field names recur thousands of times
+_MAX_HEADS = 1000
+
+
 def _dict(data: dict[Any, Any], level: int) -> str:
     inner = "  " * (level + 1)
     items = []
     for key in sorted(data):
-        if type(key) is not str:
-            raise TypeError("a key json.dumps converts")
-        items.append(f"{encode_basestring_ascii(key)}: {_value(data[key], level + 1)}")
+        head = _heads.get(key)
+        if head is None:
+            if type(key) is not str:
+                raise TypeError("a key json.dumps converts")
+            head = encode_basestring_ascii(key) + ": "
+            if len(_heads) < _MAX_HEADS:
+                _heads[key] = head
+        value = data[key]
+        kind = type(value)
+        if kind is str:
+            items.append(head + encode_basestring_ascii(value))
+        elif kind is int:
+            items.append(head + int.__repr__(value))
+        elif value is None:
+            items.append(head + "null")
+        else:
+            items.append(head + _value(value, level + 1))
     return "{\n" + inner + (",\n" + inner).join(items) + "\n" + "  " * level + "}"
 
 
