@@ -126,6 +126,15 @@ def sqlite_migrated_url(tmp_path: Path, sqlite_template: Path) -> str:
     return f"sqlite:///{path}"
 
 
+@pytest.fixture(scope="session")
+def synced_tiny_snapshot(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path):
+    """A ``tiny`` world after one real embedded sync on SQLite, made once per test process; tests take a copy
+    with ``synced_tiny_snapshot.copy(tmp_path, sandbox_factory)`` (tests/synced_world_support.py)."""
+    from tests.synced_world_support import SyncedSnapshot
+
+    return SyncedSnapshot.make(tmp_path_factory.mktemp("synced-tiny"), sqlite_template)
+
+
 def worker_redis_url(url: str = REDIS_URL, worker: str = XDIST_WORKER) -> str:
     """``url`` for this test process: xdist worker gwN uses database number (the configured one minus N), so
     parallel workers never flush each other's keys; gw0 and a run without xdist use the configured database."""

@@ -9,13 +9,12 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from scheduler.cli import main
-from scheduler.embedded import running_worker
 from scheduler.status import error_details
 from shared.config import get_settings
 from shared.db import engine as dbe
 from shared.db.schema import entity_links, module_runs, sync_runs
 from shared.modules import MODULE_ORDER, modules_for_refresh
-from tests.ops_sync import World, connect, sync
+from tests.ops_sync import World
 
 
 def invoke(env: dict[str, str], *args: str):
@@ -27,11 +26,9 @@ def invoke(env: dict[str, str], *args: str):
 
 
 @pytest.fixture
-def synced(sandbox_factory, sqlite_migrated_url) -> World:
-    world = connect(sandbox_factory(size="tiny"), sqlite_migrated_url)
-    with running_worker(world.app):
-        sync(world)
-    return world
+def synced(synced_tiny_snapshot, sandbox_factory, tmp_path) -> World:
+    """This test's own copy of a ``tiny`` world synced once per process (tests/synced_world_support.py)."""
+    return synced_tiny_snapshot.copy(tmp_path, sandbox_factory)
 
 
 def test_status_history_and_errors_in_text_and_json(synced):

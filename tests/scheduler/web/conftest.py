@@ -7,19 +7,16 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
-from scheduler.embedded import running_worker
 from scheduler.web.app import create_web_app
-from tests.ops_sync import WEB_TOKEN, World, connect, sync
+from tests.ops_sync import WEB_TOKEN, World
 
 AUTH = {"Authorization": f"Bearer {WEB_TOKEN}"}
 
 
 @pytest.fixture
-def synced(sandbox_factory, sqlite_migrated_url) -> World:
-    world = connect(sandbox_factory(size="tiny"), sqlite_migrated_url)
-    with running_worker(world.app):
-        sync(world)
-    return world
+def synced(synced_tiny_snapshot, sandbox_factory, tmp_path) -> World:
+    """A ``tiny`` world after a real embedded sync on SQLite: this test's own copy of one made once per process."""
+    return synced_tiny_snapshot.copy(tmp_path, sandbox_factory)
 
 
 @pytest.fixture
