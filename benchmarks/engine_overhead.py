@@ -138,6 +138,8 @@ class Bench:
         self.sandbox_url = sandbox_url
         self.replay_url = replay_url
         self.ids = rp.IdMap()
+        self.rss_by_module: dict[str, float] = {}  # the pool's peak RSS (MB) last seen while the module ran
+        self.phase = ""
         self.replay_token = ""
         self.settings = load_settings(
             database_url=url,
@@ -195,7 +197,8 @@ class Bench:
         with self.engine.begin() as conn:
             request = runs.request_run(conn, self.iid, MODULES, "manual")
         enqueue_module(self.app, request.start_module_run_id)
-        status = self.wait(request.run_id)
+        self.phase = label
+        status = self.wait(request.run_id, worker.pid)
         wall = time.monotonic() - started
         cpu1, sandbox1 = group_cpu(worker.pid), group_cpu(sandbox.pid)
         time.sleep(1.5)  # the server flushes its statistics at most once a second
@@ -238,11 +241,19 @@ class Bench:
         differences += rp.request_differences(product.journal, journal, self.ids)
         return Replay(product.label, replayed, sandbox1 - sandbox0, int(served["total"]), differences)
 
-    def wait(self, run_id: int) -> str:
+    def wait(self, run_id: int, worker_pid: int) -> str:
+        """Poll the run's status; meanwhile note the pool's peak RSS as each module ends (``rss_by_module``)."""
         deadline = time.monotonic() + self.args.timeout
         while time.monotonic() < deadline:
-            with self.engine.connect() as conn:
+            with self.engine.connect() as conn:  # one transaction a poll, as before
                 status = conn.execute(sa.select(sync_runs.c.status).where(sync_runs.c.id == run_id)).scalar_one()
+                running = conn.execute(
+                    sa.select(module_runs.c.module).where(
+                        module_runs.c.sync_run_id == run_id, module_runs.c.status == "running"
+                    )
+                ).scalars()
+                for module in running:
+                    self.rss_by_module[f"{self.phase} {module}"] = peak_rss_mb(worker_pid, worker_pid)
             if status not in ("queued", "running"):
                 return str(status)
             time.sleep(0.25)
@@ -365,6 +376,8 @@ def main() -> None:
             for difference in books:
                 print(f"  {difference}")
         print(f"peak RSS of a worker pool child: {rss:.0f} MB")
+        seen = ", ".join(f"{m} {v:.0f}" for m, v in bench.rss_by_module.items())
+        print(f"  (MB, the last seen while each module ran: {seen})")
         print(f"load average before {load_before}, after {os.getloadavg()}")
     finally:
         procs.stop_all()
