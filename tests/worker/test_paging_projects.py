@@ -1,6 +1,6 @@
 """The projects paging under a 429 (worker/modules/project_pages.py): a listing page is handed over in chunks, each
-project fetched with its clients and users; a slice stopped halfway through a chunk resumes without fetching a
-project twice and without skipping one.
+project fetched with its clients and users; a slice stopped halfway through a chunk (a Projects 429 while fetching,
+a Books 429 while writing) resumes without fetching a project twice and without skipping one.
 
 Real Postgres, the sandbox over HTTP (its request counts per route), a real worker; the beat's tick is a stand-in
 that calls the sweep.
@@ -101,3 +101,40 @@ def test_a_projects_slice_throttled_halfway_through_a_chunk_fetches_no_project_t
         assert projects.fetched == len(listed)  # counted once each, however the run was cut
         books = {p["project_name"] for p in h.state()["books_projects"]}
         assert {f"Chunked {i:02d}" for i in range(30)} <= books
+
+
+def test_a_projects_slice_throttled_by_books_inside_a_page_keeps_what_it_fetched_for_the_rest_of_it(
+    sandbox_factory, pg_migrated_url
+):
+    sandbox = sandbox_factory(size="tiny")
+    with sync_harness(sandbox, pg_migrated_url, **THROTTLED) as h, beat(h):
+        _add_projects(h, 30)
+        h.sync(timeout=120)
+        world = h.sandbox.world
+        portal = credentials(world)["portal_id"]
+        with world.lock:  # every project edited: the next run lists them all, and writes the renamed ones
+            now = world.now_ms()
+            for project in world.projects.values():
+                if project.portal_id == portal:
+                    project.updated_ms = now
+                    if project.name.startswith("Chunked"):
+                        project.name += " (renamed)"
+        listed = _listing(h)
+        assert len(listed) > CHUNK
+        # Books refuses the update of a project in the middle of the first page: the slice ends after the projects
+        # before it were written, the page's others fetched already
+        position = next(i for i, p in enumerate(listed[:CHUNK]) if p.name == "Chunked 05 (renamed)")
+        assert position > 0
+        books_id = next(p["project_id"] for p in h.state()["books_projects"] if p["project_name"] == "Chunked 05")
+        path = f"/books/v3/projects/{books_id}"
+        add_fault(h, api="books", path=path, method="PUT", kind="429", retry_after_s=1, count=1)
+        h.reset_requests()
+        run = h.sync(timeout=120)
+        projects = run.modules["projects"]
+        assert projects.throttled_calls >= 1
+        fetched_for = [p.id for p in listed if p.status == "active"]
+        assert _requests(h, CLIENTS_ROUTE) == len(fetched_for)
+        assert _requests(h, USERS_ROUTE) == len(fetched_for)
+        assert projects.fetched == len(listed)
+        renamed = {p["project_name"] for p in h.state()["books_projects"] if p["project_name"].startswith("Chunked")}
+        assert renamed == {f"Chunked {i:02d} (renamed)" for i in range(30)}

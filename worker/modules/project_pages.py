@@ -11,7 +11,9 @@ page again (one call) and takes those ids from it, fetching alone an id the list
 an edit, or gone: then skipped). A call that fails halfway through a chunk (a 429) hands over the projects already
 fetched (``SourcePage.stopped_by``) and the cursor keeps the rest: none is fetched twice, none skipped. A slice
 interrupted while it writes a page (a Books 429) resumes after the last project written (``SourcePage.
-cursor_within``); the projects of that page not written yet are fetched again then (at most a chunk's calls).
+cursor_within``), the cursor keeping what was fetched for the page's other projects (``MADE``: their clients and
+user ids, a few KB). Only an interruption before the page's first project is written keeps nothing (the engine
+commits no checkpoint without progress): the page's projects are fetched again, at most a chunk's calls.
 
 A checkpoint written before the chunks names only the listing page: it is read again from its start. A slice an
 older worker left inside that page (``{_mid_page, _skip}``) therefore syncs again its records past the first chunk
@@ -38,6 +40,10 @@ log = logging.getLogger(__name__)
 INCREMENTAL_OVERLAP = dt.timedelta(minutes=5)
 # Projects handed over per page: 40 calls of their own and a listing read, within one quota window.
 CHUNK = 20
+# The cursor's key for what was fetched of projects handed over but not written yet (a slice interrupted inside a
+# page): project id -> {"clients": [the fields mapping reads], "users": [ids]}.
+MADE = "made"
+CLIENT_FIELDS = {"id", "name", "email", "currency_code", "is_primary"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,7 @@ class ProjectSource:
     clients: tuple[ClientCompany, ...] = ()
     users: tuple[PortalUser, ...] = ()
     user_books_ids: Mapping[str, str] = field(default_factory=dict)  # portal user id -> Books user id (the slice's)
+    fetched: bool = False  # clients and users were fetched (a project to sync)
 
     @property
     def id(self) -> str:  # the page's links are read by it (page_batch.source_key)
@@ -61,13 +68,16 @@ class ProjectPages:
     - ``{"phase": "list", "page": zoho cursor, "since": ms | None, "seen": [ids]}``: read the listing page at ``page``
       (``seen``: the ids listed so far by a modified-since listing, which the retry phase leaves out);
     - the same with ``"rest": [ids], "next": zoho cursor | None``: that page was read, these ids of it are left;
-    - ``{"phase": "retry", "retry": [ids]}``: projects with an open error, fetched one by one.
+    - ``{"phase": "retry", "retry": [ids]}``: projects with an open error, fetched one by one;
+    - either with ``MADE``: what was fetched of the first of those ids, handed over once and not written yet.
     """
 
     def page(self, ctx: SyncContext, cursor: dict[str, Any] | None) -> SourcePage:
         state = cursor or {"phase": "list", "page": None, "since": _since_ms(ctx), "seen": []}
+        made: dict[str, Any] = state.get(MADE, {})
+        state = {key: value for key, value in state.items() if key != MADE}
         if state["phase"] == "retry":
-            return _hand_over(ctx, state["retry"], lambda pid: _retried(ctx, pid), _retry_state)
+            return _hand_over(ctx, state["retry"], lambda pid: _retried(ctx, pid), _retry_state, made)
         listing = ctx.projects.projects_page(state["page"], modified_since_ms=state["since"])
         listed = {p.id: p for p in listing.items}
         if "rest" in state:
@@ -81,7 +91,7 @@ class ProjectPages:
                 return {**state, "seen": seen, "rest": rest, "next": next_page}
             return _after_listing(ctx, state["since"], seen, next_page)
 
-        return _hand_over(ctx, ids, lambda pid: listed.get(pid) or _moved(ctx, pid), after)
+        return _hand_over(ctx, ids, lambda pid: listed.get(pid) or _moved(ctx, pid), after, made)
 
 
 def _since_ms(ctx: SyncContext) -> int | None:
@@ -128,8 +138,10 @@ def _hand_over(
     ids: list[str],
     project_of: Callable[[str], Project | None],
     after: Callable[[list[str]], dict[str, Any] | None],
+    made: dict[str, Any],
 ) -> SourcePage:
-    """The first ``CHUNK`` of ``ids`` as a page of ProjectSource; ``after(ids left)`` is the cursor after them."""
+    """The first ``CHUNK`` of ``ids`` as a page of ProjectSource; ``after(ids left)`` is the cursor after them;
+    ``made``: what was fetched already of some of them."""
     chunk, rest = ids[:CHUNK], ids[CHUNK:]
     if chunk:
         # The product rules may name the other clients of a project's customer (a currency mismatch): their names
@@ -144,7 +156,7 @@ def _hand_over(
     for position, project_id in enumerate(chunk):
         try:
             project = project_of(project_id)
-            item = _source(ctx, project, project_id in found) if project is not None else None
+            item = _source(ctx, project, project_id in found, made.get(project_id)) if project is not None else None
         except Exception as exc:
             if not items:
                 raise  # nothing fetched to keep: the page is read again
@@ -158,22 +170,39 @@ def _hand_over(
 
     def cursor_within(done: int) -> dict[str, Any] | None:
         remaining = chunk[positions[done - 1] + 1 : cut] + left
-        return next_cursor if remaining == left else after(remaining)
+        kept = {item.id: _kept(item) for item in items[done:] if item.fetched}
+        if not kept:
+            return next_cursor if remaining == left else after(remaining)
+        resumed = after(remaining)
+        assert resumed is not None  # ids remain, so a cursor names them
+        return {**resumed, MADE: kept}
 
     page_links = {project_id: found.get(project_id) for project_id in chunk}
     return SourcePage(items, next_cursor, page_links, cursor_within, stopped_by)
 
 
-def _source(ctx: SyncContext, project: Project, linked: bool) -> ProjectSource | None:
+def _source(ctx: SyncContext, project: Project, linked: bool, kept: dict[str, Any] | None) -> ProjectSource | None:
     if project.status != "active" and not linked:
         return ProjectSource(project, linked)  # not synced: nothing to fetch for it
+    if kept is not None:
+        clients = tuple(ClientCompany.model_validate(c) for c in kept["clients"])
+        users = tuple(PortalUser(id=user_id) for user_id in kept["users"])
+        return ProjectSource(project, linked, clients, users, _user_books_ids(ctx), fetched=True)
     try:
         clients = tuple(ctx.projects.project_clients(project.id))
         users = tuple(ctx.projects.iter_project_users(project.id))
     except NotFound:
         log.info("project %s is gone from Zoho Projects since it was listed", project.id)
         return None
-    return ProjectSource(project, linked, clients, users, _user_books_ids(ctx))
+    return ProjectSource(project, linked, clients, users, _user_books_ids(ctx), fetched=True)
+
+
+def _kept(item: ProjectSource) -> dict[str, Any]:
+    """What mapping reads of a project's clients and users, for the cursor."""
+    return {
+        "clients": [client.model_dump(include=CLIENT_FIELDS) for client in item.clients],
+        "users": [user.id for user in item.users],
+    }
 
 
 def _user_books_ids(ctx: SyncContext) -> dict[str, str]:
