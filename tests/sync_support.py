@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -19,14 +19,17 @@ import requests
 import sqlalchemy as sa
 from celery import Celery
 
+from sandbox.config import SandboxConfig
 from sandbox.generator import credentials
-from sandbox.server import SandboxServer
+from sandbox.limits import preset
+from sandbox.server import SandboxServer, Size
+from sandbox.world import World as SandboxWorld
 from scheduler.embedded import running_worker
 from shared.celery_app import create_celery
 from shared.config import Settings, load_settings
 from shared.crypto import new_key
 from shared.db import engine as dbengine
-from shared.db.integrations import Integration, create_integration
+from shared.db.integrations import Integration, create_integration, get_integration
 from shared.db.schema import module_runs, sync_errors, sync_runs
 from shared.dispatch import request_sync
 from shared.zoho.factory import reset_embedded_state
@@ -148,3 +151,61 @@ def sync_harness(
         return
     with running_worker(app, concurrency=2):
         yield harness
+
+
+@dataclass(frozen=True)
+class HarnessSnapshot:
+    """What a first full sync left, kept to hand each test a copy instead of syncing again: the database (a
+    PostgreSQL template nobody is connected to), the sandbox's world (deep-copied, the sandbox stopped), and the
+    settings whose secret key encrypted the integration's credentials."""
+
+    database: str
+    world: SandboxWorld
+    settings: Settings
+    integration_id: int
+    first: RunResult
+
+    @classmethod
+    @contextmanager
+    def made(
+        cls, admin: sa.Engine, template: str, *, size: Size, prefs: dict[str, Any] | None = None, **overrides: Any
+    ) -> Iterator[HarnessSnapshot]:
+        from tests.conftest import pg_database
+        from tests.synced_world_support import copy_world
+
+        sandbox = SandboxServer(config=SandboxConfig(rate_limits=preset("off")), size=size).start()
+        with pg_database(admin, template=template) as url:
+            try:
+                with sync_harness(sandbox, url, prefs=prefs, **overrides) as h:
+                    first = h.sync()
+            finally:
+                sandbox.stop()
+            name = sa.engine.make_url(url).database
+            with admin.connect() as conn:  # the worker's pools (the harness's, the tasks' shared engine) let go of it
+                conn.execute(
+                    sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+                    {"name": name},
+                )
+            h.engine.dispose()
+            yield cls(str(name), copy_world(sandbox.world), h.settings, h.integration.id, first)
+
+    @contextmanager
+    def harness(
+        self, admin: sa.Engine, start_sandbox: Callable[..., SandboxServer], **overrides: Any
+    ) -> Iterator[SyncHarness]:
+        """A harness (in-process worker running) over this test's own copy of the database and of the world."""
+        from tests.conftest import pg_database
+        from tests.synced_world_support import copy_world
+
+        with pg_database(admin, template=self.database) as url:
+            sandbox = start_sandbox(world=copy_world(self.world))
+            reset_embedded_state()
+            base = sandbox.base_url
+            urls = {"projects_api_url": base, "books_api_url": f"{base}/books/v3", "accounts_url": base}
+            settings = self.settings.model_copy(update={"database_url": url, **urls, **overrides})
+            engine = dbengine.make_engine(url)
+            app = create_celery(settings, main=f"harness-{uuid.uuid4().hex[:6]}")
+            harness = SyncHarness(sandbox, settings, engine, get_integration(engine, self.integration_id), app)
+            with running_worker(app, concurrency=2):
+                yield harness
+            engine.dispose()
