@@ -191,9 +191,10 @@ class HarnessSnapshot:
 
     @contextmanager
     def harness(
-        self, admin: sa.Engine, start_sandbox: Callable[..., SandboxServer], **overrides: Any
+        self, admin: sa.Engine, start_sandbox: Callable[..., SandboxServer], *, worker: bool = True, **overrides: Any
     ) -> Iterator[SyncHarness]:
-        """A harness (in-process worker running) over this test's own copy of the database and of the world."""
+        """A harness over this test's own copy of the database and of the world (its in-process worker running
+        unless ``worker=False``); ``overrides`` change settings that do not shape the synced data (the broker)."""
         from tests.conftest import pg_database
         from tests.synced_world_support import copy_world
 
@@ -206,6 +207,9 @@ class HarnessSnapshot:
             engine = dbengine.make_engine(url)
             app = create_celery(settings, main=f"harness-{uuid.uuid4().hex[:6]}")
             harness = SyncHarness(sandbox, settings, engine, get_integration(engine, self.integration_id), app)
-            with running_worker(app, concurrency=2):
+            if worker:
+                with running_worker(app, concurrency=2):
+                    yield harness
+            else:
                 yield harness
             engine.dispose()

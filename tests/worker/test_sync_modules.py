@@ -16,38 +16,47 @@ from sandbox.config import SandboxConfig
 from sandbox.generator import credentials
 from sandbox.limits import preset
 from sandbox.server import SandboxServer
-from scheduler.embedded import running_worker
-from tests.conftest import pg_database, redis_database
-from tests.sync_support import SyncHarness, sync_harness
+from tests.sync_support import HarnessSnapshot, SyncHarness, sync_harness
 from worker.matching import normalize_company, normalize_email
 
 
+def small_snapshot_test(test):
+    """The tests of the module's first sync run on one pytest-xdist worker, which makes that sync once (loadgroup);
+    marked slow so the group starts early instead of ending the run."""
+    return pytest.mark.slow(pytest.mark.xdist_group("sync_modules_small_snapshot")(test))
+
+
+@pytest.fixture(scope="module")
+def small_snapshot(pg_admin_engine, pg_template):
+    """One first sync of the `small` world per module and process; each test below gets its own copy of it."""
+    with HarnessSnapshot.made(pg_admin_engine, pg_template, size="small") as snapshot:
+        assert snapshot.first.status == "partial"  # the seeded awkward cases fail on purpose
+        yield snapshot
+
+
 @pytest.fixture
-def synced(sandbox, pg_migrated_url, redis_url):
-    with sync_harness(sandbox, pg_migrated_url, broker_url=redis_url) as harness:
-        first = harness.sync()
-        assert first.status == "partial"  # the seeded awkward cases fail on purpose
+def synced(small_snapshot, sandbox_factory, pg_admin_engine, redis_url):
+    """A copy of the first sync (database and sandbox world) with a worker on this test's Redis database."""
+    with small_snapshot.harness(pg_admin_engine, sandbox_factory, broker_url=redis_url) as harness:
         yield harness
 
 
 @pytest.fixture(scope="module")
-def synced_once(pg_admin_engine, pg_template):
-    """The same first sync as ``synced``, made once for the tests that only read its outcome (they never sync, act
-    or reset anything). Its worker is stopped before the tests run, so it cannot take another test's tasks."""
-    sandbox = SandboxServer(config=SandboxConfig(rate_limits=preset("off")), size="small").start()
+def synced_once(small_snapshot, pg_admin_engine):
+    """A copy of the first sync shared by the tests that only read its outcome (they never sync, act or reset
+    anything); it has no worker, so it cannot take another test's tasks."""
+    servers: list[SandboxServer] = []
+
+    def start(**kwargs):
+        servers.append(SandboxServer(config=SandboxConfig(rate_limits=preset("off")), **kwargs).start())
+        return servers[-1]
+
     try:
-        with (
-            pg_database(pg_admin_engine, template=pg_template) as url,
-            redis_database() as broker,
-            sync_harness(sandbox, url, broker_url=broker, worker=False) as harness,
-        ):
-            with running_worker(harness.app, concurrency=2):
-                first = harness.sync()
-            assert first.status == "partial"  # the seeded awkward cases fail on purpose
+        with small_snapshot.harness(pg_admin_engine, start, worker=False) as harness:
             yield harness
-            harness.engine.dispose()
     finally:
-        sandbox.stop()
+        for server in servers:
+            server.stop()
 
 
 class Truth:
@@ -102,7 +111,7 @@ class Truth:
         return expected
 
 
-@pytest.mark.xdist_group("sync_modules_synced_once")  # one worker builds the shared world once
+@small_snapshot_test
 def test_full_sync_leaves_books_holding_exactly_the_expected_records(synced_once):
     truth = Truth(synced_once)
     expected = truth.expected_projects()
@@ -141,7 +150,7 @@ def test_full_sync_leaves_books_holding_exactly_the_expected_records(synced_once
     assert {n for n, count in names.items() if count > 1} == {"globex"}
 
 
-@pytest.mark.xdist_group("sync_modules_synced_once")  # one worker builds the shared world once
+@small_snapshot_test
 def test_awkward_cases_become_errors_with_hints_and_blocked_children(synced_once):
     truth = Truth(synced_once)
     errors = {(e.entity_type, e.source_id): e for e in synced_once.errors()}
@@ -161,6 +170,7 @@ def test_awkward_cases_become_errors_with_hints_and_blocked_children(synced_once
     assert not [e for e in errors.values() if e.entity_type in ("user", "client")]
 
 
+@small_snapshot_test
 def test_second_run_writes_nothing(synced):
     synced.reset_requests()
     again = synced.sync()
@@ -173,6 +183,7 @@ def test_second_run_writes_nothing(synced):
     assert again.modules["projects"].fetched == len(failed_projects) > 0
 
 
+@small_snapshot_test
 def test_a_change_in_projects_is_propagated_alone(synced):
     truth = Truth(synced)
     task = next(t for t in truth.tasks if t["project_id"] in {p["id"] for p in truth.expected_projects().values()})
@@ -184,6 +195,7 @@ def test_a_change_in_projects_is_propagated_alone(synced):
     assert "Renamed by a person" in {t["task_name"] for t in Truth(synced).books_tasks}
 
 
+@small_snapshot_test
 def test_fixing_a_parent_syncs_its_blocked_children_on_the_next_run(synced):
     truth = Truth(synced)
     project_id = truth.awkward["no_primary_client"][0]
