@@ -58,19 +58,14 @@ def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int) -> SliceR
                 done += 1
                 lease.keep()
         except Exception:
-            if done > skip:
+            resume = _resume_point_within(page, cursor, skip, done)
+            if resume is not None:
                 # Keep what this page already did: a page that needs more Zoho calls than one quota window
                 # allows (Books writes of a page of projects) must still finish, slice after slice.
                 with ctx.engine.begin() as conn:
                     counts["fetched"] += done - skip
                     batch.write(conn)
-                    runs.checkpoint(
-                        conn,
-                        ctx.module_run,
-                        _within(page, cursor, done),
-                        dict(counts),
-                        ctx.settings.module_lease_seconds,
-                    )
+                    runs.checkpoint(conn, ctx.module_run, resume, dict(counts), ctx.settings.module_lease_seconds)
             raise
         counts["fetched"] += len(page.items) - skip
         cursor, skip = page.next_cursor, 0
@@ -96,11 +91,18 @@ MID_PAGE, SKIP = "_mid_page", "_skip"
 ALL_READ: dict[str, Any] = {"_all_read": True}
 
 
-def _within(page: SourcePage, cursor: dict[str, Any] | None, done: int) -> dict[str, Any]:
-    """Where a slice interrupted after ``done`` items of ``page`` (read at ``cursor``) resumes."""
-    if page.cursor_within is not None:
-        return page.cursor_within(done) or ALL_READ
-    return {MID_PAGE: cursor, SKIP: done}
+def _resume_point_within(
+    page: SourcePage, cursor: dict[str, Any] | None, skip: int, done: int
+) -> dict[str, Any] | None:
+    """Where a slice interrupted after ``done`` items of ``page`` (read at ``cursor``, from item ``skip``) resumes;
+    None: at ``cursor``, nothing to keep."""
+    if page.cursor_within is None:
+        return {MID_PAGE: cursor, SKIP: done} if done > skip else None
+    resume = page.cursor_within(done) or ALL_READ
+    # Before any item is done, what the paging made for the page may still be worth keeping (the projects' fetched
+    # clients and users) — once: the same cursor again is no progress, so a record that always fails still uses up
+    # the module's attempts.
+    return resume if done > skip or resume != cursor else None
 
 
 def _resume_point(checkpoint: dict[str, Any] | None) -> tuple[dict[str, Any] | None, int]:

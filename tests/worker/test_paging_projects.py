@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 import requests
 
 from sandbox.generator import credentials
@@ -103,8 +104,9 @@ def test_a_projects_slice_throttled_halfway_through_a_chunk_fetches_no_project_t
         assert {f"Chunked {i:02d}" for i in range(30)} <= books
 
 
-def test_a_projects_slice_throttled_by_books_inside_a_page_keeps_what_it_fetched_for_the_rest_of_it(
-    sandbox_factory, pg_migrated_url
+@pytest.mark.parametrize("where", ["inside a page", "on a page's first project"])
+def test_a_projects_slice_throttled_by_books_keeps_what_it_fetched_for_the_rest_of_the_page(
+    sandbox_factory, pg_migrated_url, where
 ):
     sandbox = sandbox_factory(size="tiny")
     with sync_harness(sandbox, pg_migrated_url, **THROTTLED) as h, beat(h):
@@ -121,11 +123,13 @@ def test_a_projects_slice_throttled_by_books_inside_a_page_keeps_what_it_fetched
                         project.name += " (renamed)"
         listed = _listing(h)
         assert len(listed) > CHUNK
-        # Books refuses the update of a project in the middle of the first page: the slice ends after the projects
-        # before it were written, the page's others fetched already
-        position = next(i for i, p in enumerate(listed[:CHUNK]) if p.name == "Chunked 05 (renamed)")
-        assert position > 0
-        books_id = next(p["project_id"] for p in h.state()["books_projects"] if p["project_name"] == "Chunked 05")
+        # Books refuses the update of a project: the slice ends after the projects before it on its page were
+        # written, the page's others fetched already
+        name = "Chunked 05 (renamed)" if where == "inside a page" else listed[CHUNK].name
+        position = next(i for i, p in enumerate(listed) if p.name == name)
+        assert (position % CHUNK > 0) == (where == "inside a page")
+        old_name = name.removesuffix(" (renamed)")
+        books_id = next(p["project_id"] for p in h.state()["books_projects"] if p["project_name"] == old_name)
         path = f"/books/v3/projects/{books_id}"
         add_fault(h, api="books", path=path, method="PUT", kind="429", retry_after_s=1, count=1)
         h.reset_requests()

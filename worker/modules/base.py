@@ -111,7 +111,7 @@ class SourcePage:
     # Links the paging read already (Projects id -> Link, None: no link), so the page's links cost one query either
     # way: the engine reads those of the other items.
     links: dict[str, Link | None] | None = None
-    # The cursor after the page's first n items (n >= 1), for a paging whose items cost Zoho calls to make: a slice
+    # The cursor after the page's first n items (n >= 0), for a paging whose items cost Zoho calls to make: a slice
     # interrupted inside the page resumes there instead of reading the page, and making its items, again.
     cursor_within: Callable[[int], dict[str, Any] | None] | None = None
     # The paging stopped early on this error (e.g. a 429 halfway through making the items): the engine syncs and

@@ -12,8 +12,8 @@ an edit, or gone: then skipped). A call that fails halfway through a chunk (a 42
 fetched (``SourcePage.stopped_by``) and the cursor keeps the rest: none is fetched twice, none skipped. A slice
 interrupted while it writes a page (a Books 429) resumes after the last project written (``SourcePage.
 cursor_within``), the cursor keeping what was fetched for the page's other projects (``MADE``: their clients and
-user ids, a few KB). Only an interruption before the page's first project is written keeps nothing (the engine
-commits no checkpoint without progress): the page's projects are fetched again, at most a chunk's calls.
+user ids, a few KB) — also when not one was written yet, so a Books 429 storm costs a listing read a slice, not a
+chunk's calls.
 
 A checkpoint written before the chunks names only the listing page: it is read again from its start. A slice an
 older worker left inside that page (``{_mid_page, _skip}``) therefore syncs again its records past the first chunk
@@ -169,7 +169,7 @@ def _hand_over(
     next_cursor = after(left)
 
     def cursor_within(done: int) -> dict[str, Any] | None:
-        remaining = chunk[positions[done - 1] + 1 : cut] + left
+        remaining = chunk[positions[done - 1] + 1 if done else 0 : cut] + left
         kept = {item.id: _kept(item) for item in items[done:] if item.fetched}
         if not kept:
             return next_cursor if remaining == left else after(remaining)
