@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +22,19 @@ MIGRATIONS_DIR = Path(shared.db.__file__).parent / "migrations"
 _REVISION_LINE = re.compile(r"^(down_revision|revision)\s*=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
 
 
-def status_source(url: str) -> Reader | Connectable:
+@contextmanager
+def status_source(url: str) -> Iterator[Reader | Connectable]:
+    """What to read the status from: a direct connection (closed after) or the engine ``require_schema`` gives."""
     reader = _direct(url)
-    if reader is not None:
-        return reader
-    from shared.db.engine import require_schema
+    if reader is None:
+        from shared.db.engine import require_schema
 
-    return require_schema(url)
+        yield require_schema(url)
+        return
+    try:
+        yield reader
+    finally:
+        reader.connection.close()
 
 
 def _direct(url: str) -> Reader | None:

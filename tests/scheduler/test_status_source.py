@@ -13,7 +13,31 @@ def test_the_scripts_head_is_the_engines_head_revision():
 
 def test_a_migrated_database_is_read_with_the_driver_alone(sqlite_migrated_url, pg_migrated_url):
     for url in (sqlite_migrated_url, pg_migrated_url):
-        source = status_source(url)
-        assert isinstance(source, Reader), url
-        assert source.rows("SELECT count(*) FROM integrations") == [(0,)]
-        source.connection.close()
+        with status_source(url) as source:
+            assert isinstance(source, Reader), url
+            assert source.rows("SELECT count(*) FROM integrations") == [(0,)]
+        try:
+            source.rows("SELECT 1")
+        except Exception:  # closed after the command: sqlite3.ProgrammingError, psycopg.OperationalError
+            pass
+        else:
+            raise AssertionError(f"the connection to {url} was left open")
+
+
+def test_the_status_command_leaves_the_cyclic_collector_as_it_found_it(sqlite_migrated_url):
+    import gc
+
+    from click.testing import CliRunner
+
+    from scheduler.cli import main
+    from shared.config import get_settings
+
+    assert gc.isenabled()
+    get_settings.cache_clear()  # the settings of this call's environment
+    try:
+        result = CliRunner().invoke(main, ["status", "--json"], env={"BPSYNC_DATABASE_URL": sqlite_migrated_url})
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    assert '"integrations": []' in result.output
+    assert gc.isenabled()
