@@ -135,6 +135,17 @@ def synced_tiny_snapshot(tmp_path_factory: pytest.TempPathFactory, sqlite_templa
     return SyncedSnapshot.make(tmp_path_factory.mktemp("synced-tiny"), sqlite_template)
 
 
+@pytest.fixture(scope="session")
+def small_snapshot(pg_admin_engine: sa.Engine, pg_template: str):
+    """The first full sync of the `small` world (seed 1) on PostgreSQL, made once per test process; a test takes its
+    own copy with ``small_snapshot.harness(...)`` and carries ``tests.sync_support.small_snapshot_test``."""
+    from tests.sync_support import HarnessSnapshot
+
+    with HarnessSnapshot.made(pg_admin_engine, pg_template, size="small") as snapshot:
+        assert snapshot.first.status == "partial", snapshot.first  # the seeded awkward cases fail on purpose
+        yield snapshot
+
+
 def worker_redis_url(url: str = REDIS_URL, worker: str = XDIST_WORKER) -> str:
     """``url`` for this test process: xdist worker gwN uses database number (the configured one minus N), so
     parallel workers never flush each other's keys; gw0 and a run without xdist use the configured database."""

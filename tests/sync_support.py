@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 import requests
 import sqlalchemy as sa
 from celery import Celery
@@ -35,6 +36,12 @@ from shared.dispatch import request_sync
 from shared.zoho.factory import reset_embedded_state
 
 WRITE_METHODS = {"POST", "PUT", "DELETE"}
+
+
+def small_snapshot_test(test: Any) -> Any:
+    """For a test using ``small_snapshot``: the tests sharing it run on one pytest-xdist worker, which makes the
+    `small` sync once (loadgroup); marked slow, so the group starts early instead of ending the run."""
+    return pytest.mark.slow(pytest.mark.xdist_group("small_snapshot")(test))
 
 
 @dataclass

@@ -16,22 +16,8 @@ from sandbox.config import SandboxConfig
 from sandbox.generator import credentials
 from sandbox.limits import preset
 from sandbox.server import SandboxServer
-from tests.sync_support import HarnessSnapshot, SyncHarness, sync_harness
+from tests.sync_support import SyncHarness, small_snapshot_test, sync_harness
 from worker.matching import normalize_company, normalize_email
-
-
-def small_snapshot_test(test):
-    """The tests of the module's first sync run on one pytest-xdist worker, which makes that sync once (loadgroup);
-    marked slow so the group starts early instead of ending the run."""
-    return pytest.mark.slow(pytest.mark.xdist_group("sync_modules_small_snapshot")(test))
-
-
-@pytest.fixture(scope="module")
-def small_snapshot(pg_admin_engine, pg_template):
-    """One first sync of the `small` world per module and process; each test below gets its own copy of it."""
-    with HarnessSnapshot.made(pg_admin_engine, pg_template, size="small") as snapshot:
-        assert snapshot.first.status == "partial"  # the seeded awkward cases fail on purpose
-        yield snapshot
 
 
 @pytest.fixture
