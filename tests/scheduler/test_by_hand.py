@@ -59,6 +59,7 @@ def printed_sandbox() -> Iterator[list[str]]:
         process.wait(timeout=10)
 
 
+@pytest.mark.slow  # bpsync processes: a sandbox, a connect and a sync: started early under xdist
 def test_the_lines_bpsync_sandbox_prints_connect_and_sync_as_printed(printed_sandbox, sqlite_url):
     lines = printed_sandbox
     exports = dict(

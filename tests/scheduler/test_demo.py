@@ -8,11 +8,13 @@ import subprocess
 import sys
 import time
 
+import pytest
 import requests
 
 from shared.modules import MODULE_ORDER
 
 
+@pytest.mark.slow  # a demo process that syncs its world: started early under xdist
 def test_demo_once_syncs_shows_every_badge_and_the_refresh_writes_exactly_the_change(tmp_path):
     # Nothing configured: no BPSYNC_* variable and a home of its own, as on a fresh machine.
     env = {k: v for k, v in os.environ.items() if not k.startswith("BPSYNC_")}
@@ -43,6 +45,7 @@ def test_demo_once_syncs_shows_every_badge_and_the_refresh_writes_exactly_the_ch
     assert not (tmp_path / "data").exists() or not any((tmp_path / "data").rglob("*.sqlite"))  # nothing left
 
 
+@pytest.mark.slow  # a demo process that syncs its world: started early under xdist
 def test_demo_serves_the_web_ui_at_the_printed_url_until_ctrl_c(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("BPSYNC_")}
     env |= {"HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"), "PYTHONUNBUFFERED": "1"}

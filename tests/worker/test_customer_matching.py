@@ -102,6 +102,7 @@ def _add_customer(h: SyncHarness, name: str, email: str) -> str:
     return contact.contact_id
 
 
+@pytest.mark.slow  # a full sync of the small world and more: started early under xdist
 def test_sister_companies_sharing_a_mailbox_each_get_their_own_customer(sandbox_factory, pg_migrated_url, redis_url):
     sandbox = sandbox_factory(seed=SEED)
     with sync_harness(sandbox, pg_migrated_url, broker_url=redis_url) as h:
@@ -135,6 +136,7 @@ def test_sister_companies_sharing_a_mailbox_each_get_their_own_customer(sandbox_
         assert _books_project(h, "Payroll Integration 0014").customer_id == builders.contact_id
 
 
+@pytest.mark.slow  # a full sync of the small world and more: started early under xdist
 def test_links_made_by_email_alone_are_reported_kept_and_settled_by_the_admin(
     sandbox_factory, pg_migrated_url, redis_url, cli
 ):

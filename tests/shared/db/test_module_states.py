@@ -28,6 +28,7 @@ def _lapse(h, module_run_id: int) -> None:
         )
 
 
+@pytest.mark.slow  # a full sync of the small world and more: started early under xdist
 def test_states_follow_real_syncs_failures_and_fixes(sandbox, pg_migrated_url):
     with sync_harness(sandbox, pg_migrated_url) as h:
         first = h.sync()
