@@ -9,6 +9,7 @@ for, never with the history. The reads are SQL text on a DB-API connection (sche
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,7 +107,7 @@ class IntegrationStatus:
     integration: IntegrationSummary
     modules: list[ModuleStatus] = field(default_factory=list)
 
-    @property
+    @functools.cached_property  # asked for twice by as_json, again by pages; the modules never change
     def badge(self) -> Badge:
         return overall_badge([m.badge for m in self.modules])
 
