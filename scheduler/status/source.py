@@ -8,18 +8,13 @@ through ``require_schema``, which says what is wrong in the words every command 
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import shared.db
 from scheduler.status.reads import Connectable, Reader
-
-MIGRATIONS_DIR = Path(shared.db.__file__).parent / "migrations"
-_REVISION_LINE = re.compile(r"^(down_revision|revision)\s*=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
+from shared.db.revisions import script_head
 
 
 @contextmanager
@@ -71,16 +66,3 @@ def _connect(url: str) -> tuple[Any, str] | None:
 
         return sqlite3.connect(path, timeout=30, isolation_level=None), "sqlite"
     return None
-
-
-@functools.cache
-def script_head() -> str | None:
-    """The revision no migration script names as its down_revision (None unless exactly one), read from the
-    scripts' lines as shared/db/engine.py's ``head_revision`` reads them, without alembic or SQLAlchemy."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
-        for key, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8")):
-            (revisions if key == "revision" else parents).add(value)
-    heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else None

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from shared.db.revisions import MIGRATIONS_DIR, script_head
+
 if TYPE_CHECKING:  # alembic loads only to migrate: every command's schema check reads the scripts' lines instead
     from alembic.config import Config
-
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 class SchemaNotReady(Exception):
@@ -116,21 +115,12 @@ def downgrade(url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(url), revision)
 
 
-_REVISION_LINE = re.compile(r"^(down_revision|revision)\s*=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
-
-
 @functools.cache
 def head_revision() -> str:
-    """The newest migration: the revision no script names as its down_revision (alembic's own answer when the
-    scripts branch, which ours never do)."""
-    revisions: set[str] = set()
-    parents: set[str] = set()
-    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
-        for key, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8")):
-            (revisions if key == "revision" else parents).add(value)
-    heads = revisions - parents
-    if len(heads) == 1:
-        return heads.pop()
+    """The newest migration (alembic's own answer when the scripts branch, which ours never do)."""
+    head = script_head()
+    if head is not None:
+        return head
     from alembic.script import ScriptDirectory
 
     return str(ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head())

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from scheduler.status.reads import Reader
-from scheduler.status.source import script_head, status_source
-from shared.db.engine import head_revision
+from scheduler.status.source import status_source
+from shared.db.engine import alembic_config
+from shared.db.revisions import script_head
 
 
-def test_the_scripts_head_is_the_engines_head_revision():
-    assert script_head() == head_revision() is not None
+def test_the_scripts_head_read_from_their_lines_is_alembics_head():
+    from alembic.script import ScriptDirectory
+
+    assert script_head() == ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head() is not None
 
 
 def test_a_migrated_database_is_read_with_the_driver_alone(sqlite_migrated_url, pg_migrated_url):
