@@ -92,6 +92,21 @@ def settings() -> Settings:
 
 
 def emit_json(data: Any) -> None:
-    from scheduler.cli_json import dumps_indented
+    """Indented, sorted keys; what JSON has no type for (a datetime, a dataclass) as its ``str``.
 
-    click.echo(dumps_indented(data))
+    orjson, not the standard library: ``json.dumps`` indents in pure Python, 0.5 s of ``bpsync status --json`` at
+    1,000 integrations (4 MB of text; issue 19). What orjson refuses (an integer beyond 64 bits, a lone surrogate)
+    still goes out, through ``json.dumps``.
+    """
+    import orjson
+
+    options = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+    # datetimes and dataclasses through ``default=str``, as ``json.dumps(default=str)`` writes them
+    options |= orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+    try:
+        text = orjson.dumps(data, default=str, option=options).decode()
+    except orjson.JSONEncodeError:
+        import json
+
+        text = json.dumps(data, indent=2, sort_keys=True, default=str)
+    click.echo(text)
