@@ -199,10 +199,13 @@ def _empty_memory_broker() -> None:
     empty_memory_broker()
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under pytest-xdist, start the long tests first, the ``chaos`` scenarios (the longest) before the other
     ``slow`` ones: a worker that picks a two-minute chaos scenario up last would end the run minutes after every
     other worker went idle."""
+    if getattr(config.option, "loadgroup", False):  # set in an xdist worker when --dist is loadgroup
+        name_groups(items)
     if not getattr(config.option, "numprocesses", None):
         return
 
@@ -212,3 +215,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return 1 if item.get_closest_marker("slow") else 2
 
     items.sort(key=rank)
+
+
+def name_groups(items: list[pytest.Item]) -> None:
+    """Give each test marked ``xdist_group(name)`` the node id ``...@name`` that loadgroup schedules by.
+
+    pytest-xdist 3.8 does it by setting ``item._nodeid``, which pytest 9.2 no longer reads (the id is ``item._id``):
+    every group was split across the workers and each one built the group's shared world again. Done here the
+    way pytest 9.2 keeps ids, and only where the id lacks the suffix (an xdist that sets it itself is left alone).
+    """
+    try:
+        from _pytest.nodes import NodeId
+    except ImportError:  # a pytest before 9.2, where xdist's own suffix works
+        return
+
+    for item in items:
+        names = sorted(
+            {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")}
+        )
+        suffix = "@" + "_".join(names)
+        if names and not item.nodeid.endswith(suffix):
+            item._id = NodeId.parse(item.nodeid + suffix)  # pytest's private id: no public way to rename a test
