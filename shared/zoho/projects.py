@@ -126,8 +126,12 @@ class ProjectsClient:
         return iterate(self.clients_page)
 
     # ------------------------------------------------------------------------------------------ users
+    def portal_users_page(self, cursor: str | None = None, user_type: str = "all") -> Page[PortalUser]:
+        items, next_cursor = self._page("users", "users", cursor, {"user_type": user_type})
+        return Page([PortalUser.model_validate(u) for u in items], next_cursor)
+
     def iter_portal_users(self, user_type: str = "all") -> Iterator[PortalUser]:
-        return self._iterate("users", "users", PortalUser, {"user_type": user_type})
+        return iterate(lambda cursor: self.portal_users_page(cursor, user_type))
 
     def iter_project_users(self, project_id: str, user_type: str = "all") -> Iterator[PortalUser]:
         return self._iterate("project_users", "users", PortalUser, {"user_type": user_type}, project_id=str(project_id))

@@ -27,14 +27,9 @@ INACTIVE = "inactive"
 
 
 def staff_page(ctx: SyncContext, cursor: str | None) -> Page[PortalUser]:
-    """One page of the portal's users (active and inactive: a departed person's time is still billed), staff only.
-
-    The listing pages like every classic list (index/range); ProjectsClient only offers it whole
-    (``iter_portal_users``), so this asks for one page of the same endpoint.
-    """
-    raw, next_cursor = ctx.projects._page("users", "users", cursor, {"user_type": "all"})
-    users = (PortalUser.model_validate(u) for u in raw)
-    return Page([u for u in users if u.role.lower() not in NOT_STAFF_ROLES and u.email], next_cursor)
+    """One page of the portal's users (active and inactive: a departed person's time is still billed), staff only."""
+    page = ctx.projects.portal_users_page(cursor, "all")
+    return Page([u for u in page.items if u.role.lower() not in NOT_STAFF_ROLES and u.email], page.next_cursor)
 
 
 def _record(_ctx: SyncContext, user: PortalUser) -> Record:
