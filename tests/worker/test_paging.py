@@ -5,13 +5,16 @@ A paging is driven the way the engine drives it: page after page, each cursor ha
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from shared.zoho.errors import NotFound
 from shared.zoho.paging import Page
-from shared.zoho.projects_models import Bug, ClientCompany, PortalUser, Project, Task
+from shared.zoho.projects_models import Bug, ClientCompany, PortalUser, Project, Task, TimeLog
 from worker.modules.base import Paging, SyncContext
 from worker.modules.bugs import BUGS
 from worker.modules.clients import CLIENTS
@@ -19,6 +22,7 @@ from worker.modules.paging import FlatList, PerParent
 from worker.modules.project_pages import ProjectSource
 from worker.modules.projects import PROJECTS
 from worker.modules.tasks import TASKS
+from worker.modules.timesheets import TIMESHEETS, ListedLog
 from worker.modules.users import USERS
 
 
@@ -169,3 +173,35 @@ def test_an_archived_project_never_linked_is_skipped_and_one_linked_is_mapped():
     assert record.fields["active"] is False
     assert record.fields["primary_client"] is None  # the rule check reports it, not the mapping
     assert record.fields["owner"] is None
+
+
+def test_mapping_a_time_log_takes_its_project_and_owner_from_the_listing_without_a_call():
+    ctx = dataclasses.replace(
+        _no_io_context(), integration=SimpleNamespace(timesheet_cutoff_date=dt.date(2026, 1, 1))
+    )  # held in memory: no read
+    log = TimeLog(
+        id="L1",
+        component="bug",
+        project_id="P1",
+        bug_id="B1",
+        name="Crash",
+        owner_id="U1",
+        owner_name="Ann",
+        log_date=dt.date(2026, 3, 2),
+        minutes=90,
+        billable=True,
+        approval_status="Approved",
+        notes="fixed",
+    )
+    record = TIMESHEETS.to_record(ctx, ListedLog(log, books_project="BP1", books_user="BU1"))
+    assert record.parent == ("bug", "B1")
+    assert record.fields == {
+        "component": "bug",
+        "project": "BP1",
+        "user": "BU1",
+        "date": "2026-03-02",
+        "minutes": 90,
+        "notes": "fixed",
+    }
+    before_cutoff = log.model_copy(update={"log_date": dt.date(2025, 12, 31)})
+    assert TIMESHEETS.to_record(ctx, ListedLog(before_cutoff, "BP1", "BU1")).skip

@@ -20,6 +20,7 @@ Below: what it lists (each project's logs month by month, then its linked logs t
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from shared.db import links, sync_errors
 from shared.db.sync_errors import Problem
@@ -38,13 +39,35 @@ BEFORE_CUTOFF = "dated before the timesheet cutoff date"
 
 
 # ------------------------------------------------------------------------------------------- what it lists
+@dataclass(frozen=True)
+class ListedLog:
+    """A listed log with the Books ids of its project and owner, looked up as it is listed: mapping it reads
+    nothing."""
+
+    log: TimeLog
+    books_project: str | None
+    books_user: str | None
+
+    @property
+    def id(self) -> str:
+        return self.log.id
+
+
 def _logs_of_month(
     ctx: SyncContext, project_id: str, component: Component, month: dt.date, cursor: str | None
-) -> Page[TimeLog]:
+) -> Page[ListedLog]:
     # billed or not, billable or not: a log that stopped being billable must be listed to have its entry removed
-    return ctx.projects.timelogs_page(
+    page = ctx.projects.timelogs_page(
         project_id, cursor, component=component, view_type="month", date=month, bill_status="All"
     )
+    projects, users = slice_links(ctx, "project"), slice_links(ctx, "user")  # read once a slice
+    listed = [ListedLog(log, _books_id(projects, log.project_id), _books_id(users, log.owner_id)) for log in page.items]
+    return Page(listed, page.next_cursor)
+
+
+def _books_id(linked: dict[str, links.Link], projects_id: str | None) -> str | None:
+    link = linked.get(projects_id or "")
+    return link.books_id if link else None
 
 
 # ------------------------------------------------------------------------------------- which logs qualify
@@ -59,22 +82,20 @@ def _not_qualifying(ctx: SyncContext, log: TimeLog) -> str | None:
     return None
 
 
-def _record(ctx: SyncContext, item: TimeLog | GoneLog) -> Record:
+def _record(ctx: SyncContext, item: ListedLog | GoneLog) -> Record:
     if isinstance(item, GoneLog):
         name = item.link.attributes.get("name") or item.link.projects_id
         return Record(item.link.projects_id, name, {"reason": GONE}, skip=True, source=item)
-    log = item
+    log = item.log
     reason = _not_qualifying(ctx, log)
     if reason is not None:
         return Record(log.id, _name(log), {"reason": reason}, skip=True, source=log)
-    project = slice_links(ctx, "project").get(log.project_id or "")
-    user = slice_links(ctx, "user").get(log.owner_id or "")
     # whose Books link the entry needs: the log's task or bug, or (a general log) its project
     parent = {"task": ("task", log.task_id), "bug": ("bug", log.bug_id)}.get(log.component, ("project", log.project_id))
     fields = {
         "component": log.component,
-        "project": project.books_id if project else None,
-        "user": user.books_id if user else None,
+        "project": item.books_project,
+        "user": item.books_user,
         "date": log.log_date.isoformat(),
         "minutes": log.minutes,
         "notes": _notes(log),
