@@ -114,28 +114,23 @@ class PageBatch:
         self.failed.append((module.name, record, problem, counter))
 
     def write(self, conn: sa.Connection) -> None:
-        """In the caller's (fenced checkpoint) transaction; what was written is not written again."""
+        """In the caller's (fenced checkpoint) transaction; what was written is not written again.
+
+        A statement per kind of write, not per record (issue 18: a statement per completed link and per error was
+        16 s of a large sync's 140). Resolutions are written before failures, as they always were: a record that
+        failed after its error was resolved in the same page ends with an open error.
+        """
         iid, run = self.ctx.integration.id, self.ctx.module_run
-        for link_id, books_id, fields in self.linked:
-            links.complete(conn, link_id, books_id, fields, module_run_id=run.id)
+        links.complete_many(conn, self.linked, module_run_id=run.id)
         links.refresh_many(conn, self.fingerprints, module_run_id=run.id)
-        for projects_id in self.resolved:
-            sync_errors.resolve(conn, iid, self.entity_type, projects_id)
-        counts: Counter[str] = Counter()
-        for module, record, problem, counter in self.failed:
-            # the same failure met again (a record listed twice, a page re-read) counts once
-            if not sync_errors.seen_in_run(conn, iid, self.entity_type, record.projects_id, run.id):
-                counts[counter] += 1
-            sync_errors.record(
-                conn,
-                iid,
-                module=module,
-                entity_type=self.entity_type,
-                source_id=record.projects_id,
-                source_name=record.name,
-                problem=problem,
-                module_run_id=run.id,
-            )
+        sync_errors.resolve_many(conn, iid, self.entity_type, self.resolved)
+        failures = [
+            sync_errors.Failure(module, record.projects_id, record.name, problem)
+            for module, record, problem, _ in self.failed
+        ]
+        firsts = sync_errors.record_many(conn, iid, self.entity_type, failures, module_run_id=run.id)
+        # the same failure met again (a record listed twice, a page re-read) counts once
+        counts = Counter(counter for (*_, counter), first in zip(self.failed, firsts, strict=True) if first)
         runs.add_counts(conn, run, dict(counts))
         self.linked, self.fingerprints, self.resolved, self.failed = [], {}, [], []
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,6 +196,29 @@ def complete(
     if attributes is not None:
         values["attributes"] = attributes
     conn.execute(entity_links.update().where(entity_links.c.id == link_id).values(**values))
+
+
+def complete_many(
+    conn: sa.Connection, completed: Sequence[tuple[int, str, dict[str, Any]]], *, module_run_id: int | None = None
+) -> None:
+    """``complete`` for several links in one statement: (link id, Books id, fields written) each."""
+    if not completed:
+        return
+    conn.execute(
+        entity_links.update()
+        .where(entity_links.c.id == sa.bindparam("link_id"))
+        .values(
+            books_id=sa.bindparam("new_books_id"),
+            state="linked",
+            fingerprint=sa.bindparam("new_fingerprint"),
+            last_synced_at=utcnow(),
+            module_run_id=module_run_id,
+        ),
+        [
+            {"link_id": link_id, "new_books_id": books_id, "new_fingerprint": fingerprint(fields)}
+            for link_id, books_id, fields in completed
+        ],
+    )
 
 
 def refresh(conn: sa.Connection, link_id: int, fields: dict[str, Any], *, module_run_id: int | None = None) -> None:

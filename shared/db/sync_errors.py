@@ -6,6 +6,8 @@ failed parent points at the parent's error (``blocked_by``) and is retried on ev
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,6 +116,147 @@ def resolve(conn: sa.Connection, integration_id: int, entity_type: str, source_i
     # counted only if this transaction resolved it (a concurrent resolve of the same record waits, then finds none)
     if conn.execute(sync_errors.update().where(*is_open).values(resolved_at=utcnow())).rowcount:
         module_states.open_errors_changed(conn, integration_id, found.module, -1)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One record's failure, for ``record_many``."""
+
+    module: str
+    source_id: str
+    source_name: str | None
+    problem: Problem
+
+
+@dataclass
+class _Row:
+    """What a page's failures leave of one record's error row, worked out before it is written."""
+
+    id: int | None  # None: inserted by this batch
+    open: bool
+    module: str
+    module_run_id: int | None
+    reopened: bool = False  # a resolved row opened again: its first_seen_at and attempts start over
+    attempts: int = 0  # new, reopened: the row's attempts; else: added to its attempts
+    values: dict[str, Any] | None = None  # None: untouched by the batch
+
+
+def record_many(
+    conn: sa.Connection,
+    integration_id: int,
+    entity_type: str,
+    failures: Sequence[Failure],
+    *,
+    module_run_id: int,
+) -> list[bool]:
+    """``record`` for a page's failures, in order, in a few statements (one read, one write per kind of row).
+
+    Returns, for each failure, whether it is the first of its record in this module run (what ``seen_in_run`` said
+    before it): the same failure met again (a record listed twice, a page re-read) is counted once.
+    """
+    if not failures:
+        return []
+    now = utcnow()
+    found = conn.execute(
+        sa.select(
+            sync_errors.c.id,
+            sync_errors.c.source_id,
+            sync_errors.c.resolved_at,
+            sync_errors.c.module,
+            sync_errors.c.module_run_id,
+        ).where(
+            sync_errors.c.integration_id == integration_id,
+            sync_errors.c.entity_type == entity_type,
+            sync_errors.c.source_id.in_(sorted({f.source_id for f in failures})),
+        )
+    )
+    rows = {r.source_id: _Row(r.id, r.resolved_at is None, r.module, r.module_run_id) for r in found}
+    firsts: list[bool] = []
+    deltas: Counter[str] = Counter()
+    for failure in failures:
+        row = rows.get(failure.source_id)
+        firsts.append(row is None or not row.open or row.module_run_id != module_run_id)
+        if row is None or not row.open:
+            deltas[failure.module] += 1
+        elif row.module != failure.module:  # the record's error moved to another module: it is counted there now
+            deltas[row.module] -= 1
+            deltas[failure.module] += 1
+        if row is None:
+            row = rows[failure.source_id] = _Row(None, True, failure.module, module_run_id, attempts=1)
+        elif not row.open:
+            row.reopened, row.attempts = True, 1
+        else:
+            row.attempts += 1
+        row.open, row.module, row.module_run_id = True, failure.module, module_run_id
+        row.values = {
+            "module": failure.module,
+            "source_name": failure.source_name,
+            "reason_code": failure.problem.reason_code,
+            "message": failure.problem.message,
+            "hint": failure.problem.hint,
+            "blocked_by": failure.problem.blocked_by,
+            "module_run_id": module_run_id,
+            "last_seen_at": now,
+            "resolved_at": None,
+        }
+    for module in sorted(deltas):  # one order in every transaction: counts of two modules never wait on each other
+        if deltas[module]:
+            module_states.open_errors_changed(conn, integration_id, module, deltas[module])
+    _write(conn, integration_id, entity_type, rows, now)
+    return firsts
+
+
+def _write(conn: sa.Connection, integration_id: int, entity_type: str, rows: dict[str, _Row], now: Any) -> None:
+    written = {source_id: row for source_id, row in rows.items() if row.values is not None}
+    new = [
+        {
+            "integration_id": integration_id,
+            "entity_type": entity_type,
+            "source_id": source_id,
+            "attempts": row.attempts,
+            "first_seen_at": now,
+            **(row.values or {}),
+        }
+        for source_id, row in written.items()
+        if row.id is None
+    ]
+    if new:
+        conn.execute(sync_errors.insert(), new)
+    # executemany binds must not take a SET column's name
+    for reopened in (True, False):
+        params = [
+            {"row_id": row.id, "added": row.attempts, **{f"new_{k}": v for k, v in (row.values or {}).items()}}
+            for row in written.values()
+            if row.id is not None and row.reopened is reopened
+        ]
+        if not params:
+            continue
+        values: dict[str, Any] = {k[4:]: sa.bindparam(k) for k in params[0] if k.startswith("new_")}
+        if reopened:
+            values |= {"first_seen_at": now, "attempts": sa.bindparam("added")}
+        else:
+            values["attempts"] = sync_errors.c.attempts + sa.bindparam("added")
+        conn.execute(sync_errors.update().where(sync_errors.c.id == sa.bindparam("row_id")).values(values), params)
+
+
+def resolve_many(conn: sa.Connection, integration_id: int, entity_type: str, source_ids: Collection[str]) -> None:
+    """``resolve`` for several records in one statement."""
+    if not source_ids:
+        return
+    # counted only if this transaction resolved it (a concurrent resolve of the same record waits, then finds none)
+    resolved = conn.execute(
+        sync_errors.update()
+        .where(
+            sync_errors.c.integration_id == integration_id,
+            sync_errors.c.entity_type == entity_type,
+            sync_errors.c.source_id.in_(sorted(set(source_ids))),
+            sync_errors.c.resolved_at.is_(None),
+        )
+        .values(resolved_at=utcnow())
+        .returning(sync_errors.c.module)
+    )
+    for module, count in sorted(Counter(r.module for r in resolved).items()):
+        module_states.open_errors_changed(conn, integration_id, module, -count)
 
 
 def open_error_ids(conn: sa.Connection, integration_id: int, entity_type: str) -> dict[str, int]:
