@@ -110,6 +110,12 @@ def _run(app: Celery, settings: Settings, engine: sa.Engine, module_run: runs.Mo
         _back_off(app, engine, settings, module_run, f"{type(exc).__name__}: {exc}")
         raise
     finally:
+        # the lease keeper holds the context, which holds the clients whose hook holds this list: a cycle that
+        # would keep the slice's memo (customer index, users, links) alive until the cyclic collector got to it
+        lease.clear()
+        # a slice that raised leaves its frames, this context among them, to whoever holds the exception (Celery's
+        # retry and failure reports): its lookups go now all the same
+        ctx.memo.clear()
         runs.add_calls(engine, module_run.id, calls)
     if integration.paused_until is not None:
         update_integration(engine, integration.id, paused_until=None, paused_reason=None)
