@@ -142,7 +142,7 @@ def test_a_page_written_in_batches_leaves_what_one_by_one_left(sandbox, pg_migra
             with h.engine.begin() as conn:
                 link_ids = _start(conn, integration.id, run.id)
             page_start = utcnow()
-            ctx = SyncContext(h.engine, h.settings, integration, run, None, None)  # type: ignore[arg-type]  # no Zoho
+            ctx = SyncContext(h.engine, h.settings, integration, run, None, None)  # no Zoho: no clients
             batch = PageBatch(ctx, ENTITY, set(), {})
             _page(batch, link_ids)
             with h.engine.begin() as conn:
