@@ -257,8 +257,20 @@ def release(engine: sa.Engine, mr: ModuleRun, *, status: str = "running", error:
 THROTTLED = "throttled"
 
 
-def pause(engine: sa.Engine, mr: ModuleRun, until: dt.datetime, reason: str, error: str | None = None) -> None:
-    """Give the lease back until ``until``; the beat's tick enqueues the module then (no long Celery ETAs)."""
+def pause(
+    engine: sa.Engine,
+    mr: ModuleRun,
+    until: dt.datetime,
+    reason: str,
+    error: str | None = None,
+    *,
+    integration_reason: str | None = None,
+) -> None:
+    """Give the lease back until ``until``; the beat's tick enqueues the module then (no long Celery ETAs).
+
+    With ``integration_reason`` (Zoho's quota is spent for the whole organization) the integration is paused until
+    then too, in the same transaction: whoever sees the integration paused sees the module's wait as well.
+    """
     values: dict[str, Any] = {
         "lease_until": None,
         "heartbeat_at": utcnow(),
@@ -269,6 +281,12 @@ def pause(engine: sa.Engine, mr: ModuleRun, until: dt.datetime, reason: str, err
         values["error"] = error
     with engine.begin() as conn:
         _fenced_update(conn, mr, **values)
+        if integration_reason is not None:
+            conn.execute(
+                integrations.update()
+                .where(integrations.c.id == mr.integration_id)
+                .values(paused_until=until, paused_reason=integration_reason, updated_at=utcnow())
+            )
 
 
 def note_attempt(engine: sa.Engine, mr: ModuleRun) -> int:

@@ -138,14 +138,14 @@ def _wait_for_quota(
     (a spent minute window, the daily quota) is resumed by the beat's sweep when it is over.
     """
     retry_at = dt.datetime.fromtimestamp(exc.retry_at, dt.UTC)
-    update_integration(engine, module_run.integration_id, paused_until=retry_at, paused_reason=exc.message)
     wait = exc.retry_at - time.time()
+    # the integration's pause and the module's wait in one transaction: never one seen without the other
     if wait <= settings.max_inline_wait_seconds:
-        runs.pause(engine, module_run, retry_at, runs.THROTTLED)
+        runs.pause(engine, module_run, retry_at, runs.THROTTLED, integration_reason=exc.message)
         # a moment past retry_at: the claim refuses a message that arrives before the wait is over
         enqueue_module(app, module_run.id, countdown=max(0.0, wait) + ETA_SLACK_SECONDS)
     else:
-        runs.pause(engine, module_run, retry_at, "quota")
+        runs.pause(engine, module_run, retry_at, "quota", integration_reason=exc.message)
     return f"waiting for API quota until {retry_at.isoformat()}"
 
 
