@@ -51,8 +51,11 @@ def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int) -> SliceR
         done = skip
         batch = PageBatch.read(ctx, module, page.items[skip:], known=page.links)
         try:
-            for source in page.items[skip:]:
-                counter = sync_record(ctx, module, module.to_record(ctx, source), batch)
+            records = [module.to_record(ctx, source) for source in page.items[skip:]]  # mapping reads nothing
+            if module.intent is not None:
+                _note_intents(ctx, module, records, batch)
+            for record in records:
+                counter = sync_record(ctx, module, record, batch)
                 if counter is not None:
                     counts[counter] += 1
                 done += 1
@@ -167,8 +170,10 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record, batch: Pag
             batch.links[record.projects_id] = link
         # an intent on the pending link means an earlier attempt got as far as the Books POST: what is found
         # now is the record that attempt created (counted as created), not a record adopted by a match rule
-        posted_before = bool(link.attributes)
-        adopted = module.find_existing(ctx, record, link, parent_books_id)
+        # an intent this slice noted before any POST of the record says nothing was posted yet
+        fresh = record.projects_id in batch.noted
+        posted_before = bool(link.attributes) and not fresh
+        adopted = None if fresh else module.find_existing(ctx, record, link, parent_books_id)
         try:
             books_id = adopted or module.create(ctx, record, parent_books_id)
         finally:
@@ -201,6 +206,28 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record, batch: Pag
     except ProblemError as exc:
         _fail(ctx, module, record, exc.problem, batch)
         return None
+
+
+def _note_intents(ctx: SyncContext, module: SyncModule, records: list[Record], batch: PageBatch) -> None:
+    """The pending links and intents of the page's records that will be created, in one transaction before the
+    page's first create (``SyncModule.intent``): each is still committed before its POST, as note_intent would."""
+    assert module.intent is not None
+    pending: dict[str, tuple[str, str | None, dict[str, Any]]] = {}
+    for record in records:
+        if record.skip or record.projects_id in pending or batch.link(record.projects_id) is not None:
+            continue
+        parent = None
+        if record.parent is not None:
+            parent_type, parent = record.parent
+            if parent not in _parents(ctx, parent_type)[0]:
+                continue  # blocked or skipped: nothing will be created
+        if module.check(ctx, record) is not None:
+            continue
+        pending[record.projects_id] = (record.projects_id, parent, module.intent(record))
+    if pending:
+        with ctx.engine.begin() as conn:
+            noted = links.put_pending_many(conn, ctx.integration.id, module.entity_type, list(pending.values()))
+        batch.intents_noted(noted)
 
 
 def _new_link(ctx: SyncContext, module: SyncModule, record: Record) -> links.Link:

@@ -47,6 +47,7 @@ class PageBatch:
     resolved: list[str] = field(default_factory=list)  # records whose open error the page resolves
     linked: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)  # link id, Books id, fields
     failed: list[tuple[str, Record, Problem, str]] = field(default_factory=list)  # module, record, problem, counter
+    noted: set[str] = field(default_factory=set)  # records whose pending link and intent this slice noted unposted
 
     @classmethod
     def read(
@@ -77,6 +78,12 @@ class PageBatch:
         if link is not None:
             self.links[projects_id] = link
         return link
+
+    def intents_noted(self, noted: dict[str, Link]) -> None:
+        """Pending links with their intents, committed before any of their records is posted."""
+        self.links |= noted
+        self.keys |= noted.keys()
+        self.noted |= noted.keys()
 
     def refreshed(self, ctx: SyncContext, link: Link, fields: dict[str, Any]) -> None:
         """Books took the update: the link's new fingerprint is written with the page."""

@@ -177,6 +177,36 @@ def put_pending(
     return _link(row)
 
 
+def put_pending_many(
+    conn: sa.Connection,
+    integration_id: int,
+    entity_type: str,
+    pending: Sequence[tuple[str, str | None, dict[str, Any]]],
+) -> dict[str, Link]:
+    """``put_pending`` for several records in one statement: (projects id, parent projects id, attributes) each;
+    the new links by projects id."""
+    if not pending:
+        return {}
+    now = utcnow()
+    rows = conn.execute(
+        entity_links.insert().returning(*entity_links.c),
+        [
+            {
+                "integration_id": integration_id,
+                "entity_type": entity_type,
+                "projects_id": projects_id,
+                "books_id": None,
+                "state": "pending",
+                "parent_projects_id": parent,
+                "attributes": attributes,
+                "created_at": now,
+            }
+            for projects_id, parent, attributes in pending
+        ],
+    ).all()
+    return {link.projects_id: link for link in map(_link, rows)}
+
+
 def complete(
     conn: sa.Connection,
     link_id: int,

@@ -59,6 +59,8 @@ def note_intent(ctx: SyncContext, **attributes: Any) -> None:
     """
     assert ctx.link is not None
     merged = {**ctx.link.attributes, **attributes}
+    if ctx.link.id and merged == ctx.link.attributes:
+        return  # noted already: the engine notes a page's intents before its first create (SyncModule.intent)
     with ctx.engine.begin() as conn:
         if not ctx.link.id:
             ctx.link = put_pending(
@@ -144,3 +146,8 @@ class SyncModule:
     # note_intent to write, with the intent, in one transaction. Leave False for any create that writes to Books
     # before noting its intent (the pending link must be committed before the POST).
     intent_first: bool = False
+    # What ``create`` notes (note_intent) before its POST, known from the record alone, for a module whose
+    # find_existing only looks for what an earlier attempt posted (no merge rule that adopts a record we did not
+    # create). The engine then notes the intents of a page's new records in one transaction before the page's first
+    # create, instead of a transaction per create (issue 18), and skips find_existing for them: nothing was posted.
+    intent: Callable[[Record], dict[str, Any]] | None = None

@@ -7,7 +7,7 @@ from typing import Any
 from shared.zoho.projects_models import Bug
 from worker.modules.base import Record, SyncContext, SyncModule
 from worker.modules.paging import PerParent
-from worker.modules.tasks import create_books_task, find_books_task, update_books_task
+from worker.modules.tasks import create_books_task, find_books_task, task_intent, update_books_task
 
 
 def _record(_ctx: SyncContext, item: tuple[str, Bug]) -> Record:
@@ -29,4 +29,5 @@ BUGS = SyncModule(
     update=update_books_task,
     find_existing=_find,
     intent_first=True,  # create notes its intent before the POST
+    intent=task_intent,  # find_existing only finds what an interrupted create posted
 )

@@ -39,9 +39,14 @@ def _find(ctx: SyncContext, _record: Record, link: Any, books_project_id: str | 
     return find_books_task(ctx, books_project_id, link.attributes.get("books_name"))
 
 
+def task_intent(record: Record) -> dict[str, Any]:
+    """The Books name a retry looks the task up by (find_books_task)."""
+    return {"books_name": record.fields["name"]}
+
+
 def create_books_task(ctx: SyncContext, record: Record, books_project_id: str | None) -> str:
     assert books_project_id is not None
-    note_intent(ctx, books_name=record.fields["name"])
+    note_intent(ctx, **task_intent(record))
     return ctx.books.create_project_task(books_project_id, {"task_name": record.fields["name"][:100]}).task_id
 
 
@@ -59,4 +64,5 @@ TASKS = SyncModule(
     update=update_books_task,
     find_existing=_find,
     intent_first=True,  # create notes its intent before the POST
+    intent=task_intent,  # find_existing only finds what an interrupted create posted
 )

@@ -1,0 +1,112 @@
+"""A page's new tasks have their intents noted in one transaction before the page's first create (issue 18), and a
+worker that dies among those creates leaves nothing to duplicate.
+
+Each create used to commit its own pending link and intent just before its POST (17,600 transactions of a large
+sync). The rule that matters is unchanged: every record's pending link and intent are committed before its POST,
+so a retry looks the record up by that intent instead of creating it twice.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import sqlalchemy as sa
+
+from shared.db import runs
+from shared.db.schema import entity_links
+from shared.dispatch import request_sync
+from worker.connections import clients_for
+from worker.engine import run_slice
+from worker.modules import REGISTRY
+from worker.modules.base import SyncContext
+
+NEW = [f"Intent noted first {n:02d}" for n in range(12)]
+
+
+class Died(BaseException):
+    """The worker process dying mid-page (not an Exception: nothing in the slice catches it)."""
+
+
+def _pending_with_intent(h: Any, task_ids: list[str]) -> dict[str, str]:
+    with h.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(entity_links.c.projects_id, entity_links.c.attributes).where(
+                entity_links.c.integration_id == h.integration.id,
+                entity_links.c.entity_type == "task",
+                entity_links.c.state == "pending",
+                entity_links.c.projects_id.in_(task_ids),
+            )
+        ).all()
+    return {row.projects_id: row.attributes.get("books_name") for row in rows}
+
+
+def test_a_pages_intents_are_noted_before_its_first_create_and_a_death_among_the_creates_duplicates_nothing(
+    tiny_snapshot, sandbox_factory, pg_admin_engine
+):
+    with tiny_snapshot.harness(pg_admin_engine, sandbox_factory, worker=False, module_lease_seconds=0.2) as h:
+        with h.engine.connect() as conn:
+            project = conn.execute(
+                sa.select(entity_links.c.projects_id, entity_links.c.books_id).where(
+                    entity_links.c.integration_id == h.integration.id,
+                    entity_links.c.entity_type == "project",
+                    entity_links.c.state == "linked",
+                )
+            ).first()
+        assert project is not None
+        task_ids = [h.act("create_task", project_id=project.projects_id, name=name)["task_id"] for name in NEW]
+        request = request_sync(h.engine, h.app, h.integration.id, module="tasks")
+        h.reset_requests()
+
+        projects, books = clients_for(h.settings, h.integration)
+        create = books.create_project_task
+        noted_at_first_post: list[dict[str, str]] = []
+        posts = 0
+
+        def dies_at_the_sixth(books_project_id: str, payload: dict[str, Any]) -> Any:
+            nonlocal posts
+            if not noted_at_first_post:
+                noted_at_first_post.append(_pending_with_intent(h, task_ids))
+            posts += 1
+            if posts == 6:
+                raise Died
+            return create(books_project_id, payload)
+
+        books.create_project_task = dies_at_the_sixth  # type: ignore[method-assign]  # the seam where it dies
+        first = runs.claim_module(h.engine, request.start_module_run_id, lease_seconds=0.2)
+        assert first is not None
+        try:
+            run_slice(
+                SyncContext(h.engine, h.settings, h.integration, first, projects, books),
+                REGISTRY["tasks"],
+                max_pages=1000,
+            )
+        except Died:
+            pass
+        else:
+            raise AssertionError("the sixth create never came")
+        # every new task's pending link and intent were committed before the page's first POST
+        assert noted_at_first_post == [dict(zip(task_ids, NEW, strict=True))]
+
+        time.sleep(0.3)  # the lease lapses: another worker takes the module
+        second = runs.claim_module(h.engine, first.id, lease_seconds=60)
+        assert second is not None
+        _projects, fresh_books = clients_for(h.settings, h.integration)
+        ctx = SyncContext(h.engine, h.settings, h.integration, second, projects, fresh_books)
+        assert run_slice(ctx, REGISTRY["tasks"], max_pages=1000).done
+
+        # 5 before the death, 7 after it: none twice (the sixth never reached Books)
+        assert sum(n for method, route, n in h.books_writes() if method == "POST" and route.endswith("/tasks")) == 12
+        with h.engine.connect() as conn:
+            linked = dict(
+                conn.execute(
+                    sa.select(entity_links.c.projects_id, entity_links.c.books_id).where(
+                        entity_links.c.integration_id == h.integration.id,
+                        entity_links.c.state == "linked",
+                        entity_links.c.projects_id.in_(task_ids),
+                    )
+                ).all()
+            )
+        assert set(linked) == set(task_ids) and len(set(linked.values())) == len(NEW)
+        in_books = [t.task_name for t in fresh_books.iter_project_tasks(project.books_id) if t.task_name in NEW]
+        assert sorted(in_books) == NEW
