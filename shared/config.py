@@ -145,8 +145,11 @@ class Settings(BaseModel):
     task_time_limit_seconds: int = Field(600, ge=60)
     visibility_timeout_seconds: int = Field(3600, ge=120)  # above the smallest time limit
     embedded_polling_interval: float = Field(0.01, ge=0.001)
-    # Sync engine: a module task processes this many source pages, then continues itself as a new task.
-    slice_pages: int = Field(5, ge=1)
+    # Sync engine: a module task processes source pages until it has done this many or spent slice_seconds, then
+    # continues itself as a new task at the back of the queue (turns between tenants are bounded in time; pages
+    # differ a hundredfold in size: a page of one project's tasks or of 100 clients).
+    slice_pages: int = Field(100, ge=1)
+    slice_seconds: float = Field(2.0, gt=0, le=3600)
     # A worker holds a module run for this long per slice (extended per page); a killed worker's lease lapses.
     module_lease_seconds: float = Field(120.0, gt=0)
     # The sweeper re-enqueues a current module that showed no sign of life for this long...

@@ -32,8 +32,9 @@ class SliceResult:
     checkpoint: dict[str, Any] | None
 
 
-def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int) -> SliceResult:
-    """Process up to ``max_pages`` source pages from the stored checkpoint.
+def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int, max_seconds: float | None = None) -> SliceResult:
+    """Process up to ``max_pages`` source pages from the stored checkpoint, and no more once ``max_seconds`` have
+    passed (checked after each page: a page is never cut for time).
 
     Counting is exact however a slice ends: a record written to Books is counted in the transaction that writes
     its link or its error (stamped with this module run, so a page re-read after a crash does not count it
@@ -43,6 +44,7 @@ def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int) -> SliceR
         return SliceResult(True, None)  # a crash came between the last page's commit and the module's end
     cursor, skip = _resume_point(ctx.module_run.checkpoint)
     lease = LeaseKeeper(ctx)
+    deadline = time.monotonic() + max_seconds if max_seconds is not None else None
     for _ in range(max_pages):
         page = module.paging.page(ctx, cursor)
         # a listing that shrank since the page was interrupted (a record deleted in Zoho) holds fewer items
@@ -85,6 +87,8 @@ def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int) -> SliceR
             raise page.stopped_by  # what the paging made before it stopped is committed; the rest waits
         if cursor is None:
             return SliceResult(True, None)
+        if deadline is not None and time.monotonic() >= deadline:
+            break
     return SliceResult(False, cursor)
 
 

@@ -51,6 +51,7 @@ BAD_VALUES: dict[str, list[str]] = {
     "visibility_timeout_seconds": ["0", "600", "30"],
     "embedded_polling_interval": ["0", "-1"],
     "slice_pages": ["-3", "0"],
+    "slice_seconds": ["0", "-1", "3601", "nan"],
     "module_lease_seconds": ["0", "-1"],
     "stale_after_seconds": ["0", "-1"],
     "max_module_attempts": ["0", "-1"],

@@ -91,7 +91,9 @@ def _run(app: Celery, settings: Settings, engine: sa.Engine, module_run: runs.Mo
     ctx = SyncContext(engine, settings, integration, module_run, projects, books)
     lease.append(LeaseKeeper(ctx))
     try:
-        result = run_slice(ctx, REGISTRY[module_run.module], max_pages=settings.slice_pages)
+        result = run_slice(
+            ctx, REGISTRY[module_run.module], max_pages=settings.slice_pages, max_seconds=settings.slice_seconds
+        )
     except RateLimited as exc:
         return _wait_for_quota(app, engine, settings, module_run, exc)
     except RetryableError as exc:
