@@ -472,7 +472,12 @@ class Pull:
             conn, self.integration_id, detail.books_id, detail.items, side=side, shown=known.items if known else set()
         )
         clashing = {(c.item_type, c.item_id) for c in conflicts}
-        self._resolve(conn, (previous | detail.items) - clashing)
+        # A task's billed_twice error is about ANOTHER invoice billing its time: that invoice's pulls settle it
+        # (task_claims.report), and a void or delete of the holder clears it. Reading the holder again must not
+        # (a Books line never shows a task, so its claim looked dropped): it did whenever the holder was read after
+        # the other invoice in one pull.
+        settled = {item for item in (previous | detail.items) - clashing if item[0] != task_claims.CLAIM_ITEM}
+        self._resolve(conn, settled)
         for holder in conflicts:
             self.outcome.conflicts += 1
             number = record.number or detail.books_id

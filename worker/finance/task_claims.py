@@ -19,6 +19,7 @@ from shared.db import claims, sync_errors
 from shared.db.schema import entity_links
 
 ENTITY = "billed_task"
+CLAIM_ITEM = "task"  # billing_claims.item_type of a completed task an invoice claimed
 TIMESHEET_ENTITY = "timesheet"
 
 
@@ -52,7 +53,7 @@ def report(
     for task_id in sorted(tasks_of(conn, integration_id, previous) - billed):
         sync_errors.resolve(conn, integration_id, ENTITY, task_id)
     flagged = 0
-    for holder in claims.holders(conn, integration_id, [("task", t) for t in billed]):
+    for holder in claims.holders(conn, integration_id, [(CLAIM_ITEM, t) for t in billed]):
         if holder.books_invoice_id == invoice_id:
             continue
         flagged += 1
