@@ -159,22 +159,8 @@ def put_pending(
     parent_projects_id: str | None = None,
     attributes: dict[str, Any] | None = None,
 ) -> Link:
-    # RETURNING: the link comes back with the insert, one round trip per create instead of two (issue 18)
-    row = conn.execute(
-        entity_links.insert()
-        .values(
-            integration_id=integration_id,
-            entity_type=entity_type,
-            projects_id=projects_id,
-            books_id=None,
-            state="pending",
-            parent_projects_id=parent_projects_id,
-            attributes=attributes or {},
-            created_at=utcnow(),
-        )
-        .returning(*entity_links.c)
-    ).one()
-    return _link(row)
+    pending = (projects_id, parent_projects_id, attributes or {})
+    return put_pending_many(conn, integration_id, entity_type, [pending])[projects_id]
 
 
 def put_pending_many(
@@ -183,8 +169,8 @@ def put_pending_many(
     entity_type: str,
     pending: Sequence[tuple[str, str | None, dict[str, Any]]],
 ) -> dict[str, Link]:
-    """``put_pending`` for several records in one statement: (projects id, parent projects id, attributes) each;
-    the new links by projects id."""
+    """Pending links of several records in one statement: (projects id, parent projects id, attributes) each; the
+    new links by projects id (RETURNING: they come back with the insert, one round trip, issue 18)."""
     if not pending:
         return {}
     now = utcnow()

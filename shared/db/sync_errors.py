@@ -49,17 +49,7 @@ def record(
     existing = conn.execute(
         sa.select(sync_errors.c.id, sync_errors.c.resolved_at, sync_errors.c.module).where(*key)
     ).first()
-    values: dict[str, Any] = {
-        "module": module,
-        "source_name": source_name,
-        "reason_code": problem.reason_code,
-        "message": problem.message,
-        "hint": problem.hint,
-        "blocked_by": problem.blocked_by,
-        "module_run_id": module_run_id,
-        "last_seen_at": now,
-        "resolved_at": None,
-    }
+    values = _columns(module, source_name, problem, module_run_id, now)
     if existing is None or existing.resolved_at is not None:
         module_states.open_errors_changed(conn, integration_id, module, +1)
     elif existing.module != module:  # the record's error moved to another module: it is counted there now
@@ -87,20 +77,21 @@ def record(
     return int(existing.id)
 
 
-def seen_in_run(conn: sa.Connection, integration_id: int, entity_type: str, source_id: str, module_run_id: int) -> bool:
-    """Whether this module run already recorded an open error for the record (and counted it)."""
-    return (
-        conn.execute(
-            sa.select(sync_errors.c.id).where(
-                sync_errors.c.integration_id == integration_id,
-                sync_errors.c.entity_type == entity_type,
-                sync_errors.c.source_id == source_id,
-                sync_errors.c.module_run_id == module_run_id,
-                sync_errors.c.resolved_at.is_(None),
-            )
-        ).first()
-        is not None
-    )
+def _columns(
+    module: str, source_name: str | None, problem: Problem, module_run_id: int | None, now: Any
+) -> dict[str, Any]:
+    """What a failure writes on its record's error row (open again, seen now)."""
+    return {
+        "module": module,
+        "source_name": source_name,
+        "reason_code": problem.reason_code,
+        "message": problem.message,
+        "hint": problem.hint,
+        "blocked_by": problem.blocked_by,
+        "module_run_id": module_run_id,
+        "last_seen_at": now,
+        "resolved_at": None,
+    }
 
 
 def resolve(conn: sa.Connection, integration_id: int, entity_type: str, source_id: str) -> None:
@@ -151,8 +142,8 @@ def record_many(
 ) -> list[bool]:
     """``record`` for a page's failures, in order, in a few statements (one read, one write per kind of row).
 
-    Returns, for each failure, whether it is the first of its record in this module run (what ``seen_in_run`` said
-    before it): the same failure met again (a record listed twice, a page re-read) is counted once.
+    Returns, for each failure, whether it is the first of its record in this module run (not open from
+    this module run already): the same failure met again (a record listed twice, a page re-read) is counted once.
     """
     if not failures:
         return []
@@ -188,17 +179,7 @@ def record_many(
         else:
             row.attempts += 1
         row.open, row.module, row.module_run_id = True, failure.module, module_run_id
-        row.values = {
-            "module": failure.module,
-            "source_name": failure.source_name,
-            "reason_code": failure.problem.reason_code,
-            "message": failure.problem.message,
-            "hint": failure.problem.hint,
-            "blocked_by": failure.problem.blocked_by,
-            "module_run_id": module_run_id,
-            "last_seen_at": now,
-            "resolved_at": None,
-        }
+        row.values = _columns(failure.module, failure.source_name, failure.problem, module_run_id, now)
     for module in sorted(deltas):  # one order in every transaction: counts of two modules never wait on each other
         if deltas[module]:
             module_states.open_errors_changed(conn, integration_id, module, deltas[module])

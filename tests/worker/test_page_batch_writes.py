@@ -73,6 +73,20 @@ def _page(batch: PageBatch, link_ids: dict[str, int]) -> None:
         batch.failed.append(("users", Record(source_id, f"name {source_id}", {}), problem, counter))
 
 
+def _seen_in_run(conn: sa.Connection, iid: int, entity_type: str, source_id: str, module_run_id: int) -> bool:
+    """Whether this module run already recorded an open error for the record (and counted it)."""
+    found = conn.execute(
+        sa.select(errors_table.c.id).where(
+            errors_table.c.integration_id == iid,
+            errors_table.c.entity_type == entity_type,
+            errors_table.c.source_id == source_id,
+            errors_table.c.module_run_id == module_run_id,
+            errors_table.c.resolved_at.is_(None),
+        )
+    )
+    return found.first() is not None
+
+
 def _one_by_one(batch: PageBatch, conn: sa.Connection) -> None:
     """PageBatch.write as it was: a statement (or two) per record."""
     iid, run = batch.ctx.integration.id, batch.ctx.module_run
@@ -82,7 +96,7 @@ def _one_by_one(batch: PageBatch, conn: sa.Connection) -> None:
         sync_errors.resolve(conn, iid, batch.entity_type, projects_id)
     counts: Counter[str] = Counter()
     for module, record, problem, counter in batch.failed:
-        if not sync_errors.seen_in_run(conn, iid, batch.entity_type, record.projects_id, run.id):
+        if not _seen_in_run(conn, iid, batch.entity_type, record.projects_id, run.id):
             counts[counter] += 1
         sync_errors.record(
             conn,

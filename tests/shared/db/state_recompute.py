@@ -8,22 +8,18 @@ from typing import Any
 import sqlalchemy as sa
 
 from shared.clock import as_utc
-from shared.db.schema import module_runs, module_states, open_error_counts, sync_errors, sync_run_totals, sync_runs
+from shared.db.schema import (
+    MODULE_RUN_TOTALS,
+    module_runs,
+    module_states,
+    open_error_counts,
+    sync_errors,
+    sync_run_totals,
+    sync_runs,
+)
 
 ENDED = ("succeeded", "partial", "failed", "skipped", "blocked")
-TOTALS = (
-    "fetched",
-    "created",
-    "updated",
-    "unchanged",
-    "skipped",
-    "failed",
-    "blocked",
-    "api_calls",
-    "projects_calls",
-    "books_calls",
-    "throttled_calls",
-)
+TOTALS = MODULE_RUN_TOTALS  # every total module_states keeps, recomputed here from the history
 CURRENT_FIELDS = (
     "current_module_run_id",
     "last_module_run_id",
