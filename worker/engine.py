@@ -64,13 +64,22 @@ def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int, max_secon
                 lease.keep()
         except Exception:
             resume = _resume_point_within(page, cursor, skip, done)
-            if resume is not None:
-                # Keep what this page already did: a page that needs more Zoho calls than one quota window
-                # allows (Books writes of a page of projects) must still finish, slice after slice.
+            unposted = batch.unposted()
+            if resume is not None or unposted:
                 with ctx.engine.begin() as conn:
-                    counts["fetched"] += done - skip
-                    batch.write(conn)
-                    runs.checkpoint(conn, ctx.module_run, resume, dict(counts), ctx.settings.module_lease_seconds)
+                    # Intents noted for records the slice never reached name nothing posted: dropped, so the next
+                    # slice creates those records outright instead of looking each up in Books first (one listing
+                    # call each, after a quota stop that is the scarce thing). Fenced like the checkpoint: a worker
+                    # that lost the module drops nothing.
+                    links.forget_unposted(conn, unposted)
+                    if resume is None:
+                        runs.extend_lease(conn, ctx.module_run, ctx.settings.module_lease_seconds)
+                    else:
+                        # Keep what this page already did: a page that needs more Zoho calls than one quota window
+                        # allows (Books writes of a page of projects) must still finish, slice after slice.
+                        counts["fetched"] += done - skip
+                        batch.write(conn)
+                        runs.checkpoint(conn, ctx.module_run, resume, dict(counts), ctx.settings.module_lease_seconds)
             raise
         counts["fetched"] += len(page.items) - skip
         cursor, skip = page.next_cursor, 0
@@ -175,7 +184,7 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record, batch: Pag
         # an intent on the pending link means an earlier attempt got as far as the Books POST: what is found
         # now is the record that attempt created (counted as created), not a record adopted by a match rule
         # an intent this slice noted before any POST of the record says nothing was posted yet
-        fresh = record.projects_id in batch.noted
+        fresh = batch.attempting(record.projects_id)
         posted_before = bool(link.attributes) and not fresh
         adopted = None if fresh else module.find_existing(ctx, record, link, parent_books_id)
         try:

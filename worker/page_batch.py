@@ -47,7 +47,7 @@ class PageBatch:
     resolved: list[str] = field(default_factory=list)  # records whose open error the page resolves
     linked: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)  # link id, Books id, fields
     failed: list[tuple[str, Record, Problem, str]] = field(default_factory=list)  # module, record, problem, counter
-    noted: set[str] = field(default_factory=set)  # records whose pending link and intent this slice noted unposted
+    noted: set[str] = field(default_factory=set)  # pending link and intent noted by this slice, create not tried
 
     @classmethod
     def read(
@@ -84,6 +84,17 @@ class PageBatch:
         self.links |= noted
         self.keys |= noted.keys()
         self.noted |= noted.keys()
+
+    def attempting(self, projects_id: str) -> bool:
+        """The record's create is about to be tried; True when this slice noted its intent and nothing was posted."""
+        if projects_id not in self.noted:
+            return False
+        self.noted.discard(projects_id)
+        return True
+
+    def unposted(self) -> list[int]:
+        """The pending links of noted records whose create was never tried (a slice that stopped mid-page)."""
+        return [self.links[projects_id].id for projects_id in self.noted]
 
     def refreshed(self, ctx: SyncContext, link: Link, fields: dict[str, Any]) -> None:
         """Books took the update: the link's new fingerprint is written with the page."""

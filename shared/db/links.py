@@ -259,3 +259,12 @@ def refresh_many(conn: sa.Connection, fingerprints: dict[int, str], *, module_ru
 
 def remove(conn: sa.Connection, link_id: int) -> None:
     conn.execute(entity_links.delete().where(entity_links.c.id == link_id))
+
+
+def forget_unposted(conn: sa.Connection, link_ids: Sequence[int]) -> None:
+    """Drop pending links whose record was never posted (the caller knows: it noted them and never tried the
+    create); a link linked meanwhile is kept."""
+    if link_ids:
+        conn.execute(
+            entity_links.delete().where(entity_links.c.id.in_(list(link_ids)), entity_links.c.state == "pending")
+        )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import requests
 import sqlalchemy as sa
 
 from shared.db import runs
@@ -108,5 +109,70 @@ def test_a_pages_intents_are_noted_before_its_first_create_and_a_death_among_the
                 ).all()
             )
         assert set(linked) == set(task_ids) and len(set(linked.values())) == len(NEW)
+        in_books = [t.task_name for t in fresh_books.iter_project_tasks(project.books_id) if t.task_name in NEW]
+        assert sorted(in_books) == NEW
+
+
+class BooksStopped(Exception):
+    """Books refusing more writes mid-page (a spent quota): an Exception, so the slice keeps what the page did."""
+
+
+def _books_task_lookups(h: Any) -> int:
+    rows = requests.get(f"{h.sandbox.base_url}/_sandbox/requests", timeout=10).json()["requests"]
+    books_gets = (r for r in rows if r["api"] == "books" and r["method"] == "GET")
+    return sum(r["count"] for r in books_gets if r["path"].endswith("/tasks"))
+
+
+def test_a_slice_stopped_mid_page_drops_the_intents_of_records_it_never_reached(
+    tiny_snapshot, sandbox_factory, pg_admin_engine
+):
+    """Only the record whose create was under way may have reached Books: it alone is looked up by the next slice;
+    the rest are created outright (a lookup each would spend the calls a quota stop just ran out of)."""
+    with tiny_snapshot.harness(pg_admin_engine, sandbox_factory, worker=False) as h:
+        with h.engine.connect() as conn:
+            project = conn.execute(
+                sa.select(entity_links.c.projects_id, entity_links.c.books_id).where(
+                    entity_links.c.integration_id == h.integration.id,
+                    entity_links.c.entity_type == "project",
+                    entity_links.c.state == "linked",
+                )
+            ).first()
+        assert project is not None
+        task_ids = [h.act("create_task", project_id=project.projects_id, name=name)["task_id"] for name in NEW]
+        request = request_sync(h.engine, h.app, h.integration.id, module="tasks")
+
+        projects, books = clients_for(h.settings, h.integration)
+        create = books.create_project_task
+        posts = 0
+
+        def stops_at_the_sixth(books_project_id: str, payload: dict[str, Any]) -> Any:
+            nonlocal posts
+            posts += 1
+            if posts == 6:
+                raise BooksStopped
+            return create(books_project_id, payload)
+
+        books.create_project_task = stops_at_the_sixth  # type: ignore[method-assign]  # the seam where Books stops
+        first = runs.claim_module(h.engine, request.start_module_run_id, lease_seconds=60)
+        assert first is not None
+        try:
+            ctx = SyncContext(h.engine, h.settings, h.integration, first, projects, books)
+            run_slice(ctx, REGISTRY["tasks"], max_pages=1000)
+        except BooksStopped:
+            pass
+        else:
+            raise AssertionError("the sixth create never came")
+        # the sixth was under way: its intent stays; the six after it were never tried: nothing of them is kept
+        assert _pending_with_intent(h, task_ids) == {task_ids[5]: NEW[5]}
+        runs.release(h.engine, first)
+
+        h.reset_requests()
+        second = runs.claim_module(h.engine, first.id, lease_seconds=60)
+        assert second is not None
+        _projects, fresh_books = clients_for(h.settings, h.integration)
+        ctx = SyncContext(h.engine, h.settings, h.integration, second, projects, fresh_books)
+        assert run_slice(ctx, REGISTRY["tasks"], max_pages=1000).done
+        assert _books_task_lookups(h) == 1  # the sixth's, by its intent; it was never posted, so it is created
+        assert sum(n for method, route, n in h.books_writes() if method == "POST" and route.endswith("/tasks")) == 7
         in_books = [t.task_name for t in fresh_books.iter_project_tasks(project.books_id) if t.task_name in NEW]
         assert sorted(in_books) == NEW
