@@ -194,30 +194,15 @@ def put_pending_many(
 
 
 def complete(
-    conn: sa.Connection,
-    link_id: int,
-    books_id: str,
-    fields: dict[str, Any],
-    attributes: dict[str, Any] | None = None,
-    *,
-    module_run_id: int | None = None,
+    conn: sa.Connection, link_id: int, books_id: str, fields: dict[str, Any], *, module_run_id: int | None = None
 ) -> None:
-    values: dict[str, Any] = {
-        "books_id": books_id,
-        "state": "linked",
-        "fingerprint": fingerprint(fields),
-        "last_synced_at": utcnow(),
-        "module_run_id": module_run_id,
-    }
-    if attributes is not None:
-        values["attributes"] = attributes
-    conn.execute(entity_links.update().where(entity_links.c.id == link_id).values(**values))
+    complete_many(conn, [(link_id, books_id, fields)], module_run_id=module_run_id)
 
 
 def complete_many(
     conn: sa.Connection, completed: Sequence[tuple[int, str, dict[str, Any]]], *, module_run_id: int | None = None
 ) -> None:
-    """``complete`` for several links in one statement: (link id, Books id, fields written) each."""
+    """Pending links linked to their Books records in one statement: (link id, Books id, fields written) each."""
     if not completed:
         return
     conn.execute(

@@ -95,18 +95,7 @@ def _columns(
 
 
 def resolve(conn: sa.Connection, integration_id: int, entity_type: str, source_id: str) -> None:
-    is_open = (
-        sync_errors.c.integration_id == integration_id,
-        sync_errors.c.entity_type == entity_type,
-        sync_errors.c.source_id == source_id,
-        sync_errors.c.resolved_at.is_(None),
-    )
-    found = conn.execute(sa.select(sync_errors.c.id, sync_errors.c.module).where(*is_open)).first()
-    if found is None:
-        return
-    # counted only if this transaction resolved it (a concurrent resolve of the same record waits, then finds none)
-    if conn.execute(sync_errors.update().where(*is_open).values(resolved_at=utcnow())).rowcount:
-        module_states.open_errors_changed(conn, integration_id, found.module, -1)
+    resolve_many(conn, integration_id, entity_type, [source_id])
 
 
 @dataclass(frozen=True)
@@ -221,7 +210,7 @@ def _write(conn: sa.Connection, integration_id: int, entity_type: str, rows: dic
 
 
 def resolve_many(conn: sa.Connection, integration_id: int, entity_type: str, source_ids: Collection[str]) -> None:
-    """``resolve`` for several records in one statement."""
+    """The open errors of these records resolved, in one statement."""
     if not source_ids:
         return
     # counted only if this transaction resolved it (a concurrent resolve of the same record waits, then finds none)
