@@ -82,6 +82,30 @@ def test_the_status_of_a_database_not_at_head_says_which_command_fixes_it(sqlite
     assert done.returncode == 2 and "not migrated; run: bpsync db upgrade" in done.stderr, done.stderr
 
 
+def test_the_command_table_names_every_command_of_every_module_once():
+    """scheduler/cli.py loads a command's module when the command runs, from its table of which module defines
+    which command: a command missing there would be missing from bpsync."""
+    import importlib
+    import pkgutil
+
+    import scheduler.commands as package
+    from scheduler.cli import COMMAND_FAMILIES
+
+    defined = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        commands = importlib.import_module(f"{package.__name__}.{info.name}").COMMANDS
+        defined[info.name] = tuple(command.name for command in commands)
+    assert defined == COMMAND_FAMILIES
+
+
+def test_a_command_loads_its_own_module_of_commands_alone():
+    probe = PROBE.format(heavy="[m for m in sys.modules if m.startswith('scheduler.commands.')]")
+    args = [sys.executable, "-c", probe, "history", "--help"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["scheduler.commands.ops"]
+
+
 def test_every_name_scheduler_status_offers_loads():
     import scheduler.status as status
 
