@@ -342,20 +342,14 @@ def retry(error_id: int, wait: bool | None, timeout: float, relink: bool) -> Non
 
 
 def _relink(engine: Any, error: Any) -> None:
-    """The admin's answer to a link an earlier version made by e-mail alone: these are different companies."""
-    from shared.db import links
+    from scheduler.relink import RelinkRefused, drop_email_link
 
-    if error.reason_code != "linked_by_email":
-        _fail(
-            f"--relink is for a client linked by e-mail alone (reason linked_by_email); error #{error.id} is "
-            f"{error.reason_code}: retry it without --relink"
-        )
-    with engine.begin() as conn:
-        link = links.get_link(conn, error.integration_id, "client", error.source_id)
-        if link is not None:
-            links.remove(conn, link.id)
-    was = f" (was Books customer {link.books_id})" if link is not None else ""
-    click.echo(f"client {error.source_name!r}: link dropped{was}; the sync matches it again by name")
+    try:
+        was = drop_email_link(engine, error)
+    except RelinkRefused as refused:
+        _fail(refused.advice("--relink"))
+    dropped = f" (was Books customer {was})" if was is not None else ""
+    click.echo(f"client {error.source_name!r}: link dropped{dropped}; the sync matches it again by name")
 
 
 def _wait_for_run(engine: Any, run_id: int, timeout: float) -> str | None:

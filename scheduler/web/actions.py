@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 from scheduler import lifecycle
 from scheduler.connect import ConnectError
+from scheduler.relink import RelinkRefused, drop_email_link
 from scheduler.status import get_error
 from scheduler.status.timefmt import display
 from scheduler.web.context import WebContext
 from scheduler.web.queries import BadRequest
-from shared.db.integrations import get_integration
+from shared.db.integrations import Integration, get_integration
 from shared.db.runs import RunRequest
 from shared.dispatch import UNSENT_NOTICE, request_sync
 from shared.modules import modules_for_refresh
@@ -58,18 +59,33 @@ class Started:
 def refresh(ctx: WebContext, ref: int | str, module: str | None) -> Started:
     """Refresh one module (and everything below it) or all modules of an integration."""
     modules = modules_for_refresh(module or None)
-    integration = get_integration(ctx.engine, ref)
-    if integration.state != "active":
-        raise ActionRefused(f"integration {integration.name!r} is disabled; enable it before refreshing")
+    integration = _active(ctx, ref)
     request = request_sync(ctx.engine, ctx.celery, integration.id, module=module or None, trigger="manual")
     return Started(integration.id, integration.name, modules, request)
 
 
-def retry_error(ctx: WebContext, error_id: int) -> Started:
-    """Retry a failed record: its module runs again (with the modules below it) and retries every open error."""
+def _active(ctx: WebContext, ref: int | str) -> Integration:
+    integration = get_integration(ctx.engine, ref)
+    if integration.state != "active":
+        raise ActionRefused(f"integration {integration.name!r} is disabled; enable it before refreshing")
+    return integration
+
+
+def retry_error(ctx: WebContext, error_id: int, *, relink: bool = False) -> Started:
+    """Retry a failed record: its module runs again (with the modules below it) and retries every open error.
+
+    ``relink`` (a client linked by e-mail alone, scheduler.relink): its link is dropped first, once every check
+    passed, so a refused retry writes nothing.
+    """
     error = get_error(ctx.engine, error_id)
     if error.resolved_at is not None:
         raise ActionRefused(f"error #{error_id} was resolved at {display(error.resolved_at)}; nothing to retry")
+    _active(ctx, error.integration_id)
+    if relink:
+        try:
+            drop_email_link(ctx.engine, error)
+        except RelinkRefused as refused:
+            raise ActionRefused(refused.advice('"relink"')) from None
     return refresh(ctx, error.integration_id, error.module)
 
 

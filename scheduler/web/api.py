@@ -142,9 +142,17 @@ async def preferences(request: Request) -> Response:
     )
 
 
-def retry(request: Request) -> Response:
-    started = actions.retry_error(web_context(request), error_id_param(request))
-    return JSONResponse(started.as_json(), 202)
+async def retry(request: Request) -> Response:
+    error_id = error_id_param(request)
+    body = await _json_body(request)
+    unknown = sorted(set(body) - {"relink"})
+    if unknown:
+        raise BadRequest(f'unknown field {unknown[0]!r}; send {{}} or {{"relink": true}}')
+    relink = body.get("relink", False)
+    if not isinstance(relink, bool):
+        raise BadRequest(f'"relink" must be true or false, got {relink!r}')
+    started = await run_in_threadpool(partial(actions.retry_error, relink=relink), web_context(request), error_id)
+    return JSONResponse({**started.as_json(), "relinked": relink}, 202)
 
 
 async def _json_body(request: Request) -> dict[str, object]:

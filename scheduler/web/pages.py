@@ -159,8 +159,10 @@ def errors_page(request: Request) -> Response:
     )
 
 
-def retry(request: Request) -> Response:
-    started = actions.retry_error(web_context(request), error_id_param(request))
+async def retry(request: Request) -> Response:
+    error_id = error_id_param(request)
+    relink = (await request.form()).get("relink") == "1"
+    started = await run_in_threadpool(partial(actions.retry_error, relink=relink), web_context(request), error_id)
     return RedirectResponse(f"/integrations/{started.integration_id}?requested={started.request.run_id}", 303)
 
 
