@@ -42,20 +42,25 @@ def _pending_with_intent(h: Any, task_ids: list[str]) -> dict[str, str]:
     return {row.projects_id: row.attributes.get("books_name") for row in rows}
 
 
+def _new_tasks_in_a_linked_project(h: Any) -> tuple[Any, list[str]]:
+    """A synced project (its projects and Books ids) and the ids of the NEW tasks created in it since."""
+    with h.engine.connect() as conn:
+        project = conn.execute(
+            sa.select(entity_links.c.projects_id, entity_links.c.books_id).where(
+                entity_links.c.integration_id == h.integration.id,
+                entity_links.c.entity_type == "project",
+                entity_links.c.state == "linked",
+            )
+        ).first()
+    assert project is not None
+    return project, [h.act("create_task", project_id=project.projects_id, name=name)["task_id"] for name in NEW]
+
+
 def test_a_pages_intents_are_noted_before_its_first_create_and_a_death_among_the_creates_duplicates_nothing(
     tiny_snapshot, sandbox_factory, pg_admin_engine
 ):
     with tiny_snapshot.harness(pg_admin_engine, sandbox_factory, worker=False, module_lease_seconds=0.2) as h:
-        with h.engine.connect() as conn:
-            project = conn.execute(
-                sa.select(entity_links.c.projects_id, entity_links.c.books_id).where(
-                    entity_links.c.integration_id == h.integration.id,
-                    entity_links.c.entity_type == "project",
-                    entity_links.c.state == "linked",
-                )
-            ).first()
-        assert project is not None
-        task_ids = [h.act("create_task", project_id=project.projects_id, name=name)["task_id"] for name in NEW]
+        project, task_ids = _new_tasks_in_a_linked_project(h)
         request = request_sync(h.engine, h.app, h.integration.id, module="tasks")
         h.reset_requests()
 
@@ -129,16 +134,7 @@ def test_a_slice_stopped_mid_page_drops_the_intents_of_records_it_never_reached(
     """Only the record whose create was under way may have reached Books: it alone is looked up by the next slice;
     the rest are created outright (a lookup each would spend the calls a quota stop just ran out of)."""
     with tiny_snapshot.harness(pg_admin_engine, sandbox_factory, worker=False) as h:
-        with h.engine.connect() as conn:
-            project = conn.execute(
-                sa.select(entity_links.c.projects_id, entity_links.c.books_id).where(
-                    entity_links.c.integration_id == h.integration.id,
-                    entity_links.c.entity_type == "project",
-                    entity_links.c.state == "linked",
-                )
-            ).first()
-        assert project is not None
-        task_ids = [h.act("create_task", project_id=project.projects_id, name=name)["task_id"] for name in NEW]
+        project, task_ids = _new_tasks_in_a_linked_project(h)
         request = request_sync(h.engine, h.app, h.integration.id, module="tasks")
 
         projects, books = clients_for(h.settings, h.integration)
