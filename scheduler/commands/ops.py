@@ -106,24 +106,23 @@ def _status(
     offset: int,
     as_json: bool,
 ) -> None:
-    from scheduler.status.listing import BadFilter, integration_page
-    from scheduler.status.overview import integration_statuses
+    from scheduler.status.listing import BadFilter, integration_page, integration_page_json
+    from scheduler.status.overview import integration_statuses, integration_statuses_json
     from scheduler.status.timefmt import iso
 
     if integration is not None:
-        statuses = integration_statuses(source, integration)
-        if as_json:
-            emit_json({"generated_at": iso(_now()), "integrations": [s.as_json() for s in statuses]})
+        if as_json:  # the statuses built as JSON from the rows (6,000 module statuses at 1,000 integrations)
+            emit_json({"generated_at": iso(_now()), "integrations": integration_statuses_json(source, integration)})
             return
-        _print_statuses(statuses)
+        _print_statuses(integration_statuses(source, integration))
         return
     try:
+        if as_json:
+            emit_json(integration_page_json(source, badge=badge, name=name, limit=limit, offset=offset))
+            return
         page = integration_page(source, badge=badge, name=name, limit=limit, offset=offset)
     except BadFilter as exc:
         raise click.BadParameter(str(exc)) from exc
-    if as_json:
-        emit_json(page.as_json())
-        return
     if not page.total and not page.badge_counts:
         click.echo("no integrations yet; connect one with: bpsync connect")
         return

@@ -9,16 +9,23 @@ O(integrations); only the page's integrations are then read in full.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from scheduler.status.badges import DISABLED, LABELS, URGENCY, WORKING_RUN_STATUSES
-from scheduler.status.overview import UNFINISHED_SQL, IntegrationStatus, integration_statuses
+from scheduler.status.overview import (
+    UNFINISHED_SQL,
+    IntegrationStatus,
+    integration_statuses,
+    integration_statuses_json,
+)
 from scheduler.status.reads import Connectable, Reader, reading
 from scheduler.status.timefmt import iso
 from shared.clock import utcnow
 
 MAX_PAGE = 1000
+S = TypeVar("S")
 
 
 class BadFilter(ValueError):
@@ -88,15 +95,19 @@ class IntegrationPage:
         return ", ".join(parts) or "no integrations"
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "generated_at": iso(self.generated_at),
-            "integrations": [s.as_json() for s in self.statuses],
-            "total": self.total,
-            "offset": self.offset,
-            "limit": self.limit,
-            "next_offset": self.next_offset,
-            "badge_counts": {s: self.badge_counts.get(s, 0) for s in URGENCY},
-        }
+        return page_json(self, [s.as_json() for s in self.statuses])
+
+
+def page_json(page: IntegrationPage | _Page, statuses: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "generated_at": iso(page.generated_at),
+        "integrations": statuses,
+        "total": page.total,
+        "offset": page.offset,
+        "limit": page.limit,
+        "next_offset": page.next_offset,
+        "badge_counts": {s: page.badge_counts.get(s, 0) for s in URGENCY},
+    }
 
 
 def integration_page(
@@ -109,6 +120,51 @@ def integration_page(
     now: dt.datetime | None = None,
 ) -> IntegrationPage:
     """Integrations by id, filtered by overall badge (code or label) and name (substring, any case), one page."""
+    page = _page_of(engine, badge, name, limit, offset, now, integration_statuses, lambda s: s.badge.state)
+    return IntegrationPage(page.statuses, page.total, page.offset, page.limit, page.badge_counts, page.generated_at)
+
+
+def integration_page_json(
+    engine: Connectable | Reader,
+    *,
+    badge: str | None = None,
+    name: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    now: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """``integration_page(...).as_json()``, its statuses built as JSON from the rows (integration_statuses_json)."""
+    page = _page_of(engine, badge, name, limit, offset, now, integration_statuses_json, lambda s: s["badge_state"])
+    return page_json(page, page.statuses)
+
+
+@dataclass(frozen=True)
+class _Page(Generic[S]):
+    """A page of statuses of either kind (objects, or their JSON)."""
+
+    statuses: list[S]
+    total: int
+    offset: int
+    limit: int | None
+    badge_counts: dict[str, int]
+    generated_at: dt.datetime
+
+    @property
+    def next_offset(self) -> int | None:
+        end = self.offset + len(self.statuses)
+        return end if self.limit is not None and end < self.total else None
+
+
+def _page_of(
+    engine: Connectable | Reader,
+    badge: str | None,
+    name: str | None,
+    limit: int | None,
+    offset: int,
+    now: dt.datetime | None,
+    build: Callable[..., list[S]],
+    state_of: Callable[[S], str],
+) -> _Page[S]:
     now = now or utcnow()
     wanted = badge_state(badge)
     if limit is not None and not 1 <= limit <= MAX_PAGE:
@@ -117,36 +173,19 @@ def integration_page(
         raise BadFilter(f"offset must be 0 or more, got {offset!r}")
     with reading(engine) as reader:
         if not (name or "").strip() and not wanted and offset == 0 and limit is None:
-            return _everything(reader, now)
+            # every integration is read in full anyway: their badges are counted from it, not ranked by a query
+            statuses = build(reader, now=now)
+            counts: dict[str, int] = {}
+            for status in statuses:
+                state = state_of(status)
+                counts[state] = counts.get(state, 0) + 1
+            return _Page(statuses, len(statuses), 0, None, counts, now)
         ranked = integration_badges(reader, now)
-        page = _page(reader, ranked, wanted, name, limit, offset, now)
-    return page
-
-
-def _everything(reader: Reader, now: dt.datetime) -> IntegrationPage:
-    # every integration is read in full anyway: their badges are counted from it, not ranked by a query of their own
-    statuses = integration_statuses(reader, now=now)
-    counts: dict[str, int] = {}
-    for status in statuses:
-        counts[status.badge.state] = counts.get(status.badge.state, 0) + 1
-    return IntegrationPage(statuses, len(statuses), 0, None, counts, now)
-
-
-def _page(
-    reader: Reader,
-    ranked: list[tuple[int, str, str]],
-    wanted: str | None,
-    name: str | None,
-    limit: int | None,
-    offset: int,
-    now: dt.datetime,
-) -> IntegrationPage:
-    needle = (name or "").strip().lower()
-    named = [r for r in ranked if needle in r[1].lower()] if needle else ranked
-    counts: dict[str, int] = {}
-    for _, _, state in named:
-        counts[state] = counts.get(state, 0) + 1
-    matching = [r for r in named if r[2] == wanted] if wanted else named
-    chosen = matching[offset : offset + limit if limit is not None else None]
-    statuses = integration_statuses(reader, now=now, ids=[r[0] for r in chosen])
-    return IntegrationPage(statuses, len(matching), offset, limit, counts, now)
+        needle = (name or "").strip().lower()
+        named = [r for r in ranked if needle in r[1].lower()] if needle else ranked
+        counts = {}
+        for _, _, state in named:
+            counts[state] = counts.get(state, 0) + 1
+        matching = [r for r in named if r[2] == wanted] if wanted else named
+        chosen = matching[offset : offset + limit if limit is not None else None]
+        return _Page(build(reader, now=now, ids=[r[0] for r in chosen]), len(matching), offset, limit, counts, now)

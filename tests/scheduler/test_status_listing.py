@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from scheduler.status import integration_statuses
 from scheduler.status.badges import URGENCY
-from scheduler.status.listing import BadFilter, integration_page
+from scheduler.status.listing import BadFilter, integration_page, integration_page_json
+from scheduler.status.overview import integration_statuses_json
 from shared.clock import utcnow
 from shared.config import get_settings, load_settings
 from shared.crypto import new_key
@@ -137,6 +138,37 @@ def test_pages_filters_and_bad_parameters(engine):
     assert keys == {"generated_at", "integrations", "total", "offset", "limit", "next_offset", "badge_counts"}
     with engine.connect() as conn:  # nothing above wrote
         assert conn.execute(sa.select(sa.func.count()).select_from(sync_runs)).scalar() == len(SCENARIOS) - 1
+
+
+def test_the_status_built_as_json_from_the_rows_is_the_statuses_as_json(engine):
+    """``bpsync status --json`` writes its statuses straight from the rows (integration_statuses_json); the web
+    and the text output build the objects: both say the same, for every badge rule, with open errors on a
+    module that ran, one that never ran and one not built yet."""
+    from shared.db.schema import open_error_counts
+
+    with engine.begin() as conn:
+        ids = dict(conn.execute(sa.text("SELECT name, id FROM integrations")).all())
+        conn.execute(
+            open_error_counts.insert(),
+            [
+                {"integration_id": ids["failed"], "module": "clients", "open_errors": 3},
+                {"integration_id": ids["failed"], "module": "bugs", "open_errors": 1},
+                {"integration_id": ids["stalled"], "module": "expenses", "open_errors": 2},
+                {"integration_id": ids["active"], "module": "users", "open_errors": 0},
+            ],
+        )
+    everything = integration_page_json(engine, now=NOW)
+    assert everything == integration_page(engine, now=NOW).as_json()
+    assert {m["module"] for m in everything["integrations"][0]["modules"]} >= {"expenses"}
+    assert sum(i["open_errors"] for i in everything["integrations"]) == 6
+    for filters in ({"badge": "in_progress"}, {"name": "WAIT"}, {"limit": 4, "offset": 2}, {"offset": 100}):
+        assert (
+            integration_page_json(engine, now=NOW, **filters) == integration_page(engine, now=NOW, **filters).as_json()
+        )
+    for name in SCENARIOS:
+        objects = [s.as_json() for s in integration_statuses(engine, name, now=NOW)]
+        assert integration_statuses_json(engine, name, now=NOW) == objects
+        assert integration_statuses_json(engine, ids[name], now=NOW) == objects
 
 
 # ------------------------------------------------------------------------------------------------ API, page, CLI
