@@ -23,7 +23,7 @@ def _find(ctx: SyncContext, _record: Record, link: Any, books_project_id: str | 
 BUGS = SyncModule(
     name="bugs",
     entity_type="bug",
-    paging=PerParent("project", lambda ctx, project_id, cursor: ctx.projects.bugs_page(project_id, cursor)),
+    paging=PerParent("project", lambda ctx, project_id, cursor: ctx.projects.bugs_page(project_id, cursor), "bug"),
     to_record=_record,
     create=create_books_task,
     update=update_books_task,

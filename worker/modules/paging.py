@@ -18,11 +18,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.db import links, sync_errors
+from shared.db.links import Link
 from shared.zoho.errors import NotFound
 from shared.zoho.paging import Page
 from worker.modules.base import SourcePage, SyncContext
+from worker.page_batch import source_key
 
 log = logging.getLogger(__name__)
+# Parents whose children's links are read in one query (PerParent.child_type): a window of tasks' links is ~20 links
+# a parent, so a few hundred KB at most held by a slice.
+LINKS_AHEAD = 50
 
 
 @dataclass(frozen=True)
@@ -44,10 +49,15 @@ class PerParent:
     the module starts — those linked, plus those with an open error (their children are recorded as blocked by
     it) — and kept in the cursor, so a resumed slice continues exactly there. A parent deleted in Projects since it
     synced answers 404: it is skipped, not a reason to fail the module.
+
+    With ``child_type`` (the children's entity type) the links of the children of the next ``LINKS_AHEAD`` parents
+    are read in one query and handed with each page (``SourcePage.links``): most parents have one page of a few
+    children, and a query per page was most of an incremental run's database time (issue 18).
     """
 
     parent_type: str
     fetch: Callable[[SyncContext, str, str | None], Page[Any]]
+    child_type: str | None = None
 
     def page(self, ctx: SyncContext, cursor: dict[str, Any] | None) -> SourcePage:
         state = cursor or {"parents": parent_ids(ctx, self.parent_type), "index": 0, "page": None}
@@ -65,12 +75,43 @@ class PerParent:
             log.info("%s %s is gone from Zoho Projects; its children are not listed", self.parent_type, parent_id)
             page = Page([], None)
         items = [(parent_id, child) for child in page.items]
+        known = self._links_ahead(ctx, parents, index, items) if self.child_type is not None else None
         after = {"parents": parents, "index": index, "page": page.next_cursor}
         if page.next_cursor is not None:
-            return SourcePage(items, after)
+            return SourcePage(items, after, known)
         if index + 1 >= len(parents):
-            return SourcePage(items, None)
-        return SourcePage(items, {**after, "index": index + 1, "page": None})
+            return SourcePage(items, None, known)
+        return SourcePage(items, {**after, "index": index + 1, "page": None}, known)
+
+    def _links_ahead(
+        self, ctx: SyncContext, parents: list[str], index: int, items: list[tuple[str, Any]]
+    ) -> dict[str, Link | None]:
+        """The links of this page's children found among those read ahead for their parent (read, with those of the
+        next parents, when the parent is not among them). A child whose link is not there is left out: the engine
+        reads it (no link yet, or one under another parent: a task moved between projects).
+
+        Each link is handed once: a child listed again in the slice (moved during the listing) is read afresh, so a
+        link this slice wrote since the read ahead is never seen as it was before.
+        """
+        assert self.child_type is not None
+        ahead: dict[str, dict[str, Link]] = ctx.memo.setdefault(f"links_ahead:{self.child_type}", {})
+        parent_id = parents[index]
+        if parent_id not in ahead:
+            window = parents[index : index + LINKS_AHEAD]
+            with ctx.engine.connect() as conn:
+                read = links.links_under(conn, ctx.integration.id, self.child_type, set(window))
+            ahead.clear()
+            ahead.update({parent: {} for parent in window})
+            for link in read:
+                if link.parent_projects_id in ahead:
+                    ahead[link.parent_projects_id][link.projects_id] = link
+        under = ahead[parent_id]
+        known: dict[str, Link | None] = {}
+        for _parent, child in items:
+            key = source_key(child)
+            if key is not None and key in under:
+                known[key] = under.pop(key)
+        return known
 
 
 def parent_ids(ctx: SyncContext, parent_type: str) -> list[str]:

@@ -58,7 +58,7 @@ def update_books_task(ctx: SyncContext, record: Record, books_id: str, books_pro
 TASKS = SyncModule(
     name="tasks",
     entity_type="task",
-    paging=PerParent("project", lambda ctx, project_id, cursor: ctx.projects.tasks_page(project_id, cursor)),
+    paging=PerParent("project", lambda ctx, project_id, cursor: ctx.projects.tasks_page(project_id, cursor), "task"),
     to_record=_record,
     create=create_books_task,
     update=update_books_task,
