@@ -207,6 +207,113 @@ def test_a_bad_default_is_refused_too(monkeypatch):
         Settings.model_rebuild(force=True)
 
 
+# Values as admins write them, and as they should not: each setting of each type takes each, in the tests below.
+ODD_VALUES = [
+    "5",
+    " 5 ",
+    "5.0",
+    "5.5",
+    "1_000",
+    "+5",
+    "-0",
+    "0",
+    "-1",
+    "0x10",
+    "1e3",
+    ".5",
+    "5.",
+    "",
+    "  ",
+    "inf",
+    "-inf",
+    "nan",
+    "NaN",
+    "٣",
+    "99999999999999999999999",
+    "true",
+    "TRUE",
+    "Yes",
+    "on",
+    "t",
+    "n",
+    "off",
+    " true",
+    "2",
+    "maybe",
+    "redis://redis:6379/0",
+    "INFO",
+    "debug",
+    "x",
+    "127.0.0.1:80",
+    "https://s.example/connect/callback",
+    5,
+    5.5,
+    True,
+    None,
+]
+
+
+@pytest.mark.parametrize("field", sorted(Settings.model_fields))
+def test_plain_checks_read_every_value_as_the_pydantic_model_of_the_declarations(field):
+    """What Settings takes without pydantic it takes as the pydantic model of the same declarations would; what it
+    refuses is that model's error (one source of the settings and their messages)."""
+    from pydantic import ValidationError
+
+    from shared.config import _pydantic_model, config_error
+
+    model = _pydantic_model()
+    for value in ODD_VALUES:
+        try:
+            expected: object = model(**{field: value}).model_dump()
+        except ValidationError as exc:
+            expected = str(config_error(exc.errors()[0]))
+        try:
+            got: object = Settings(**{field: value}).model_dump()
+        except ConfigError as exc:
+            got = str(exc)
+        assert got == expected, (field, value)
+
+
+def test_loading_the_settings_loads_no_pydantic_or_cryptography_unless_a_value_needs_it():
+    environment = {
+        "BPSYNC_DATABASE_URL": "postgresql+psycopg://u@db:5432/bpsync",
+        "BPSYNC_BROKER_URL": "redis://redis:6379/0",
+        "BPSYNC_SECRET_KEY": f"{KEY},{KEY}",
+        "BPSYNC_WEB_TOKEN": "9f2c4e1a7b3d5f6e8a0c2b4d6f8e1a3c",
+        "BPSYNC_BEAT_TICK_SECONDS": "15",
+        "BPSYNC_LOG_JSON": "true",
+        "BPSYNC_HTTP_TIMEOUT_SECONDS": "2.5",
+    }
+    probe = (
+        "import sys; from shared.config import load_settings; conf = load_settings(); loaded = "
+        "sorted(m for m in ('pydantic', 'cryptography') if m in sys.modules); "
+        "print(conf.beat_tick_seconds, conf.log_json, loaded)"
+    )
+
+    def run(**extra: str) -> str:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BPSYNC_")} | environment | extra
+        done = subprocess.run([sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert run() == "15.0 True []"
+    assert run(BPSYNC_BEAT_TICK_SECONDS=" 15 ") == "15.0 True ['pydantic']"  # pydantic's reading, as before
+
+
+@pytest.mark.parametrize("key", [KEY, KEY[:-1], KEY + "A", "notakey", "", "é" * 44, KEY.replace("-", "+"), "AAAA" * 11])
+def test_a_secret_key_is_a_fernet_key_exactly_when_fernet_takes_it(key):
+    from cryptography.fernet import Fernet
+
+    from shared.config import is_fernet_key
+
+    try:
+        Fernet(key)
+        takes = True
+    except ValueError:
+        takes = False
+    assert is_fernet_key(key) is takes
+
+
 # --------------------------------------------------------------------------------------------- processes
 PROCESSES = {
     "celery worker": [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "--pool", "solo"],
