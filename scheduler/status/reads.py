@@ -19,8 +19,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from shared.clock import as_utc
-
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
 # how SQLAlchemy writes a DateTime into SQLite (and so how it compares as text there)
 SQLITE_TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f"
@@ -76,8 +74,10 @@ class Reader:
 def timestamp(value: Any) -> dt.datetime | None:
     """A timestamp column's value as an aware UTC datetime (SQLite hands back text)."""
     if isinstance(value, str):
-        return as_utc(dt.datetime.fromisoformat(value))
-    return as_utc(value)
+        value = dt.datetime.fromisoformat(value)
+    if value is None or value.tzinfo is not None:  # as_utc inline: 12,000 of these at 1,000 integrations
+        return value
+    return value.replace(tzinfo=dt.UTC)
 
 
 @contextmanager

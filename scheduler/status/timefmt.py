@@ -8,8 +8,11 @@ from shared.clock import as_utc
 
 
 def iso(value: dt.datetime | None) -> str | None:
-    value = as_utc(value)
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+    if value is None:  # as_utc inline: a status of 1,000 integrations writes 20,000 of these
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.isoformat().replace("+00:00", "Z")
 
 
 def seconds_between(start: dt.datetime | None, end: dt.datetime | None) -> float | None:
