@@ -14,7 +14,16 @@ import pytest
 
 from shared.zoho.errors import NotFound
 from shared.zoho.paging import Page
-from shared.zoho.projects_models import Bug, ClientCompany, PortalUser, Project, Task, TimeLog
+from shared.zoho.projects_models import (
+    PROJECTS_DATE_FORMAT,
+    Bug,
+    ClientCompany,
+    PortalUser,
+    Project,
+    Task,
+    TimeLog,
+    parse_projects_date,
+)
 from worker.modules.base import Paging, SyncContext
 from worker.modules.bugs import BUGS
 from worker.modules.clients import CLIENTS
@@ -205,3 +214,21 @@ def test_mapping_a_time_log_takes_its_project_and_owner_from_the_listing_without
     }
     before_cutoff = log.model_copy(update={"log_date": dt.date(2025, 12, 31)})
     assert TIMESHEETS.to_record(ctx, ListedLog(before_cutoff, "BP1", "BU1")).skip
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["04-25-2019", "01-14-2011 12:00 AM", " 12-31-2024 ", "02-29-2024", "1-5-2024", "02-30-2023", "13-01-2020",
+     "00-10-2020", "ab-cd-efgh", "04/25/2019", "04-25-19", "\uff11\uff12-31-2024", "+4-25-2019", "04-25-+019"],
+)  # fmt: skip
+def test_a_listed_date_parses_as_strptime_parses_it(text: str) -> None:
+    """Listing pages parse Projects dates without strptime (issue 18); the answers, errors included, are its."""
+
+    def answer(parse: Any) -> Any:
+        try:
+            return parse(text)
+        except ValueError:
+            return ValueError
+
+    expected = answer(lambda value: dt.datetime.strptime(value.strip()[:10], PROJECTS_DATE_FORMAT).date())
+    assert answer(parse_projects_date) == expected
