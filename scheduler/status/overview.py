@@ -182,9 +182,7 @@ def integration_statuses(
     sweep_every = _sweep_every()
     module = _module_fields
     return [
-        IntegrationStatus(
-            i, [ModuleStatus(*module(i, m, now, read.states, read.errors, sweep_every)) for m in read.modules]
-        )
+        IntegrationStatus(i, [ModuleStatus(*module(i, m, now, read, sweep_every)) for m in read.modules])
         for i in read.integrations
     ]
 
@@ -204,7 +202,7 @@ def integration_statuses_json(
     module = _module_fields
     found = []
     for i in read.integrations:
-        modules = [module(i, m, now, read.states, read.errors, sweep_every) for m in read.modules]
+        modules = [module(i, m, now, read, sweep_every) for m in read.modules]
         badge = overall_badge([m[1] for m in modules])
         found.append(integration_json(i, badge, [module_json(*m) for m in modules]))
     return found
@@ -214,6 +212,7 @@ class _Rows(NamedTuple):  # not a dataclass: building one's methods costs every 
     integrations: list[IntegrationSummary]
     modules: list[str]  # every module's name, in the order statuses list them
     states: dict[Key, tuple[Any, ...]]
+    last: dict[int, tuple[Any, ...]]  # the last runs the states name, by id
     errors: dict[Key, int]
 
 
@@ -223,11 +222,11 @@ def _read(engine: Connectable | Reader, ref: int | str | None, ids: list[int] | 
             ids = [_integration_id(reader, ref)]
         chosen = _integrations(reader, ids) if ids != [] else []
         if not chosen:
-            return _Rows([], [], {}, {})
-        states = _states(reader, ids)
+            return _Rows([], [], {}, {}, {})
+        states, last = _states(reader, ids)
         errors = open_error_counts_of(reader, ids)
     seen = {m for _, m in (*states, *errors)}
-    return _Rows(chosen, [*MODULE_ORDER, *sorted(seen - set(MODULE_ORDER))], states, errors)
+    return _Rows(chosen, [*MODULE_ORDER, *sorted(seen - set(MODULE_ORDER))], states, last, errors)
 
 
 def _integration_id(reader: Reader, ref: int | str) -> int:
@@ -264,7 +263,7 @@ def _only(reader: Reader, column: str, ids: list[int] | None, keyword: str = "WH
 
 # positions in a _states row (read by index: a status of 1,000 integrations builds 6,000 of them)
 _RUN = len(RUN_COLUMNS)
-CURRENT_AT, LAST_AT = 9, 9 + _RUN  # current: status, sync_run_id, error, counters; last: sync_run_id, error, counters
+CURRENT_AT, LAST_ID = 9, 9 + _RUN  # current: status, sync_run_id, error, counters; then the last run's id
 # the module run a status shows: the unfinished one (its pointer is checked against its status, so a row
 # changed by hand never shows as running), else the last one that ended
 STATES_SQL = f"""
@@ -277,16 +276,15 @@ LEFT JOIN module_runs c ON c.id = s.current_module_run_id AND c.status IN {UNFIN
 LAST_RUNS_SQL = f"SELECT id, {', '.join(c for c in RUN_COLUMNS if c != 'status')} FROM module_runs WHERE "
 
 
-def _states(reader: Reader, ids: list[int] | None) -> dict[Key, tuple[Any, ...]]:
+def _states(reader: Reader, ids: list[int] | None) -> tuple[dict[Key, tuple[Any, ...]], dict[int, tuple[Any, ...]]]:
+    """The states by (integration, module), and the last runs they name by id (id, sync_run_id, error, counters)."""
     where, params = _only(reader, "s.integration_id", ids)
     rows = reader.rows(STATES_SQL + where, **params)
     # The last runs by primary key in a query of their own: joined above, PostgreSQL merges the whole
     # module_runs index for every integration's status (0.5 s at a million rows) instead of looking them up.
-    wanted = [r[-1] for r in rows if r[-1] is not None]
+    wanted = [r[LAST_ID] for r in rows if r[LAST_ID] is not None]
     found = reader.rows(LAST_RUNS_SQL + reader.one_of("id", "ids"), ids=reader.ids(wanted)) if wanted else []
-    last = {r[0]: tuple(r[1:]) for r in found}
-    missing = (None,) * (len(RUN_COLUMNS) - 1)
-    return {(r[0], r[1]): (*r[:-1], *last.get(r[-1], missing)) for r in rows}
+    return {(r[0], r[1]): r for r in rows}, {r[0]: r for r in found}
 
 
 ModuleFields = tuple[
@@ -298,14 +296,13 @@ def _module_fields(
     integration: IntegrationSummary,
     module: str,
     now: dt.datetime,
-    states: dict[Key, tuple[Any, ...]],
-    errors: dict[Key, int],
+    read: _Rows,
     sweep_every: float,
 ) -> ModuleFields:
     """A ModuleStatus's fields, in its order."""
     key = (integration.id, module)
-    open_errors = errors.get(key, 0)
-    state = states.get(key)
+    open_errors = read.errors.get(key, 0)
+    state = read.states.get(key)
     if state is None:  # never ran
         badge = module_badge(
             disabled=integration.state == "disabled",
@@ -333,10 +330,11 @@ def _module_fields(
     )
     if running:
         run_status, run_id, error = state[CURRENT_AT : CURRENT_AT + 3]
-        counts = dict(zip(COUNTERS, state[CURRENT_AT + 3 : LAST_AT], strict=True))
+        counts = dict(zip(COUNTERS, state[CURRENT_AT + 3 : LAST_ID], strict=True))
     else:
-        run_status, (run_id, error) = last_status, state[LAST_AT : LAST_AT + 2]
-        counts = dict(zip(COUNTERS, state[LAST_AT + 2 :], strict=True)) if run_id is not None else {}
+        run_status, shown = last_status, read.last.get(state[LAST_ID])
+        run_id, error = (shown[1], shown[2]) if shown is not None else (None, None)
+        counts = dict(zip(COUNTERS, shown[3:], strict=True)) if shown is not None and run_id is not None else {}
     return (
         module,
         badge,

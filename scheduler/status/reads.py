@@ -13,7 +13,6 @@ Two things differ between the databases and are kept here: a list of ids (an arr
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -58,11 +57,13 @@ class Reader:
     def one_of(self, column: str, param: str) -> str:
         """``column`` is one of the ids in parameter ``param`` (give its value through ``ids``)."""
         if self.postgres:  # one array parameter: 6,000 ids as an IN list cost more to send and plan than to look up
-            return f"{column} = ANY(:{param})"
+            return f"{column} = ANY(CAST(:{param} AS integer[]))"
         return f"{column} IN (SELECT value FROM json_each(:{param}))"
 
     def ids(self, values: Sequence[int]) -> Any:
-        return list(values) if self.postgres else json.dumps(list(values))
+        # the array as its text: psycopg writes a list of 6,000 ints as an array in Python (~5 ms)
+        text = ",".join(str(int(v)) for v in values)
+        return "{" + text + "}" if self.postgres else f"[{text}]"
 
     def when(self, value: dt.datetime) -> Any:
         """A timestamp parameter, compared the way the database holds timestamps."""
