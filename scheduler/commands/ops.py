@@ -108,17 +108,21 @@ def _status(
 ) -> None:
     from scheduler.status.listing import BadFilter, integration_page, integration_page_json
     from scheduler.status.overview import integration_statuses, integration_statuses_json
-    from scheduler.status.timefmt import iso
+    from scheduler.status.timefmt import as_written, iso
 
+    # --json: the statuses built as JSON from the rows (6,000 module statuses at 1,000 integrations), their UTC
+    # timestamps formatted by the JSON writer
     if integration is not None:
-        if as_json:  # the statuses built as JSON from the rows (6,000 module statuses at 1,000 integrations)
-            emit_json({"generated_at": iso(_now()), "integrations": integration_statuses_json(source, integration)})
+        if as_json:
+            statuses = integration_statuses_json(source, integration, when=as_written)
+            emit_json({"generated_at": iso(_now()), "integrations": statuses}, utc_datetimes=True)
             return
         _print_statuses(integration_statuses(source, integration))
         return
     try:
         if as_json:
-            emit_json(integration_page_json(source, badge=badge, name=name, limit=limit, offset=offset))
+            found = integration_page_json(source, badge=badge, name=name, limit=limit, offset=offset, when=as_written)
+            emit_json(found, utc_datetimes=True)
             return
         page = integration_page(source, badge=badge, name=name, limit=limit, offset=offset)
     except BadFilter as exc:

@@ -132,9 +132,15 @@ def integration_page_json(
     limit: int | None = None,
     offset: int = 0,
     now: dt.datetime | None = None,
+    when: Callable[[dt.datetime | None], Any] = iso,
 ) -> dict[str, Any]:
-    """``integration_page(...).as_json()``, its statuses built as JSON from the rows (integration_statuses_json)."""
-    page = _page_of(engine, badge, name, limit, offset, now, integration_statuses_json, lambda s: s["badge_state"])
+    """``integration_page(...).as_json()``, its statuses built as JSON from the rows (integration_statuses_json,
+    ``when`` as there)."""
+
+    def build(reader: Reader, now: dt.datetime, ids: list[int] | None = None) -> list[dict[str, Any]]:
+        return integration_statuses_json(reader, now=now, ids=ids, when=when)
+
+    page = _page_of(engine, badge, name, limit, offset, now, build, lambda s: s["badge_state"])
     return page_json(page, page.statuses)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -109,20 +110,22 @@ def module_json(
     last_success_at: dt.datetime | None,
     last_finished_at: dt.datetime | None,
     open_errors: int,
+    when: Callable[[dt.datetime | None], Any] = iso,
 ) -> dict[str, Any]:
-    """A module's status in JSON: ModuleStatus.as_json, and integration_statuses_json without the ModuleStatus."""
+    """A module's status in JSON: ModuleStatus.as_json, and integration_statuses_json without the ModuleStatus;
+    ``when`` writes its timestamps (timefmt.iso, or as_written for a JSON writer that formats them the same)."""
     return {
         "module": module,
         "state": badge.state,
         "badge": LABELS[badge.state],
-        "resumes_at": iso(badge.resumes_at),
+        "resumes_at": when(badge.resumes_at),
         "detail": badge.detail,
         "run_status": run_status,
         "run_id": run_id,
         "counts": counts,
         "error": error,
-        "last_success_at": iso(last_success_at),
-        "last_finished_at": iso(last_finished_at),
+        "last_success_at": when(last_success_at),
+        "last_finished_at": when(last_finished_at),
         "open_errors": open_errors,
     }
 
@@ -148,8 +151,13 @@ class IntegrationStatus:
         return integration_json(self.integration, self.badge, [m.as_json() for m in self.modules])
 
 
-def integration_json(i: IntegrationSummary, badge: Badge, modules: list[dict[str, Any]]) -> dict[str, Any]:
-    """An integration's status in JSON, ``modules`` its modules' ``module_json``."""
+def integration_json(
+    i: IntegrationSummary,
+    badge: Badge,
+    modules: list[dict[str, Any]],
+    when: Callable[[dt.datetime | None], Any] = iso,
+) -> dict[str, Any]:
+    """An integration's status in JSON, ``modules`` its modules' ``module_json`` (``when`` as there)."""
     return {
         "id": i.id,
         "name": i.name,
@@ -160,8 +168,8 @@ def integration_json(i: IntegrationSummary, badge: Badge, modules: list[dict[str
         "projects_portal_id": i.projects_portal_id,
         "data_center": i.data_center,
         "sync_interval_seconds": i.sync_interval_seconds,
-        "next_run_at": iso(i.next_run_at) if i.state == "active" else None,
-        "paused_until": iso(i.paused_until),
+        "next_run_at": when(i.next_run_at) if i.state == "active" else None,
+        "paused_until": when(i.paused_until),
         "paused_reason": i.paused_reason,
         "open_errors": sum(m["open_errors"] for m in modules),
         "modules": modules,
@@ -193,9 +201,11 @@ def integration_statuses_json(
     now: dt.datetime | None = None,
     *,
     ids: list[int] | None = None,
+    when: Callable[[dt.datetime | None], Any] = iso,
 ) -> list[dict[str, Any]]:
     """``[s.as_json() for s in integration_statuses(...)]`` built from the rows without the objects between:
-    ``bpsync status --json`` of 1,000 integrations writes 6,000 module statuses (issue 19)."""
+    ``bpsync status --json`` of 1,000 integrations writes 6,000 module statuses (issue 19). ``when`` writes the
+    timestamps, as in ``module_json``."""
     now = now or utcnow()
     read = _read(engine, ref, ids)
     sweep_every = _sweep_every()
@@ -204,7 +214,7 @@ def integration_statuses_json(
     for i in read.integrations:
         modules = [module(i, m, now, read, sweep_every) for m in read.modules]
         badge = overall_badge([m[1] for m in modules])
-        found.append(integration_json(i, badge, [module_json(*m) for m in modules]))
+        found.append(integration_json(i, badge, [module_json(*m, when) for m in modules], when))
     return found
 
 

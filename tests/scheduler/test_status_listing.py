@@ -10,10 +10,12 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from scheduler.cli_support import json_text
 from scheduler.status import integration_statuses
 from scheduler.status.badges import URGENCY
 from scheduler.status.listing import BadFilter, integration_page, integration_page_json
 from scheduler.status.overview import integration_statuses_json
+from scheduler.status.timefmt import as_written
 from shared.clock import utcnow
 from shared.config import get_settings, load_settings
 from shared.crypto import new_key
@@ -169,6 +171,32 @@ def test_the_status_built_as_json_from_the_rows_is_the_statuses_as_json(engine):
         objects = [s.as_json() for s in integration_statuses(engine, name, now=NOW)]
         assert integration_statuses_json(engine, name, now=NOW) == objects
         assert integration_statuses_json(engine, ids[name], now=NOW) == objects
+        # the command's way: timestamps left to the JSON writer, the same text
+        written = integration_statuses_json(engine, name, now=NOW, when=as_written)
+        assert json_text(written, utc_datetimes=True) == json_text(objects)
+    written_page = integration_page_json(engine, now=NOW, when=as_written)
+    assert json_text(written_page, utc_datetimes=True) == json_text(everything)
+    assert any(isinstance(i["paused_until"], dt.datetime) for i in written_page["integrations"])
+
+
+def test_the_json_writer_writes_utc_timestamps_as_the_status_does():
+    from zoneinfo import ZoneInfo
+
+    from scheduler.status.timefmt import iso
+
+    berlin = dt.datetime(2026, 7, 1, 12, 0, 0, 5, tzinfo=ZoneInfo("Europe/Berlin"))
+    for value in (
+        dt.datetime(2026, 11, 29, 4, 13, 53, 7766, tzinfo=dt.UTC),
+        dt.datetime(2026, 11, 29, 4, 13, 53, tzinfo=dt.UTC),
+        dt.datetime(2026, 11, 29, 4, 13, 53, 7766),  # SQLite's: naive, meaning UTC
+        dt.datetime(2026, 11, 29, 4, 13, 53, 1, tzinfo=ZoneInfo("Etc/UTC")),
+        dt.datetime(1, 1, 1, tzinfo=dt.UTC),
+        berlin,  # another zone: written by iso itself
+        dt.datetime(1800, 1, 1, tzinfo=ZoneInfo("Europe/Amsterdam")),  # an offset with seconds (+00:19:32)
+        None,
+    ):
+        assert json_text({"t": as_written(value)}, utc_datetimes=True) == json_text({"t": iso(value)}), value
+    assert as_written(berlin) == iso(berlin)
 
 
 # ------------------------------------------------------------------------------------------------ API, page, CLI
