@@ -2,9 +2,10 @@
 
 page -> map -> parent check -> product rules -> diff by fingerprint -> write what changed -> record outcome.
 
-After each page the counts and the cursor are committed together, so a killed worker resumes at the page it
-was on; records of that page already written are found again through their links (unchanged fingerprint,
-or a pending link that makes the module look the record up before creating it), never duplicated.
+After each page that made a Books call (and every HOLD_PAGES pages or HOLD_SECONDS otherwise) the counts and the
+cursor are committed together, so a killed worker resumes at the page it was on, or a few pages before it that
+wrote nothing to Books; records of that page already written are found again through their links (unchanged
+fingerprint, or a pending link that makes the module look the record up before creating it), never duplicated.
 """
 
 from __future__ import annotations
@@ -45,8 +46,15 @@ def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int, max_secon
     cursor, skip = _resume_point(ctx.module_run.checkpoint)
     lease = LeaseKeeper(ctx)
     deadline = time.monotonic() + max_seconds if max_seconds is not None else None
+    held = Held()
     for _ in range(max_pages):
-        page = module.paging.page(ctx, cursor)
+        try:
+            page = module.paging.page(ctx, cursor)
+        except Exception:
+            if held.pages:  # what the held pages did is kept: a 429 here must not cost their reads again
+                with ctx.engine.begin() as conn:
+                    held.commit(conn, ctx, cursor)
+            raise
         # a listing that shrank since the page was interrupted (a record deleted in Zoho) holds fewer items
         skip = min(skip, len(page.items))
         counts: Counter[str] = Counter()
@@ -65,40 +73,93 @@ def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int, max_secon
         except Exception:
             resume = _resume_point_within(page, cursor, skip, done)
             unposted = batch.unposted()
-            if resume is not None or unposted:
+            if resume is not None or unposted or held.pages:
                 with ctx.engine.begin() as conn:
                     # Intents noted for records the slice never reached name nothing posted: dropped, so the next
                     # slice creates those records outright instead of looking each up in Books first (one listing
                     # call each, after a quota stop that is the scarce thing). Fenced like the checkpoint: a worker
                     # that lost the module drops nothing.
                     links.forget_unposted(conn, unposted)
-                    if resume is None:
+                    if resume is None and held.pages:
+                        held.commit(conn, ctx, cursor)  # the pages before this one are done: kept
+                    elif resume is None:
                         runs.extend_lease(conn, ctx.module_run, ctx.settings.module_lease_seconds)
                     else:
                         # Keep what this page already did: a page that needs more Zoho calls than one quota window
                         # allows (Books writes of a page of projects) must still finish, slice after slice.
                         counts["fetched"] += done - skip
-                        batch.write(conn)
-                        runs.checkpoint(conn, ctx.module_run, resume, dict(counts), ctx.settings.module_lease_seconds)
+                        held.add(batch, counts)
+                        held.commit(conn, ctx, resume)
             raise
         counts["fetched"] += len(page.items) - skip
         cursor, skip = page.next_cursor, 0
-        with ctx.engine.begin() as conn:
-            # the page's deferred writes, its counts and the cursor after it commit together (fenced), so a
-            # crash before this leaves none of them and the page runs again
-            batch.write(conn)
-            # progress made: the give-up count is about modules that stopped moving. After the last page the
-            # checkpoint says so (a None would read as "not started" and a crash before the end would re-read,
-            # and count, every page again)
-            runs.checkpoint(conn, ctx.module_run, cursor or ALL_READ, dict(counts), ctx.settings.module_lease_seconds)
-        lease.kept()
+        held.add(batch, counts)
+        out_of_time = deadline is not None and time.monotonic() >= deadline
+        if cursor is None or out_of_time or page.stopped_by is not None or held.due(batch, page):
+            with ctx.engine.begin() as conn:
+                # the held pages' deferred writes, their counts and the cursor after them commit together (fenced),
+                # so a crash before this leaves none of them and those pages run again. After the last page the
+                # checkpoint says so (a None would read as "not started" and a crash before the end would re-read,
+                # and count, every page again)
+                held.commit(conn, ctx, cursor or ALL_READ)
+            lease.kept()
         if page.stopped_by is not None:
             raise page.stopped_by  # what the paging made before it stopped is committed; the rest waits
         if cursor is None:
             return SliceResult(True, None)
-        if deadline is not None and time.monotonic() >= deadline:
+        if out_of_time:
             break
+    if held.pages:  # the page budget ended the slice
+        with ctx.engine.begin() as conn:
+            held.commit(conn, ctx, cursor)
     return SliceResult(False, cursor)
+
+
+# A page that made no Books call (every record unchanged, skipped or failed before any call: most pages of an
+# incremental run) is not committed on its own: its cursor, counts and deferred writes are held and committed with
+# the next page that is, at most HOLD_PAGES pages or HOLD_SECONDS later. A crash re-reads those pages, which wrote
+# nothing to Books: a listing call each. A commit per page was a transaction per listing call (2,352 in a large
+# incremental run, a third of its database time; issue 18).
+HOLD_PAGES = 20
+HOLD_SECONDS = 1.0
+
+
+class Held:
+    """Pages synced whose checkpoint waits: their batches in order, their counts summed."""
+
+    def __init__(self) -> None:
+        self.batches: list[PageBatch] = []
+        self.counts: Counter[str] = Counter()
+        self.since = time.monotonic()
+
+    @property
+    def pages(self) -> int:
+        return len(self.batches)
+
+    def add(self, batch: PageBatch, counts: Counter[str]) -> None:
+        if not self.batches:
+            self.since = time.monotonic()
+        self.batches.append(batch)
+        self.counts.update(counts)
+
+    def due(self, batch: PageBatch, page: SourcePage) -> bool:
+        """Whether the pages held so far (``batch`` the last one's) are committed now."""
+        return (
+            batch.called_books
+            or page.cursor_within is not None  # a paging whose items cost Zoho calls to make (projects)
+            or len(self.batches) >= HOLD_PAGES
+            or time.monotonic() - self.since >= HOLD_SECONDS
+        )
+
+    def commit(self, conn: sa.Connection, ctx: SyncContext, cursor: dict[str, Any] | None) -> None:
+        """In the caller's transaction: each held page's deferred writes in page order (as if each page were committed
+        on its own), their counts and ``cursor`` (never None: pages are held only after the first). Progress made:
+        the give-up count is about modules that stopped moving."""
+        assert cursor is not None
+        for batch in self.batches:
+            batch.write(conn)
+        runs.checkpoint(conn, ctx.module_run, cursor, dict(self.counts), ctx.settings.module_lease_seconds)
+        self.batches, self.counts = [], Counter()
 
 
 # A slice interrupted mid-page stores {MID_PAGE: the page's cursor, SKIP: items of it already synced}.
@@ -173,11 +234,13 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record, batch: Pag
                 batch.resolve(module, record)
                 # written (and counted) by this very module run before a crash made the page run again
                 return None if link.module_run_id == ctx.module_run.id else "unchanged"
+            batch.called_books = True
             module.update(ctx, record, str(link.books_id), parent_books_id)
             # an update is repeatable (the same PUT again): its link and count wait for the page's checkpoint
             batch.refreshed(ctx, link, fields)
             batch.resolve(module, record)
             return "updated"
+        batch.called_books = True
         if link is None:
             link = _new_link(ctx, module, record)
             batch.links[record.projects_id] = link
@@ -316,6 +379,8 @@ def _retire(ctx: SyncContext, module: SyncModule, record: Record, batch: PageBat
     assert module.retire is not None
     link = batch.link(record.projects_id)
     ctx.link = link
+    if link is not None:  # with no link, nothing an earlier run wrote is left to undo
+        batch.called_books = True
     try:
         module.retire(ctx, record, link)
     except (ValidationFailed, NotFound) as exc:

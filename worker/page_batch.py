@@ -48,6 +48,8 @@ class PageBatch:
     linked: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)  # link id, Books id, fields
     failed: list[tuple[str, Record, Problem, str]] = field(default_factory=list)  # module, record, problem, counter
     noted: set[str] = field(default_factory=set)  # pending link and intent noted by this slice, create not tried
+    # a Books call was made for the page (an update, a create or its lookup, a retire): its checkpoint is not held
+    called_books: bool = False
 
     @classmethod
     def read(
