@@ -23,9 +23,11 @@ import datetime as dt
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -154,7 +156,7 @@ def cli(env: dict[str, str], cpu: list[float], *args: str) -> Callable[[], subpr
 
 
 def measure(
-    url: str, integrations: int, repeat: int, cli_repeat: int, only: str | None = None
+    url: str, integrations: int, repeat: int, cli_repeat: int, only: str | None = None, compiled: bool = True
 ) -> list[tuple[str, float, float, str]]:
     from starlette.testclient import TestClient
 
@@ -207,6 +209,12 @@ def measure(
             add(name, samples, note)
 
     env = {**os.environ, "BPSYNC_DATABASE_URL": url, "BPSYNC_SECRET_KEY": settings.secret_key or ""}
+    if compiled:
+        # as an installed bpsync starts (pip compiles its modules when it installs them): the byte-code written by
+        # each command's warm-up run, in a folder of its own, so a PYTHONDONTWRITEBYTECODE in the caller's
+        # environment does not make every run compile the project's modules again (~20 ms of a status)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="status-scale-pycache-")
     for name, args in (
         ("bpsync --version", ("--version",)),
         ("bpsync status --json (all)", ("status", "--json")),
@@ -221,6 +229,8 @@ def measure(
         cpu: list[float] = []
         samples, _ = timed(cli(env, cpu, *args), cli_repeat)
         add(name, samples, f"CPU p50 {pct(cpu[1:], 0.5):.0f} ms")  # the first run warms the caches
+    if compiled:
+        shutil.rmtree(env["PYTHONPYCACHEPREFIX"], ignore_errors=True)
     return rows
 
 
@@ -323,7 +333,10 @@ def table_counts(url: str) -> dict[str, int]:
 
 def measured(args: argparse.Namespace, url: str) -> list[tuple[str, float, float, str]]:
     """``measure`` --runs times; per row the median of the runs' p50s and p95s (a shared machine's noise)."""
-    runs = [measure(url, SIZES[args.size][0], args.repeat, args.cli_repeat, args.only) for _ in range(args.runs)]
+    runs = [
+        measure(url, SIZES[args.size][0], args.repeat, args.cli_repeat, args.only, not args.compile_each_run)
+        for _ in range(args.runs)
+    ]
     if len(runs) == 1:
         return runs[0]
     rows = []
@@ -345,6 +358,11 @@ def main() -> None:
     parser.add_argument("--database", default=None, help="measure a database a --keep run left (no seeding)")
     parser.add_argument("--only", default=None, help="measure only the rows whose name contains this")
     parser.add_argument("--runs", type=int, default=1, help="measure N times; each row's median p50 and p95")
+    parser.add_argument(
+        "--compile-each-run",
+        action="store_true",
+        help="run the CLI with the caller's byte-code setting (PYTHONDONTWRITEBYTECODE=1: every run compiles)",
+    )
     args = parser.parse_args()
     if args.database:
         rows = measured(args, args.database)
