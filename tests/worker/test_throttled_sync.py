@@ -1,22 +1,23 @@
 """The throttled path end to end (issue 13): the product's own limiter on, Zoho's 429s, 5xx bursts and broken bodies.
 
 Every test syncs a `tiny` world under the trouble and requires the troubled sync to end exactly like an untroubled
-sync of the same world (``baseline``, made once per module): the same Books records (nothing twice, nothing
-missing) and the same counts in its history. Waits are resumed by a beat stand-in that calls the sweep, as the
-real tick does.
+sync of the same world (``baseline``: the first sync of ``tiny_snapshot``): the same Books records (nothing twice,
+nothing missing) and the same counts in its history. Waits are resumed by a beat stand-in that calls the sweep, as
+the real tick does.
 """
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+import requests
 
 from sandbox.config import SandboxConfig
+from sandbox.generator import credentials
 from sandbox.limits import preset
 from sandbox.server import SandboxServer
 from scheduler.embedded import running_beat
@@ -26,9 +27,9 @@ from shared.db.integrations import get_integration, update_integration
 from shared.db.schema import module_runs
 from shared.dispatch import request_sync, sweep
 from shared.zoho.factory import reset_embedded_state
-from tests.conftest import empty_memory_broker
 from tests.sync_support import RunResult, SyncHarness, sync_harness
-from tests.worker.throttle_support import add_fault, books_picture, run_counts, sandbox_429s
+from tests.synced_world_support import copy_world
+from tests.worker.throttle_support import add_fault, books_picture, books_picture_of, run_counts, sandbox_429s
 
 pytestmark = pytest.mark.slow
 
@@ -36,19 +37,19 @@ FAST_TROUBLE = {"retry_backoff_seconds": 0.2, "http_retry_base_seconds": 0.01, "
 
 
 @pytest.fixture(scope="module")
-def baseline(tmp_path_factory, sqlite_template):
-    """The untroubled sync of the `tiny` world (seed 1): what every troubled sync must end with. Made once per
-    module: it is pure data read from a world every test generates identically."""
-    empty_memory_broker()
-    path = tmp_path_factory.mktemp("baseline") / "bpsync.sqlite"
-    shutil.copyfile(sqlite_template, path)
-    sandbox = SandboxServer(config=SandboxConfig(rate_limits=preset("off")), size="tiny").start()
+def baseline(tiny_snapshot):
+    """The untroubled sync of the `tiny` world (seed 1): what every troubled sync must end with. The first sync
+    ``tiny_snapshot`` made once per test process (no limits, no faults); Books as a sandbox serving a copy of the
+    world it left shows it."""
+    sandbox = SandboxServer(config=SandboxConfig(rate_limits=preset("off")), world=copy_world(tiny_snapshot.world))
+    sandbox.start()
     try:
-        with sync_harness(sandbox, f"sqlite:///{path}") as h:
-            run = h.sync()
-            return run.status, run_counts(run), books_picture(h)
+        state = requests.get(f"{sandbox.base_url}/_sandbox/state", timeout=30).json()
     finally:
         sandbox.stop()
+    organization = credentials(tiny_snapshot.world)["organization_id"]
+    first = tiny_snapshot.first
+    return first.status, run_counts(first), books_picture_of(state, organization)
 
 
 @contextmanager
@@ -69,10 +70,11 @@ def test_a_sync_that_must_wait_for_quota_shows_it_resumes_by_itself_and_ends_exa
 ):
     sandbox = sandbox_factory(size="tiny", config=SandboxConfig(rate_limits=preset("fast")))
     # The product's limiter, stricter than the sandbox's compressed windows: it must wait (never a 429), and
-    # a wait longer than max_inline_wait_seconds hands the module back until the window reopens.
+    # a wait longer than max_inline_wait_seconds hands the module back until the window reopens. 16 calls a window
+    # (the sandbox allows 100): the tiny sync's ~150 Projects calls still wait out ~9 windows.
     limits = {
         "rate_limits_enabled": True,
-        "projects_requests_per_window": 8,
+        "projects_requests_per_window": 16,
         "projects_window_seconds": 2.0,
         "books_requests_per_minute": 100,
         "books_window_seconds": 1.0,
@@ -97,6 +99,7 @@ def test_a_sync_that_must_wait_for_quota_shows_it_resumes_by_itself_and_ends_exa
             stop.set()
             watcher.join()
         assert seen, "the sync never showed a quota wait"
+        assert len({resumes_at for _, _, resumes_at in seen}) > 1, "it waited for one window only"
         assert all(label == "Waiting for API quota" and resumes_at is not None for _, label, resumes_at in seen)
         _same_as(baseline, h, run)
         assert sandbox_429s(h) == 0  # the limiter kept the product inside Zoho's limits

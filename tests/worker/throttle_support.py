@@ -21,8 +21,11 @@ RECORD_COUNTERS = tuple(c for c in COUNTERS if c != "api_calls")
 
 def books_picture(h: SyncHarness) -> Counter[tuple[Any, ...]]:
     """Every Books record of the organization as a comparable tuple (names instead of ids; duplicates count)."""
-    state = h.state()
-    org = credentials(h.sandbox.world)["organization_id"]
+    return books_picture_of(h.state(), credentials(h.sandbox.world)["organization_id"])
+
+
+def books_picture_of(state: dict[str, Any], org: str) -> Counter[tuple[Any, ...]]:
+    """``books_picture`` of a sandbox's ``/_sandbox/state``."""
     ours = {k: [r for r in rows if r.get("organization_id") == org] for k, rows in state.items() if k != "awkward"}
     project_name = {p["project_id"]: p["project_name"] for p in ours["books_projects"]}
     customer_name = {c["contact_id"]: c["contact_name"] for c in ours["contacts"]}
