@@ -214,7 +214,6 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record, batch: Pag
     """
     if record.skip:
         return _retire(ctx, module, record, batch) if module.retire else "skipped"
-    link = batch.link(record.projects_id)
     parent_books_id = None
     if record.parent is not None:
         parent_type, parent_id = record.parent
@@ -222,6 +221,7 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record, batch: Pag
         parent_books_id = parent_links.get(parent_id)
         if parent_books_id is None:
             return _blocked(ctx, module, record, batch, parent_errors.get(parent_id), parents_synced=bool(parent_links))
+    link = batch.link(record.projects_id)  # after the parent: a blocked record needs no link (none read for it)
     problem = module.check(ctx, record)
     if problem is not None:
         _fail(ctx, module, record, problem, batch)
@@ -290,13 +290,15 @@ def _note_intents(ctx: SyncContext, module: SyncModule, records: list[Record], b
     assert module.intent is not None
     pending: dict[str, tuple[str, str | None, dict[str, Any]]] = {}
     for record in records:
-        if record.skip or record.projects_id in pending or batch.link(record.projects_id) is not None:
+        if record.skip or record.projects_id in pending:
             continue
         parent = None
         if record.parent is not None:
             parent_type, parent = record.parent
             if parent not in _parents(ctx, parent_type)[0]:
                 continue  # blocked or skipped: nothing will be created
+        if batch.link(record.projects_id) is not None:
+            continue
         if module.check(ctx, record) is not None:
             continue
         pending[record.projects_id] = (record.projects_id, parent, module.intent(record))

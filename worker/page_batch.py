@@ -23,18 +23,7 @@ import sqlalchemy as sa
 from shared.db import links, runs, sync_errors
 from shared.db.links import Link
 from shared.db.sync_errors import Problem
-from worker.modules.base import Record, SyncContext, SyncModule
-
-
-def source_key(item: Any) -> str | None:
-    """The Projects id of a source item, guessed before the module maps it: a page's links are read by these.
-
-    Items are records with an ``id`` or (parent id, record) pairs. A wrong or missing guess only costs a lookup of
-    that one record (PageBatch.link), never a wrong answer.
-    """
-    target = item[-1] if isinstance(item, tuple) and item else item
-    value = getattr(target, "id", None)
-    return str(value) if isinstance(value, str | int) else None
+from worker.modules.base import Record, SyncContext, SyncModule, source_key
 
 
 @dataclass
@@ -50,6 +39,7 @@ class PageBatch:
     noted: set[str] = field(default_factory=set)  # pending link and intent noted by this slice, create not tried
     # a Books call was made for the page (an update, a create or its lookup, a retire): its checkpoint is not held
     called_books: bool = False
+    unread: set[str] = field(default_factory=set)  # ids of ``keys`` whose links are read when one is first asked for
 
     @classmethod
     def read(
@@ -61,17 +51,18 @@ class PageBatch:
         known: dict[str, Link | None] | None = None,
     ) -> PageBatch:
         """``known``: the links the paging read already (None: that id has none); the ids it did not read are read
-        here, so a paging that read too few costs a query, never a wrong answer."""
+        in one query when a record first asks for one of them (``link``), so a paging that read too few costs a
+        query, never a wrong answer, and a page whose records need no link (all blocked by their parent) none."""
         keys = {key for key in map(source_key, items) if key is not None}
         known = known or {}
         found = {key: link for key in keys & known.keys() if (link := known[key]) is not None}
-        unread = keys - known.keys()
-        if unread:
-            with ctx.engine.connect() as conn:
-                found |= links.links_for(conn, ctx.integration.id, module.entity_type, unread)
-        return cls(ctx, module.entity_type, keys, found)
+        return cls(ctx, module.entity_type, keys, found, unread=keys - known.keys())
 
     def link(self, projects_id: str) -> Link | None:
+        if projects_id in self.unread:
+            with self.ctx.engine.connect() as conn:
+                self.links |= links.links_for(conn, self.ctx.integration.id, self.entity_type, self.unread)
+            self.unread = set()
         if projects_id in self.keys:
             return self.links.get(projects_id)
         with self.ctx.engine.connect() as conn:  # a record the page's guess did not name
@@ -85,6 +76,7 @@ class PageBatch:
         """Pending links with their intents, committed before any of their records is posted."""
         self.links |= noted
         self.keys |= noted.keys()
+        self.unread -= noted.keys()
         self.noted |= noted.keys()
 
     def attempting(self, projects_id: str) -> bool:

@@ -4,15 +4,19 @@ handed twice or from under another parent (the engine reads those itself)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from shared.db import links, runs
-from shared.db.schema import entity_links
+from shared.db.schema import entity_links, module_runs
 from shared.dispatch import request_sync
 from shared.zoho.paging import Page
 from shared.zoho.projects_models import Task
+from worker import page_batch
 from worker.connections import clients_for
-from worker.modules import paging
+from worker.engine import run_slice
+from worker.modules import REGISTRY, paging
 from worker.modules.base import SyncContext
 from worker.modules.paging import PerParent
 
@@ -75,3 +79,29 @@ def test_a_page_is_handed_its_childrens_links_read_ahead_once(
         # every link under its own parent handed once; the moved, the repeated and the unknown task left to the engine
         assert handed == {parent: by_parent[parent] for parent in parents if by_parent[parent]}
         assert reads == [min(2, len(parents) - i) for i in range(0, len(parents), 2)]
+
+
+def test_a_page_whose_records_are_blocked_by_their_parent_reads_no_links(
+    tiny_snapshot, sandbox_factory, pg_admin_engine, monkeypatch
+):
+    with tiny_snapshot.harness(pg_admin_engine, sandbox_factory, worker=False) as h:
+        reads: list[int] = []
+        real = links.links_for
+
+        def counted(conn: sa.Connection, iid: int, entity_type: str, ids: Any) -> dict[str, links.Link]:
+            reads.append(len(ids))
+            return real(conn, iid, entity_type, ids)
+
+        monkeypatch.setattr(page_batch.links, "links_for", counted)
+        request = request_sync(h.engine, h.app, h.integration.id, module="bugs")
+        module_run = runs.claim_module(h.engine, request.start_module_run_id, lease_seconds=60)
+        assert module_run is not None
+        projects, books = clients_for(h.settings, h.integration)
+        ctx = SyncContext(h.engine, h.settings, h.integration, module_run, projects, books)
+        # as if no project were linked yet (their module has not run): every bug waits for its project
+        ctx.memo["parents:project"] = ({}, {})
+        assert run_slice(ctx, REGISTRY["bugs"], max_pages=1000).done
+        with h.engine.connect() as conn:
+            row = conn.execute(sa.select(module_runs).where(module_runs.c.id == module_run.id)).one()
+        assert row.fetched == row.blocked > 0
+        assert reads == []

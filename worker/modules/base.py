@@ -121,6 +121,17 @@ class SourcePage:
     stopped_by: Exception | None = None
 
 
+def source_key(item: Any) -> str | None:
+    """The Projects id of a source item, guessed before the module maps it: a page's links are read by these.
+
+    Items are records with an ``id`` or (parent id, record) pairs. A wrong or missing guess only costs a lookup of
+    that one record (PageBatch.link), never a wrong answer.
+    """
+    target = item[-1] if isinstance(item, tuple) and item else item
+    value = getattr(target, "id", None)
+    return str(value) if isinstance(value, str | int) else None
+
+
 class Paging(Protocol):
     """How a module reads its source, declared (worker/modules/paging.py has the kinds): the engine asks for the
     page after ``cursor`` (None: the first) and stores the returned cursor in the module run's checkpoint."""

@@ -21,8 +21,7 @@ from shared.db import links, sync_errors
 from shared.db.links import Link
 from shared.zoho.errors import NotFound
 from shared.zoho.paging import Page
-from worker.modules.base import SourcePage, SyncContext
-from worker.page_batch import source_key
+from worker.modules.base import SourcePage, SyncContext, source_key
 
 log = logging.getLogger(__name__)
 # Parents whose children's links are read in one query (PerParent.child_type): a window of tasks' links is ~20 links

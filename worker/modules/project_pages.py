@@ -58,7 +58,7 @@ class ProjectSource:
     fetched: bool = False  # clients and users were fetched (a project to sync)
 
     @property
-    def id(self) -> str:  # the page's links are read by it (page_batch.source_key)
+    def id(self) -> str:  # the page's links are read by it (base.source_key)
         return self.project.id
 
 
