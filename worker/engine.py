@@ -22,7 +22,8 @@ from shared.db import links, runs, sync_errors
 from shared.db.sync_errors import Problem
 from shared.zoho.errors import FatalError, NotFound, ValidationFailed
 from worker.modules.base import ProblemError, Record, SourcePage, SyncContext, SyncModule
-from worker.page_batch import PageBatch, open_errors
+from worker.page_batch import Held, PageBatch, open_errors
+from worker.read_ahead import ReadAhead
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +44,24 @@ def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int, max_secon
     """
     if ctx.module_run.checkpoint == ALL_READ:
         return SliceResult(True, None)  # a crash came between the last page's commit and the module's end
+    ahead = ReadAhead(ctx, module.paging)
+    try:
+        return _run_pages(ctx, module, max_pages, max_seconds, ahead)
+    finally:
+        ahead.close()
+
+
+def _run_pages(
+    ctx: SyncContext, module: SyncModule, max_pages: int, max_seconds: float | None, ahead: ReadAhead
+) -> SliceResult:
     cursor, skip = _resume_point(ctx.module_run.checkpoint)
     lease = LeaseKeeper(ctx)
     deadline = time.monotonic() + max_seconds if max_seconds is not None else None
     held = Held()
-    for _ in range(max_pages):
+    called_books = False  # by the last page
+    for n in range(max_pages):
         try:
-            page = module.paging.page(ctx, cursor)
+            page = ahead.take(cursor) or module.paging.page(ctx, cursor)
         except Exception:
             if held.pages:  # what the held pages did is kept: a 429 here must not cost their reads again
                 with ctx.engine.begin() as conn:
@@ -59,7 +71,16 @@ def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int, max_secon
         skip = min(skip, len(page.items))
         counts: Counter[str] = Counter()
         done = skip
+        if (
+            not called_books
+            and page.next_cursor is not None
+            and page.stopped_by is None
+            and n + 1 < max_pages
+            and (deadline is None or time.monotonic() < deadline)
+        ):
+            ahead.start(page.next_cursor)
         batch = PageBatch.read(ctx, module, page.items[skip:], known=page.links)
+        batch.before_books = ahead.settle
         try:
             records = [module.to_record(ctx, source) for source in page.items[skip:]]  # mapping reads nothing
             if module.intent is not None:
@@ -93,6 +114,7 @@ def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int, max_secon
             raise
         counts["fetched"] += len(page.items) - skip
         cursor, skip = page.next_cursor, 0
+        called_books = batch.called_books
         held.add(batch, counts)
         out_of_time = deadline is not None and time.monotonic() >= deadline
         if cursor is None or out_of_time or page.stopped_by is not None or held.due(batch, page):
@@ -107,59 +129,12 @@ def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int, max_secon
             raise page.stopped_by  # what the paging made before it stopped is committed; the rest waits
         if cursor is None:
             return SliceResult(True, None)
-        if out_of_time:
+        if out_of_time and not ahead.pending:  # a page read before the time was spent is synced, not read again
             break
     if held.pages:  # the page budget ended the slice
         with ctx.engine.begin() as conn:
             held.commit(conn, ctx, cursor)
     return SliceResult(False, cursor)
-
-
-# A page that made no Books call (every record unchanged, skipped or failed before any call: most pages of an
-# incremental run) is not committed on its own: its cursor, counts and deferred writes are held and committed with
-# the next page that is, at most HOLD_PAGES pages or HOLD_SECONDS later. A crash re-reads those pages, which wrote
-# nothing to Books: a listing call each. A commit per page was a transaction per listing call (2,352 in a large
-# incremental run, a third of its database time; issue 18).
-HOLD_PAGES = 20
-HOLD_SECONDS = 1.0
-
-
-class Held:
-    """Pages synced whose checkpoint waits: their batches in order, their counts summed."""
-
-    def __init__(self) -> None:
-        self.batches: list[PageBatch] = []
-        self.counts: Counter[str] = Counter()
-        self.since = time.monotonic()
-
-    @property
-    def pages(self) -> int:
-        return len(self.batches)
-
-    def add(self, batch: PageBatch, counts: Counter[str]) -> None:
-        if not self.batches:
-            self.since = time.monotonic()
-        self.batches.append(batch)
-        self.counts.update(counts)
-
-    def due(self, batch: PageBatch, page: SourcePage) -> bool:
-        """Whether the pages held so far (``batch`` the last one's) are committed now."""
-        return (
-            batch.called_books
-            or page.cursor_within is not None  # a paging whose items cost Zoho calls to make (projects)
-            or len(self.batches) >= HOLD_PAGES
-            or time.monotonic() - self.since >= HOLD_SECONDS
-        )
-
-    def commit(self, conn: sa.Connection, ctx: SyncContext, cursor: dict[str, Any] | None) -> None:
-        """In the caller's transaction: each held page's deferred writes in page order (as if each page were committed
-        on its own), their counts and ``cursor`` (never None: pages are held only after the first). Progress made:
-        the give-up count is about modules that stopped moving."""
-        assert cursor is not None
-        for batch in self.batches:
-            batch.write(conn)
-        runs.checkpoint(conn, ctx.module_run, cursor, dict(self.counts), ctx.settings.module_lease_seconds)
-        self.batches, self.counts = [], Counter()
 
 
 # A slice interrupted mid-page stores {MID_PAGE: the page's cursor, SKIP: items of it already synced}.
@@ -234,13 +209,13 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record, batch: Pag
                 batch.resolve(module, record)
                 # written (and counted) by this very module run before a crash made the page run again
                 return None if link.module_run_id == ctx.module_run.id else "unchanged"
-            batch.called_books = True
+            batch.calling_books()
             module.update(ctx, record, str(link.books_id), parent_books_id)
             # an update is repeatable (the same PUT again): its link and count wait for the page's checkpoint
             batch.refreshed(ctx, link, fields)
             batch.resolve(module, record)
             return "updated"
-        batch.called_books = True
+        batch.calling_books()
         if link is None:
             link = _new_link(ctx, module, record)
             batch.links[record.projects_id] = link
@@ -382,7 +357,7 @@ def _retire(ctx: SyncContext, module: SyncModule, record: Record, batch: PageBat
     link = batch.link(record.projects_id)
     ctx.link = link
     if link is not None:  # with no link, nothing an earlier run wrote is left to undo
-        batch.called_books = True
+        batch.calling_books()
     try:
         module.retire(ctx, record, link)
     except (ValidationFailed, NotFound) as exc:

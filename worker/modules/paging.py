@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from shared.db import links, sync_errors
 from shared.db.links import Link
@@ -57,6 +57,9 @@ class PerParent:
     parent_type: str
     fetch: Callable[[SyncContext, str, str | None], Page[Any]]
     child_type: str | None = None
+    # the engine may read the next page in a thread while it syncs this one (worker/read_ahead.py): a page is a
+    # listing call and the links read ahead, which only this paging touches
+    reads_ahead: ClassVar[bool] = True
 
     def page(self, ctx: SyncContext, cursor: dict[str, Any] | None) -> SourcePage:
         state = cursor or {"parents": parent_ids(ctx, self.parent_type), "index": 0, "page": None}
