@@ -146,6 +146,16 @@ def small_snapshot(pg_admin_engine: sa.Engine, pg_template: str):
         yield snapshot
 
 
+@pytest.fixture(scope="session")
+def tiny_snapshot(pg_admin_engine: sa.Engine, pg_template: str):
+    """A `tiny` world after one full sync on PostgreSQL, made once per test process; a test takes its own copy with
+    ``tiny_snapshot.harness(...)`` (the worker tests' ``tiny``, the finance tests' ``fin``)."""
+    from tests.sync_support import HarnessSnapshot
+
+    with HarnessSnapshot.made(pg_admin_engine, pg_template, size="tiny") as snapshot:
+        yield snapshot
+
+
 def worker_redis_url(url: str = REDIS_URL, worker: str = XDIST_WORKER) -> str:
     """``url`` for this test process: xdist worker gwN uses database number (the configured one minus N), so
     parallel workers never flush each other's keys; gw0 and a run without xdist use the configured database."""

@@ -17,7 +17,6 @@ from starlette.testclient import TestClient
 from scheduler.web.app import create_web_app
 from shared import finance_requests as requests_db
 from tests.chaos.support import worker_env
-from tests.sync_support import sync_harness
 from tests.worker.finance_support import (
     ACCOUNT,
     CUSTOMER,
@@ -33,10 +32,9 @@ TOKEN = "finance-test-token"
 
 
 @pytest.fixture(name="fin")
-def finance_harness(sandbox_factory, pg_migrated_url, redis_url):
-    sandbox = sandbox_factory(size="tiny")
-    with sync_harness(sandbox, pg_migrated_url, broker_url=redis_url, web_token=TOKEN) as h:
-        h.sync()
+def finance_harness(tiny_snapshot, sandbox_factory, pg_admin_engine, redis_url):
+    """This test's copy of the tiny world ``tiny_snapshot`` synced once per process."""
+    with tiny_snapshot.harness(pg_admin_engine, sandbox_factory, broker_url=redis_url, web_token=TOKEN) as h:
         yield h
 
 

@@ -21,7 +21,7 @@ from shared.db.integrations import get_integration
 from shared.db.schema import sync_errors, transactions
 from shared.finance_dispatch import dispatch_transaction_polls
 from tests.http_support import serving
-from tests.sync_support import SyncHarness, sync_harness
+from tests.sync_support import SyncHarness
 from tests.worker.timesheet_support import entry_of, link_of, log_time, run_timesheets, synced_task
 from worker.connections import clients_for
 from worker.finance import pull as pull_module
@@ -41,13 +41,11 @@ def hooked(tiny: SyncHarness) -> Iterator[SyncHarness]:
 
 
 @pytest.fixture
-def polled(sandbox_factory, pg_migrated_url, monkeypatch) -> Iterator[SyncHarness]:
+def polled(tiny_snapshot, sandbox_factory, pg_admin_engine, monkeypatch) -> Iterator[SyncHarness]:
     """No webhook: the tick's poll every second (quotas so high that the quota share never spaces polls out)."""
     monkeypatch.setattr(pull_module, "RECONCILE_EVERY", dt.timedelta(0))
-    sandbox = sandbox_factory(size="tiny")
     quota = {"books_daily_limit": 10_000_000, "books_requests_per_minute": 100_000}
-    with sync_harness(sandbox, pg_migrated_url, transactions_poll_seconds=1, **quota) as h:
-        h.sync()
+    with tiny_snapshot.harness(pg_admin_engine, sandbox_factory, transactions_poll_seconds=1, **quota) as h:
         yield h
 
 

@@ -15,7 +15,6 @@ from scheduler.finance.create import Refused, request_expense, request_quote, re
 from scheduler.finance.invoice import choose_customer, request_invoice
 from shared import finance_requests as requests_db
 from shared.db.schema import transactions
-from tests.sync_support import sync_harness
 from tests.worker.finance_support import (
     ACCOUNT,
     BOOKS_PROJECT,
@@ -52,11 +51,11 @@ ON_ITS_WAY = ("queued", "sending", "confirmed")
 
 
 @pytest.fixture(name="fin")
-def finance_harness(sandbox_factory, pg_url, redis_url):
-    """A tiny world after one full sync, a Redis broker and an in-process worker (subprocess workers: below)."""
-    sandbox = sandbox_factory(size="tiny")
-    with sync_harness(sandbox, pg_url, broker_url=redis_url, retry_backoff_seconds=0.1) as h:
-        h.sync()
+def finance_harness(tiny_snapshot, sandbox_factory, pg_admin_engine, redis_url):
+    """A tiny world after one full sync (this test's copy of ``tiny_snapshot``), a Redis broker and an in-process
+    worker (subprocess workers: below)."""
+    overrides = {"broker_url": redis_url, "retry_backoff_seconds": 0.1}
+    with tiny_snapshot.harness(pg_admin_engine, sandbox_factory, **overrides) as h:
         yield h
 
 

@@ -19,12 +19,10 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from scheduler.embedded import running_worker
 from scheduler.finance.invoice import request_invoice
 from shared import finance_requests as requests_db
 from shared.db.schema import billing_claims
 from tests.chaos.support import kill_group, logs, start_worker, worker_env
-from tests.sync_support import sync_harness
 from tests.worker.finance_support import (
     ACCOUNT,
     BOOKS_PROJECT,
@@ -45,15 +43,11 @@ LEASE_SECONDS = 2.0
 
 
 @pytest.fixture(name="fin")
-def finance_harness(sandbox_factory, pg_url, redis_url):
-    """A synced tiny world; no worker runs in this process afterwards (the tests start worker processes)."""
-    sandbox = sandbox_factory(size="tiny")
-    with sync_harness(
-        sandbox, pg_url, worker=False, broker_url=redis_url, module_lease_seconds=LEASE_SECONDS,
-        retry_backoff_seconds=0.2,
-    ) as h:  # fmt: skip
-        with running_worker(h.app):
-            h.sync()
+def finance_harness(tiny_snapshot, sandbox_factory, pg_admin_engine, redis_url):
+    """A synced tiny world (this test's copy of ``tiny_snapshot``); no worker runs in this process (the tests start
+    worker processes)."""
+    overrides = {"broker_url": redis_url, "module_lease_seconds": LEASE_SECONDS, "retry_backoff_seconds": 0.2}
+    with tiny_snapshot.harness(pg_admin_engine, sandbox_factory, worker=False, **overrides) as h:
         yield h
 
 
