@@ -188,7 +188,7 @@ class HarnessSnapshot:
         with pg_database(admin, template=template) as url:
             try:
                 with sync_harness(sandbox, url, prefs=prefs, **overrides) as h:
-                    first = h.sync()
+                    first = h.sync(timeout=240)  # a hang guard: a small sync under load can take minutes
             finally:
                 sandbox.stop()
             name = sa.engine.make_url(url).database
