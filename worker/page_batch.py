@@ -197,10 +197,39 @@ class Held:
         on its own), their counts and ``cursor`` (never None: pages are held only after the first). Progress made:
         the give-up count is about modules that stopped moving."""
         assert cursor is not None
-        for batch in self.batches:
+        for batch in _merged(self.batches):
             batch.write(conn)
         runs.checkpoint(conn, ctx.module_run, cursor, dict(self.counts), ctx.settings.module_lease_seconds)
         self.batches, self.counts = [], Counter()
+
+
+def _merged(batches: list[PageBatch]) -> list[PageBatch]:
+    """The held pages' writes as one batch (a statement per kind for all of them, not per page: a failed project's
+    blocked tasks re-recorded page after page) when no record or link is written by two of them, so that the order
+    between pages cannot matter; else page by page."""
+    if len(batches) < 2:
+        return batches
+    seen: set[str | int] = set()
+    for batch in batches:
+        written: set[str | int] = {*batch.resolved, *(record.projects_id for _, record, _, _ in batch.failed)}
+        written.update(link_id for link_id, _, _ in batch.linked)
+        written.update(batch.fingerprints)
+        if written & seen:
+            return batches
+        seen |= written
+    first = batches[0]
+    return [
+        PageBatch(
+            first.ctx,
+            first.entity_type,
+            set(),
+            {},
+            fingerprints={link_id: fp for batch in batches for link_id, fp in batch.fingerprints.items()},
+            resolved=[projects_id for batch in batches for projects_id in batch.resolved],
+            linked=[linked for batch in batches for linked in batch.linked],
+            failed=[failed for batch in batches for failed in batch.failed],
+        )
+    ]
 
 
 def open_errors(ctx: SyncContext, entity_type: str) -> set[str]:

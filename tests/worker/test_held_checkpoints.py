@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from shared.db import links, runs
+from shared.db import links, runs, sync_errors
 from shared.db.schema import module_runs
+from shared.db.schema import sync_errors as errors_table
 from shared.dispatch import request_sync
 from shared.zoho.errors import RetryableError
-from worker import engine
+from worker import engine, page_batch
 from worker.connections import clients_for
 from worker.engine import run_slice
 from worker.modules import REGISTRY
@@ -127,3 +128,38 @@ def test_held_pages_are_committed_when_the_page_budget_ends_the_slice(tiny_snaps
         row = _row(h, module_run.id)
         assert row.checkpoint == result.checkpoint and row.checkpoint["index"] == 2
         assert row.fetched == _outcomes(row) > 0
+
+
+def test_held_pages_failures_are_written_together_and_counted_once(
+    tiny_snapshot, sandbox_factory, pg_admin_engine, monkeypatch
+):
+    with tiny_snapshot.harness(pg_admin_engine, sandbox_factory, worker=False) as h:
+        calls: list[int] = []
+        real = sync_errors.record_many
+
+        def counted(conn: sa.Connection, iid: int, entity_type: str, failures: Any, **kw: Any) -> list[bool]:
+            calls.append(len(failures))
+            return real(conn, iid, entity_type, failures, **kw)
+
+        monkeypatch.setattr(page_batch.sync_errors, "record_many", counted)
+        request = request_sync(h.engine, h.app, h.integration.id, module="bugs")
+        module_run = runs.claim_module(h.engine, request.start_module_run_id, lease_seconds=60)
+        assert module_run is not None
+        projects, books = clients_for(h.settings, h.integration)
+        ctx = SyncContext(h.engine, h.settings, h.integration, module_run, projects, books)
+        ctx.memo["parents:project"] = ({}, {})  # as if no project were linked: every bug waits for its project
+        assert run_slice(ctx, REGISTRY["bugs"], max_pages=1000).done
+        row = _row(h, module_run.id)
+        assert row.fetched == row.blocked > 1
+        assert calls == [row.blocked]  # every page held, one write for all of them
+        with h.engine.connect() as conn:
+            open_bugs = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(errors_table)
+                .where(
+                    errors_table.c.integration_id == h.integration.id,
+                    errors_table.c.entity_type == "bug",
+                    errors_table.c.resolved_at.is_(None),
+                )
+            ).scalar_one()
+        assert open_bugs == row.blocked
