@@ -36,7 +36,8 @@ class SliceResult:
 
 def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int, max_seconds: float | None = None) -> SliceResult:
     """Process up to ``max_pages`` source pages from the stored checkpoint, and no more once ``max_seconds`` have
-    passed (checked after each page: a page is never cut for time).
+    passed (checked after each page: a page is never cut for time, and a page read ahead before the time was spent
+    is synced rather than read again by the next slice).
 
     Counting is exact however a slice ends: a record written to Books is counted in the transaction that writes
     its link or its error (stamped with this module run, so a page re-read after a crash does not count it
