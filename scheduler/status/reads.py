@@ -41,7 +41,8 @@ class Reader:
         self._texts: dict[str, str] = {}
 
     def rows(self, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-        cursor = self.connection.cursor()
+        # psycopg's binary results: the same values, read without parsing text (timestamps, integers)
+        cursor = self.connection.cursor(binary=True) if self.postgres else self.connection.cursor()
         try:
             cursor.execute(self._text(sql), params)
             return list(cursor.fetchall())
