@@ -380,6 +380,9 @@ def main() -> None:
         seen = ", ".join(f"{m} {v:.0f}" for m, v in bench.rss_by_module.items())
         print(f"  (MB, the last seen while each module ran: {seen})")
         print(f"load average before {load_before}, after {os.getloadavg()}")
+        with admin.connect() as conn:  # off: the tables are never analyzed, so query plans are the planner's guess
+            autovacuum = conn.execute(sa.text("SHOW autovacuum")).scalar_one()
+        print(f"PostgreSQL autovacuum: {autovacuum}")
     finally:
         procs.stop_all()
         if bench is not None:
