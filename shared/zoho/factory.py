@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Mapping, MutableMapping
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.sessions import merge_setting
 from requests.utils import get_environ_proxies
 
 from shared import crypto
@@ -118,15 +119,8 @@ class EnvironmentOnceSession(requests.Session):
 
 
 def _merged(request_setting: Any, session_setting: Any) -> Any:
-    """requests.sessions.merge_setting: the request's setting wins, a dict is merged key by key (None drops a key)."""
-    if session_setting is None:
-        return request_setting
-    if request_setting is None:
-        return session_setting
-    if not (isinstance(session_setting, Mapping) and isinstance(request_setting, Mapping)):
-        return request_setting
-    merged = {**session_setting, **request_setting}
-    return {key: value for key, value in merged.items() if value is not None}
+    """requests' own merge of a request's and the session's setting (the request's wins, dicts key by key)."""
+    return merge_setting(request_setting, session_setting)  # type: ignore[no-untyped-call]  # untyped in its stubs
 
 
 def new_session() -> requests.Session:

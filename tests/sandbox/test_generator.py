@@ -4,7 +4,6 @@ generates is consistent (every reference points at a record of the right place).
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
@@ -52,13 +51,11 @@ def test_preset_sizes(size):
 
 
 @pytest.mark.slow
-def test_large_preset_meets_the_scale_floor_in_seconds():
-    started = time.perf_counter()
+def test_large_preset_meets_the_scale_floor():
+    # how fast it generates is a benchmark's question (no timed assertions in tests): benchmarks/engine_overhead.py
     world = generate(1, "large", clock=fixed)
-    elapsed = time.perf_counter() - started
     assert len(world.projects) >= 1_000 and len(world.tasks) >= 20_000 and len(world.timelogs) >= 100_000
     assert len(world.clients) >= 500 and len({zuid for _, zuid in world.portal_users}) >= 200
-    assert elapsed < 10, f"large generation took {elapsed:.1f}s"
 
 
 AWKWARD = [
