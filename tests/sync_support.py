@@ -106,6 +106,19 @@ class SyncHarness:
             (r["method"], r["path"], r["count"]) for r in rows if r["api"] == "books" and r["method"] in WRITE_METHODS
         ]
 
+    def claimed_slice(self, module: str) -> tuple[Any, Any]:
+        """A sync of ``module`` requested and its module run claimed (60 s lease), with the context a worker's slice
+        of it gets: (SyncContext, ModuleRun), for tests that run ``worker.engine.run_slice`` themselves."""
+        from shared.db import runs
+        from worker.connections import clients_for
+        from worker.modules.base import SyncContext
+
+        request = request_sync(self.engine, self.app, self.integration.id, module=module)
+        module_run = runs.claim_module(self.engine, request.start_module_run_id, lease_seconds=60)
+        assert module_run is not None
+        projects, books = clients_for(self.settings, self.integration)
+        return SyncContext(self.engine, self.settings, self.integration, module_run, projects, books), module_run
+
 
 def harness_settings(sandbox: SandboxServer, database_url: str, **overrides: Any) -> Settings:
     base = sandbox.base_url

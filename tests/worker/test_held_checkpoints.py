@@ -12,10 +12,8 @@ import sqlalchemy as sa
 from shared.db import links, runs, sync_errors
 from shared.db.schema import module_runs
 from shared.db.schema import sync_errors as errors_table
-from shared.dispatch import request_sync
 from shared.zoho.errors import RetryableError
 from worker import engine, page_batch
-from worker.connections import clients_for
 from worker.engine import run_slice
 from worker.modules import REGISTRY
 from worker.modules.base import SyncContext
@@ -32,11 +30,7 @@ def _row(h, module_run_id: int) -> Any:
 
 
 def _tasks_context(h) -> tuple[SyncContext, runs.ModuleRun]:
-    request = request_sync(h.engine, h.app, h.integration.id, module="tasks")
-    module_run = runs.claim_module(h.engine, request.start_module_run_id, lease_seconds=60)
-    assert module_run is not None
-    projects, books = clients_for(h.settings, h.integration)
-    return SyncContext(h.engine, h.settings, h.integration, module_run, projects, books), module_run
+    return h.claimed_slice("tasks")
 
 
 def _outcomes(row: Any) -> int:
@@ -142,11 +136,7 @@ def test_held_pages_failures_are_written_together_and_counted_once(
             return real(conn, iid, entity_type, failures, **kw)
 
         monkeypatch.setattr(page_batch.sync_errors, "record_many", counted)
-        request = request_sync(h.engine, h.app, h.integration.id, module="bugs")
-        module_run = runs.claim_module(h.engine, request.start_module_run_id, lease_seconds=60)
-        assert module_run is not None
-        projects, books = clients_for(h.settings, h.integration)
-        ctx = SyncContext(h.engine, h.settings, h.integration, module_run, projects, books)
+        ctx, module_run = h.claimed_slice("bugs")
         ctx.memo["parents:project"] = ({}, {})  # as if no project were linked: every bug waits for its project
         assert run_slice(ctx, REGISTRY["bugs"], max_pages=1000).done
         row = _row(h, module_run.id)

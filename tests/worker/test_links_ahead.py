@@ -8,13 +8,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from shared.db import links, runs
+from shared.db import links
 from shared.db.schema import entity_links, module_runs
-from shared.dispatch import request_sync
 from shared.zoho.paging import Page
 from shared.zoho.projects_models import Task
 from worker import page_batch
-from worker.connections import clients_for
 from worker.engine import run_slice
 from worker.modules import REGISTRY, paging
 from worker.modules.base import SyncContext
@@ -58,11 +56,7 @@ def test_a_page_is_handed_its_childrens_links_read_ahead_once(
 
         monkeypatch.setattr(paging.links, "links_under", counted)
         monkeypatch.setattr(paging, "LINKS_AHEAD", 2)
-        request = request_sync(h.engine, h.app, h.integration.id, module="tasks")
-        module_run = runs.claim_module(h.engine, request.start_module_run_id, lease_seconds=60)
-        assert module_run is not None
-        projects, books = clients_for(h.settings, h.integration)
-        ctx = SyncContext(h.engine, h.settings, h.integration, module_run, projects, books)
+        ctx, _module_run = h.claimed_slice("tasks")
 
         reader = PerParent("project", fetch, "task")
         cursor = {"parents": parents, "index": 0, "page": None}
@@ -93,11 +87,7 @@ def test_a_page_whose_records_are_blocked_by_their_parent_reads_no_links(
             return real(conn, iid, entity_type, ids)
 
         monkeypatch.setattr(page_batch.links, "links_for", counted)
-        request = request_sync(h.engine, h.app, h.integration.id, module="bugs")
-        module_run = runs.claim_module(h.engine, request.start_module_run_id, lease_seconds=60)
-        assert module_run is not None
-        projects, books = clients_for(h.settings, h.integration)
-        ctx = SyncContext(h.engine, h.settings, h.integration, module_run, projects, books)
+        ctx, module_run = h.claimed_slice("bugs")
         # as if no project were linked yet (their module has not run): every bug waits for its project
         ctx.memo["parents:project"] = ({}, {})
         assert run_slice(ctx, REGISTRY["bugs"], max_pages=1000).done

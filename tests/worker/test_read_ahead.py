@@ -9,10 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from shared.db import runs
 from shared.db.schema import module_runs
-from shared.dispatch import request_sync
-from worker.connections import clients_for
 from worker.engine import run_slice
 from worker.modules import REGISTRY
 from worker.modules.base import SyncContext
@@ -23,11 +20,7 @@ def test_pages_read_ahead_are_each_read_once_and_a_books_call_waits_for_the_read
     tiny_snapshot, sandbox_factory, pg_admin_engine, monkeypatch
 ):
     with tiny_snapshot.harness(pg_admin_engine, sandbox_factory, worker=False) as h:
-        request = request_sync(h.engine, h.app, h.integration.id, module="tasks")
-        module_run = runs.claim_module(h.engine, request.start_module_run_id, lease_seconds=60)
-        assert module_run is not None
-        projects, books = clients_for(h.settings, h.integration)
-        ctx = SyncContext(h.engine, h.settings, h.integration, module_run, projects, books)
+        ctx, module_run = h.claimed_slice("tasks")
         listed: dict[str, list[str]] = {}
         cursor = None
         while True:  # what the slice will list, read without syncing it
@@ -51,7 +44,7 @@ def test_pages_read_ahead_are_each_read_once_and_a_books_call_waits_for_the_read
             return found
 
         updates: list[tuple[float, float]] = []
-        real_update = type(books).update_project_task
+        real_update = type(ctx.books).update_project_task
 
         def update(self: Any, *args: Any, **kwargs: Any) -> Any:
             started = time.monotonic()
@@ -61,7 +54,7 @@ def test_pages_read_ahead_are_each_read_once_and_a_books_call_waits_for_the_read
                 updates.append((started, time.monotonic()))
 
         monkeypatch.setattr(PerParent, "page", page_read)
-        monkeypatch.setattr(type(books), "update_project_task", update)
+        monkeypatch.setattr(type(ctx.books), "update_project_task", update)
         threads = threading.active_count()
         assert run_slice(ctx, REGISTRY["tasks"], max_pages=1000, max_seconds=60.0).done
         assert threading.active_count() == threads  # the reading thread ends with the slice

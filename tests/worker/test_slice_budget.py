@@ -7,11 +7,8 @@ import sqlalchemy as sa
 
 from shared.db import runs
 from shared.db.schema import module_runs
-from shared.dispatch import request_sync
-from worker.connections import clients_for
 from worker.engine import run_slice
 from worker.modules import REGISTRY
-from worker.modules.base import SyncContext
 
 
 def _fetched(h, module_run_id: int) -> int:
@@ -21,11 +18,7 @@ def _fetched(h, module_run_id: int) -> int:
 
 def test_a_slice_whose_time_is_spent_stops_after_the_page_it_is_on(tiny_snapshot, sandbox_factory, pg_admin_engine):
     with tiny_snapshot.harness(pg_admin_engine, sandbox_factory, worker=False) as h:
-        request = request_sync(h.engine, h.app, h.integration.id, module="tasks")
-        module_run = runs.claim_module(h.engine, request.start_module_run_id, lease_seconds=60)
-        assert module_run is not None
-        projects, books = clients_for(h.settings, h.integration)
-        ctx = SyncContext(h.engine, h.settings, h.integration, module_run, projects, books)
+        ctx, module_run = h.claimed_slice("tasks")
         spent = run_slice(ctx, REGISTRY["tasks"], max_pages=1000, max_seconds=0.0)
 
         # one project's page of tasks, then the time was up: the cursor names the next project
