@@ -27,6 +27,7 @@ from worker.connections import clients_for
 from worker.engine import LeaseKeeper, run_slice
 from worker.modules import REGISTRY
 from worker.modules.base import SyncContext
+from worker.table_statistics import analyze_grown_tables
 
 log = logging.getLogger(__name__)
 # Backoff after the n-th failed attempt without progress, as multiples of BPSYNC_RETRY_BACKOFF_SECONDS (5 s:
@@ -121,6 +122,7 @@ def _run(app: Celery, settings: Settings, engine: sa.Engine, module_run: runs.Mo
         runs.add_calls(engine, module_run.id, calls)
     if integration.paused_until is not None:
         update_integration(engine, integration.id, paused_until=None, paused_reason=None)
+    _fresh_statistics(engine)
     if not result.done:
         runs.release(engine, module_run)
         enqueue_module(app, module_run.id)
@@ -128,6 +130,15 @@ def _run(app: Celery, settings: Settings, engine: sa.Engine, module_run: runs.Mo
     status = runs.module_status_from_counts(runs.module_counts(engine, module_run.id))
     _send(app, runs.finish(engine, module_run, status))
     return status
+
+
+def _fresh_statistics(engine: sa.Engine) -> None:
+    """After a slice that grew the sync's tables, their planner statistics (worker/table_statistics.py); a failure
+    there (a role that may not ANALYZE) costs the plans, never the sync."""
+    try:
+        analyze_grown_tables(engine)
+    except sa.exc.DBAPIError as exc:
+        log.warning("planner statistics not refreshed: %s", exc.orig)
 
 
 def _wait_for_quota(
