@@ -64,9 +64,7 @@ def _run_pages(
         try:
             page = ahead.take(cursor) or module.paging.page(ctx, cursor)
         except Exception:
-            if held.pages:  # what the held pages did is kept: a 429 here must not cost their reads again
-                with ctx.engine.begin() as conn:
-                    held.commit(conn, ctx, cursor)
+            held.flush(ctx, cursor)  # what the held pages did is kept: a 429 here must not cost their reads again
             raise
         # a listing that shrank since the page was interrupted (a record deleted in Zoho) holds fewer items
         skip = min(skip, len(page.items))
@@ -119,12 +117,11 @@ def _run_pages(
         held.add(batch, counts)
         out_of_time = deadline is not None and time.monotonic() >= deadline
         if cursor is None or out_of_time or page.stopped_by is not None or held.due(batch, page):
-            with ctx.engine.begin() as conn:
-                # the held pages' deferred writes, their counts and the cursor after them commit together (fenced),
-                # so a crash before this leaves none of them and those pages run again. After the last page the
-                # checkpoint says so (a None would read as "not started" and a crash before the end would re-read,
-                # and count, every page again)
-                held.commit(conn, ctx, cursor or ALL_READ)
+            # the held pages' deferred writes, their counts and the cursor after them commit together (fenced), so
+            # a crash before this leaves none of them and those pages run again. After the last page the checkpoint
+            # says so (a None would read as "not started" and a crash before the end would re-read, and count, every
+            # page again)
+            held.flush(ctx, cursor or ALL_READ)
             lease.kept()
         if page.stopped_by is not None:
             raise page.stopped_by  # what the paging made before it stopped is committed; the rest waits
@@ -132,9 +129,7 @@ def _run_pages(
             return SliceResult(True, None)
         if out_of_time and not ahead.pending:  # a page read before the time was spent is synced, not read again
             break
-    if held.pages:  # the page budget ended the slice
-        with ctx.engine.begin() as conn:
-            held.commit(conn, ctx, cursor)
+    held.flush(ctx, cursor)  # the page budget ended the slice
     return SliceResult(False, cursor)
 
 

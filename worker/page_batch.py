@@ -202,6 +202,12 @@ class Held:
         runs.checkpoint(conn, ctx.module_run, cursor, dict(self.counts), ctx.settings.module_lease_seconds)
         self.batches, self.counts = [], Counter()
 
+    def flush(self, ctx: SyncContext, cursor: dict[str, Any] | None) -> None:
+        """``commit`` in a transaction of its own, when any page is held."""
+        if self.batches:
+            with ctx.engine.begin() as conn:
+                self.commit(conn, ctx, cursor)
+
 
 def _merged(batches: list[PageBatch]) -> list[PageBatch]:
     """The held pages' writes as one batch (a statement per kind for all of them, not per page: a failed project's

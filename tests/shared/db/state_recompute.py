@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from shared.clock import as_utc
+from shared.db.module_states import ENDED
 from shared.db.schema import (
     MODULE_RUN_TOTALS,
     module_runs,
@@ -18,7 +19,6 @@ from shared.db.schema import (
     sync_runs,
 )
 
-ENDED = ("succeeded", "partial", "failed", "skipped", "blocked")
 TOTALS = MODULE_RUN_TOTALS  # every total module_states keeps, recomputed here from the history
 CURRENT_FIELDS = (
     "current_module_run_id",
