@@ -23,10 +23,11 @@ def shared_redis(url: str) -> Any:
 
 
 @functools.cache
-def _session(integration_id: int, base_urls: tuple[str | None, ...]) -> requests.Session:
-    # One pooled session per integration and process: a module slice is a short task, and a new session per
-    # slice would pay Zoho's TLS handshakes again each time. Slices of one integration never run at once
-    # (one sync per integration, modules in order), so the session is not shared between threads.
+def _session(integration_id: int, api: str, base_urls: tuple[str | None, ...]) -> requests.Session:
+    # One pooled session per integration, API and process: a module slice is a short task, and a new session per
+    # slice would pay Zoho's TLS handshakes again each time. Slices of one integration never run at once (one sync
+    # per integration, modules in order); within a slice the next page's Projects listing may be read in a thread
+    # while Books is written (worker/read_ahead.py), so each API has a session of its own, never shared by threads.
     return new_session()
 
 
@@ -36,14 +37,14 @@ def clients_for(
     """``yield_when_throttled``: every 429 is raised at once (a sync slice hands its worker back, see factory)."""
     creds = credentials_of(settings, integration)
     redis = shared_redis(settings.shared_redis_url) if settings.shared_redis_url else None
-    session = _session(integration.id, (settings.projects_api_url, settings.books_api_url, settings.accounts_url))
+    urls = (settings.projects_api_url, settings.books_api_url, settings.accounts_url)
     projects = build_projects_client(
         settings,
         creds,
         integration.projects_portal_id,
         redis=redis,
         metrics=metrics,
-        session=session,
+        session=_session(integration.id, "projects", urls),
         yield_when_throttled=yield_when_throttled,
     )
     books = build_books_client(
@@ -52,7 +53,7 @@ def clients_for(
         integration.books_organization_id,
         redis=redis,
         metrics=metrics,
-        session=session,
+        session=_session(integration.id, "books", urls),
         yield_when_throttled=yield_when_throttled,
     )
     return projects, books

@@ -59,7 +59,6 @@ def _run_pages(
     lease = LeaseKeeper(ctx)
     deadline = time.monotonic() + max_seconds if max_seconds is not None else None
     held = Held()
-    called_books = False  # by the last page
     for n in range(max_pages):
         try:
             page = ahead.take(cursor) or module.paging.page(ctx, cursor)
@@ -71,15 +70,13 @@ def _run_pages(
         counts: Counter[str] = Counter()
         done = skip
         if (
-            not called_books
-            and page.next_cursor is not None
+            page.next_cursor is not None
             and page.stopped_by is None
             and n + 1 < max_pages
             and (deadline is None or time.monotonic() < deadline)
         ):
             ahead.start(page.next_cursor)
         batch = PageBatch.read(ctx, module, page.items[skip:], known=page.links)
-        batch.before_books = ahead.settle
         try:
             records = [module.to_record(ctx, source) for source in page.items[skip:]]  # mapping reads nothing
             if module.intent is not None:
@@ -113,7 +110,6 @@ def _run_pages(
             raise
         counts["fetched"] += len(page.items) - skip
         cursor, skip = page.next_cursor, 0
-        called_books = batch.called_books
         held.add(batch, counts)
         out_of_time = deadline is not None and time.monotonic() >= deadline
         if cursor is None or out_of_time or page.stopped_by is not None or held.due(batch, page):

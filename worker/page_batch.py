@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,8 +40,6 @@ class PageBatch:
     noted: set[str] = field(default_factory=set)  # pending link and intent noted by this slice, create not tried
     # a Books call was made for the page (an update, a create or its lookup, a retire): its checkpoint is not held
     called_books: bool = False
-    # run before the page's first Books call (engine: wait for the next page, read ahead, to arrive first)
-    before_books: Callable[[], None] | None = None
     unread: set[str] = field(default_factory=set)  # ids of ``keys`` whose links are read when one is first asked for
 
     @classmethod
@@ -77,8 +75,6 @@ class PageBatch:
 
     def calling_books(self) -> None:
         """A Books call for the page is about to be made (an update, a create or its lookup, a retire)."""
-        if not self.called_books and self.before_books is not None:
-            self.before_books()
         self.called_books = True
 
     def intents_noted(self, noted: dict[str, Link]) -> None:

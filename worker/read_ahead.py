@@ -1,10 +1,13 @@
 """Reading a slice's next page while the engine syncs the one it has (issue 18).
 
-An incremental run is mostly listing calls, each followed by the page's database work and mapping: one after the
-other, the Zoho call's wait and the worker's own work add up. Read ahead in a thread, the next page's call overlaps
-this page's work. Only for a paging that says it can (``reads_ahead``: its ``page`` touches nothing the engine
-uses meanwhile, and its calls are listings), and the engine asks for it only after a page that made no Books call:
-a page of writes is mostly followed by another, whose Books calls would wait for the read anyway.
+A sync is a listing call per page, then the page's database work, mapping and Books writes: one after the other,
+the listing's wait and the rest add up. Read ahead in a thread, the next page's listing overlaps this page's work,
+its Books calls included: a Projects read and a Books write at once, each on its own API's quota and session
+(worker/connections.py), while each API still sees one call at a time from the slice. Only for a paging that says
+it can (``reads_ahead``: its ``page`` touches nothing the engine uses meanwhile, and its calls are listings).
+
+A slice that stops mid-page (a Books quota spent) waits for the read under way and drops its page: the next slice
+reads it again, one listing call more per such stop.
 """
 
 from __future__ import annotations
@@ -50,11 +53,6 @@ class ReadAhead:
             wait([future])
             return None
         return future.result()
-
-    def settle(self) -> None:
-        """Wait until the page read ahead has arrived (before the page's own Zoho calls: one call at a time)."""
-        if self._future is not None:
-            wait([self._future])
 
     def close(self) -> None:
         """End of the slice: a read still under way is waited for (its page, never taken, is read again next time)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 
 import sqlalchemy as sa
@@ -78,13 +79,15 @@ def _run(app: Celery, settings: Settings, engine: sa.Engine, module_run: runs.Mo
         return "integration disabled"
     calls = dict.fromkeys(("api_calls", "projects_calls", "books_calls", "throttled_calls"), 0)
     lease: list[LeaseKeeper] = []
+    counting = threading.Lock()  # the next page's listing may be read in a thread (worker/read_ahead.py)
 
     def count_call(api: str, _endpoint: str, status: int | None, _elapsed: float) -> None:
-        calls["api_calls"] += 1
-        if api in ("projects", "books"):
-            calls[f"{api}_calls"] += 1
-        if status == 429:
-            calls["throttled_calls"] += 1
+        with counting:
+            calls["api_calls"] += 1
+            if api in ("projects", "books"):
+                calls[f"{api}_calls"] += 1
+            if status == 429:
+                calls["throttled_calls"] += 1
         if lease:  # every Zoho call is a sign of life: a slow page must not look like a dead worker
             lease[0].keep()
 
