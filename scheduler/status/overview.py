@@ -185,12 +185,11 @@ def integration_statuses(
 ) -> list[IntegrationStatus]:
     """Status of one integration (``ref``: id or name; IntegrationNotFound if unknown), of ``ids`` (in that
     order), or of all of them."""
-    now = now or utcnow()
     read = _read(engine, ref, ids)
-    sweep_every = _sweep_every()
+    badge_of = _badges(now or utcnow())
     module = _module_fields
     return [
-        IntegrationStatus(i, [ModuleStatus(*module(i, m, now, read, sweep_every)) for m in read.modules])
+        IntegrationStatus(i, [ModuleStatus(*module(i, m, read, badge_of)) for m in read.modules])
         for i in read.integrations
     ]
 
@@ -206,13 +205,12 @@ def integration_statuses_json(
     """``[s.as_json() for s in integration_statuses(...)]`` built from the rows without the objects between:
     ``bpsync status --json`` of 1,000 integrations writes 6,000 module statuses (issue 19). ``when`` writes the
     timestamps, as in ``module_json``."""
-    now = now or utcnow()
     read = _read(engine, ref, ids)
-    sweep_every = _sweep_every()
+    badge_of = _badges(now or utcnow())
     module = _module_fields
     found = []
     for i in read.integrations:
-        modules = [module(i, m, now, read, sweep_every) for m in read.modules]
+        modules = [module(i, m, read, badge_of) for m in read.modules]
         badge = overall_badge([m[1] for m in modules])
         found.append(integration_json(i, badge, [module_json(*m, when) for m in modules], when))
     return found
@@ -221,8 +219,7 @@ def integration_statuses_json(
 class _Rows(NamedTuple):  # not a dataclass: building one's methods costs every start a millisecond or two
     integrations: list[IntegrationSummary]
     modules: list[str]  # every module's name, in the order statuses list them
-    states: dict[Key, tuple[Any, ...]]
-    last: dict[int, tuple[Any, ...]]  # the last runs the states name, by id
+    states: dict[Key, tuple[Any, ...]]  # with the runs they show
     errors: dict[Key, int]
 
 
@@ -232,11 +229,11 @@ def _read(engine: Connectable | Reader, ref: int | str | None, ids: list[int] | 
             ids = [_integration_id(reader, ref)]
         chosen = _integrations(reader, ids) if ids != [] else []
         if not chosen:
-            return _Rows([], [], {}, {}, {})
-        states, last = _states(reader, ids)
+            return _Rows([], [], {}, {})
+        states = _states(reader, ids)
         errors = open_error_counts_of(reader, ids)
     seen = {m for _, m in (*states, *errors)}
-    return _Rows(chosen, [*MODULE_ORDER, *sorted(seen - set(MODULE_ORDER))], states, last, errors)
+    return _Rows(chosen, [*MODULE_ORDER, *sorted(seen - set(MODULE_ORDER))], states, errors)
 
 
 def _integration_id(reader: Reader, ref: int | str) -> int:
@@ -273,28 +270,29 @@ def _only(reader: Reader, column: str, ids: list[int] | None, keyword: str = "WH
 
 # positions in a _states row (read by index: a status of 1,000 integrations builds 6,000 of them)
 _RUN = len(RUN_COLUMNS)
-CURRENT_AT, LAST_ID = 9, 9 + _RUN  # current: status, sync_run_id, error, counters; then the last run's id
-# the module run a status shows: the unfinished one (its pointer is checked against its status, so a row
-# changed by hand never shows as running), else the last one that ended
-STATES_SQL = f"""
+LAST_STATUS, LAST_FINISHED_AT, LAST_SUCCESS_AT, CURRENT_ID, WAITING_UNTIL, WAIT_REASON, LEASE_UNTIL = range(2, 9)
+CURRENT_AT, LAST_AT = 9, 9 + _RUN  # current: status, sync_run_id, error, counters; last: sync_run_id, error, counters
+SHOWN_COLUMNS = RUN_COLUMNS[1:]  # of the last run that ended (its status is the state's last_status)
+
+
+def _states_sql(reader: Reader) -> str:
+    """The states and the module runs they show: the unfinished one (its pointer is checked against its status, so
+    a row changed by hand never shows as running), and the last one that ended, both by primary key."""
+    last = reader.lookup_join("module_runs", "l", "l.id = s.last_module_run_id", SHOWN_COLUMNS)
+    return f"""
 SELECT s.integration_id, s.module, s.last_status, s.last_finished_at, s.last_success_at,
        c.id, c.waiting_until, c.wait_reason, c.lease_until, {", ".join(f"c.{c}" for c in RUN_COLUMNS)},
-       s.last_module_run_id
+       {", ".join(f"l.{c}" for c in SHOWN_COLUMNS)}
 FROM module_states s
 LEFT JOIN module_runs c ON c.id = s.current_module_run_id AND c.status IN {UNFINISHED_SQL}
+{last}
 """
-LAST_RUNS_SQL = f"SELECT id, {', '.join(c for c in RUN_COLUMNS if c != 'status')} FROM module_runs WHERE "
 
 
-def _states(reader: Reader, ids: list[int] | None) -> tuple[dict[Key, tuple[Any, ...]], dict[int, tuple[Any, ...]]]:
-    """The states by (integration, module), and the last runs they name by id (id, sync_run_id, error, counters)."""
+def _states(reader: Reader, ids: list[int] | None) -> dict[Key, tuple[Any, ...]]:
+    """The states by (integration, module), with the runs they show, in one statement (one snapshot)."""
     where, params = _only(reader, "s.integration_id", ids)
-    rows = reader.rows(STATES_SQL + where, **params)
-    # The last runs by primary key in a query of their own: joined above, PostgreSQL merges the whole
-    # module_runs index for every integration's status (0.5 s at a million rows) instead of looking them up.
-    wanted = [r[LAST_ID] for r in rows if r[LAST_ID] is not None]
-    found = reader.rows(LAST_RUNS_SQL + reader.one_of("id", "ids"), ids=reader.ids(wanted)) if wanted else []
-    return {(r[0], r[1]): r for r in rows}, {r[0]: r for r in found}
+    return {(r[0], r[1]): r for r in reader.rows(_states_sql(reader) + where, **params)}
 
 
 ModuleFields = tuple[
@@ -302,49 +300,20 @@ ModuleFields = tuple[
 ]
 
 
-def _module_fields(
-    integration: IntegrationSummary,
-    module: str,
-    now: dt.datetime,
-    read: _Rows,
-    sweep_every: float,
-) -> ModuleFields:
+def _module_fields(integration: IntegrationSummary, module: str, read: _Rows, badge_of: _BadgeOf) -> ModuleFields:
     """A ModuleStatus's fields, in its order."""
     key = (integration.id, module)
     open_errors = read.errors.get(key, 0)
     state = read.states.get(key)
+    badge = badge_of(integration, state)
     if state is None:  # never ran
-        badge = module_badge(
-            disabled=integration.state == "disabled",
-            now=now,
-            paused_until=None,
-            waiting_until=None,
-            in_progress=False,
-            last_finished_status=None,
-        )
         return module, badge, None, None, {}, None, None, None, open_errors
-    _, _, last_status, last_finished_at, last_success_at, current_id, waiting_until, wait_reason, lease_until = state[
-        :CURRENT_AT
-    ]
-    running = current_id is not None
-    badge = module_badge(
-        disabled=integration.state == "disabled",
-        now=now,
-        paused_until=integration.paused_until,
-        waiting_until=timestamp(waiting_until) if running else None,
-        in_progress=running,
-        last_finished_status=last_status,
-        wait_reason=wait_reason if running else None,
-        lease_until=timestamp(lease_until) if running else None,
-        sweep_every=sweep_every,
-    )
-    if running:
+    if state[CURRENT_ID] is not None:  # running: the unfinished run's
         run_status, run_id, error = state[CURRENT_AT : CURRENT_AT + 3]
-        counts = dict(zip(COUNTERS, state[CURRENT_AT + 3 : LAST_ID], strict=True))
-    else:
-        run_status, shown = last_status, read.last.get(state[LAST_ID])
-        run_id, error = (shown[1], shown[2]) if shown is not None else (None, None)
-        counts = dict(zip(COUNTERS, shown[3:], strict=True)) if shown is not None and run_id is not None else {}
+        counts = dict(zip(COUNTERS, state[CURRENT_AT + 3 : LAST_AT], strict=True))
+    else:  # the last that ended, if its row is there (sync_run_id is never NULL)
+        run_status, run_id, error = state[LAST_STATUS], state[LAST_AT], state[LAST_AT + 1]
+        counts = dict(zip(COUNTERS, state[LAST_AT + 2 :], strict=True)) if run_id is not None else {}
     return (
         module,
         badge,
@@ -352,10 +321,53 @@ def _module_fields(
         run_id,
         counts,
         error,
-        timestamp(last_success_at),
-        timestamp(last_finished_at),
+        timestamp(state[LAST_SUCCESS_AT]),
+        timestamp(state[LAST_FINISHED_AT]),
         open_errors,
     )
+
+
+_BadgeOf = Callable[[IntegrationSummary, "tuple[Any, ...] | None"], Badge]
+
+
+def _badges(now: dt.datetime) -> _BadgeOf:
+    """``module_badge`` of a module (its integration and its _states row, None if it never ran) at ``now``.
+
+    A module with no unfinished run shows a badge of two things alone, its integration disabled or not and how its
+    last run ended (module_badge's precedence), so the 6,000 modules of 1,000 integrations ask it of a handful of
+    pairs: those badges are remembered (they are immutable), the others judged each (issue 19)."""
+    sweep_every = _sweep_every()
+    settled: dict[tuple[bool, str | None], Badge] = {}
+
+    def badge_of(integration: IntegrationSummary, state: tuple[Any, ...] | None) -> Badge:
+        disabled = integration.state == "disabled"
+        if state is None or state[CURRENT_ID] is None:  # no unfinished run
+            last_status = state[LAST_STATUS] if state is not None else None
+            badge = settled.get((disabled, last_status))
+            if badge is None:
+                badge = settled[disabled, last_status] = module_badge(
+                    disabled=disabled,
+                    now=now,
+                    paused_until=None,
+                    waiting_until=None,
+                    in_progress=False,
+                    last_finished_status=last_status,
+                )
+            return badge
+        waiting_until, wait_reason, lease_until = state[WAITING_UNTIL : LEASE_UNTIL + 1]
+        return module_badge(
+            disabled=disabled,
+            now=now,
+            paused_until=integration.paused_until,
+            waiting_until=timestamp(waiting_until),
+            in_progress=True,
+            last_finished_status=state[LAST_STATUS],
+            wait_reason=wait_reason,
+            lease_until=timestamp(lease_until),
+            sweep_every=sweep_every,
+        )
+
+    return badge_of
 
 
 def _sweep_every() -> float:

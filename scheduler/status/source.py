@@ -55,9 +55,14 @@ def _connect(url: str) -> tuple[Any, str] | None:
     scheme, _, rest = url.partition("://")
     if scheme in ("postgresql", "postgresql+psycopg"):
         import psycopg
+        from psycopg.conninfo import conninfo_to_dict
 
+        conninfo = f"postgresql://{rest}"
+        # the session in UTC: psycopg gives timestamps in the session's zone, and a server's "Etc/UTC" as a ZoneInfo
+        # costs every one of them a conversion (~5 ms of the 13,000 at 1,000 integrations; timezone.utc is free)
+        options = f"{conninfo_to_dict(conninfo).get('options') or ''} -c TimeZone=UTC".strip()
         # autocommit: each read is its own statement, as in SQLAlchemy's read-committed transaction
-        return psycopg.connect(f"postgresql://{rest}", autocommit=True), "postgresql"
+        return psycopg.connect(conninfo, autocommit=True, options=options), "postgresql"
     if scheme in ("sqlite", "sqlite+pysqlite"):
         path = url.split("///", 1)[-1]
         if not path or path == ":memory:" or not Path(path).is_file():

@@ -15,6 +15,8 @@ from scheduler.status import integration_statuses
 from scheduler.status.badges import URGENCY
 from scheduler.status.listing import BadFilter, integration_page, integration_page_json
 from scheduler.status.overview import integration_statuses_json
+from scheduler.status.reads import Reader
+from scheduler.status.source import status_source
 from scheduler.status.timefmt import as_written
 from shared.clock import utcnow
 from shared.config import get_settings, load_settings
@@ -177,6 +179,13 @@ def test_the_status_built_as_json_from_the_rows_is_the_statuses_as_json(engine):
     written_page = integration_page_json(engine, now=NOW, when=as_written)
     assert json_text(written_page, utc_datetimes=True) == json_text(everything)
     assert any(isinstance(i["paused_until"], dt.datetime) for i in written_page["integrations"])
+    # the command's own reader: the driver's connection (on PostgreSQL with its session in UTC), the same text
+    with status_source(engine.url.render_as_string(hide_password=False)) as direct:
+        assert isinstance(direct, Reader)
+        by_driver = integration_page_json(direct, now=NOW, when=as_written)
+        assert json_text(by_driver, utc_datetimes=True) == json_text(everything)
+        for name in SCENARIOS:
+            assert integration_statuses_json(direct, name, now=NOW) == integration_statuses_json(engine, name, now=NOW)
 
 
 def test_the_json_writer_writes_utc_timestamps_as_the_status_does():
