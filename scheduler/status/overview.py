@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from scheduler.status.badges import LABELS, Badge, module_badge, overall_badge
+from scheduler.status.badges import LABELS, NOT_SYNCED, URGENCY, Badge, module_badge, overall_badge
 from scheduler.status.reads import Connectable, Reader, reading, timestamp
 from scheduler.status.timefmt import iso
 from shared.clock import utcnow
@@ -27,6 +27,7 @@ COUNTERS = ("fetched", "created", "updated", "unchanged", "skipped", "failed", "
 MAX_ID = 2**31 - 1  # an id past PostgreSQL's integer is no integration (as shared.db.integrations says)
 Key = tuple[int, str]  # (integration id, module)
 RUN_COLUMNS = ("status", "sync_run_id", "error", *COUNTERS)
+_URGENCY_RANK = {state: rank for rank, state in enumerate(URGENCY)}
 
 
 @dataclass(frozen=True)
@@ -148,22 +149,23 @@ class IntegrationStatus:
         return any(m.badge.state == "in_progress" for m in self.modules)
 
     def as_json(self) -> dict[str, Any]:
-        return integration_json(self.integration, self.badge, [m.as_json() for m in self.modules])
+        return integration_json(self.integration, self.badge.state, [m.as_json() for m in self.modules])
 
 
 def integration_json(
     i: IntegrationSummary,
-    badge: Badge,
+    badge_state: str,
     modules: list[dict[str, Any]],
     when: Callable[[dt.datetime | None], Any] = iso,
 ) -> dict[str, Any]:
-    """An integration's status in JSON, ``modules`` its modules' ``module_json`` (``when`` as there)."""
+    """An integration's status in JSON, ``badge_state`` its overall badge's, ``modules`` its modules'
+    ``module_json`` (``when`` as there)."""
     return {
         "id": i.id,
         "name": i.name,
         "state": i.state,
-        "badge": LABELS[badge.state],
-        "badge_state": badge.state,
+        "badge": LABELS[badge_state],
+        "badge_state": badge_state,
         "books_organization_id": i.books_organization_id,
         "projects_portal_id": i.projects_portal_id,
         "data_center": i.data_center,
@@ -207,12 +209,13 @@ def integration_statuses_json(
     timestamps, as in ``module_json``."""
     read = _read(engine, ref, ids)
     badge_of = _badges(now or utcnow())
-    module = _module_fields
+    module = _module_json
     found = []
     for i in read.integrations:
-        modules = [module(i, m, read, badge_of) for m in read.modules]
-        badge = overall_badge([m[1] for m in modules])
-        found.append(integration_json(i, badge, [module_json(*m, when) for m in modules], when))
+        modules = [module(i, m, read, badge_of, when) for m in read.modules]
+        # overall_badge's choice, of the states alone (all integration_json shows of it)
+        badge_state = min((m["state"] for m in modules), key=_URGENCY_RANK.__getitem__, default=NOT_SYNCED)
+        found.append(integration_json(i, badge_state, modules, when))
     return found
 
 
@@ -292,7 +295,17 @@ LEFT JOIN module_runs c ON c.id = s.current_module_run_id AND c.status IN {UNFIN
 def _states(reader: Reader, ids: list[int] | None) -> dict[Key, tuple[Any, ...]]:
     """The states by (integration, module), with the runs they show, in one statement (one snapshot)."""
     where, params = _only(reader, "s.integration_id", ids)
-    return {(r[0], r[1]): r for r in reader.rows(_states_sql(reader) + where, **params)}
+    rows = reader.rows(_states_sql(reader) + where, **params)
+    if not reader.postgres:  # SQLite's timestamps are text: datetimes from here on, as PostgreSQL's come
+        rows = [_timestamped(r) for r in rows]
+    return {(r[0], r[1]): r for r in rows}
+
+
+def _timestamped(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    converted = list(row)
+    for at in (LAST_FINISHED_AT, LAST_SUCCESS_AT, WAITING_UNTIL, LEASE_UNTIL):
+        converted[at] = timestamp(row[at])
+    return tuple(converted)
 
 
 ModuleFields = tuple[
@@ -321,10 +334,50 @@ def _module_fields(integration: IntegrationSummary, module: str, read: _Rows, ba
         run_id,
         counts,
         error,
-        timestamp(state[LAST_SUCCESS_AT]),
-        timestamp(state[LAST_FINISHED_AT]),
+        state[LAST_SUCCESS_AT],
+        state[LAST_FINISHED_AT],
         open_errors,
     )
+
+
+def _module_json(
+    integration: IntegrationSummary,
+    module: str,
+    read: _Rows,
+    badge_of: _BadgeOf,
+    when: Callable[[dt.datetime | None], Any],
+) -> dict[str, Any]:
+    """``module_json(*_module_fields(...), when)`` in one step: 6,000 of them at 1,000 integrations, where the
+    fields' tuple and the call between cost a tenth of the command's work (issue 19; a test compares the two)."""
+    key = (integration.id, module)
+    state = read.states.get(key)
+    badge = badge_of(integration, state)
+    if state is None:  # never ran
+        run_status = run_id = error = last_success_at = last_finished_at = None
+        counts: dict[str, int] = {}
+    else:
+        if state[CURRENT_ID] is not None:  # running: the unfinished run's
+            run_status, run_id, error = state[CURRENT_AT : CURRENT_AT + 3]
+            counts = dict(zip(COUNTERS, state[CURRENT_AT + 3 : LAST_AT], strict=False))  # as long by construction
+        else:  # the last that ended, if its row is there (sync_run_id is never NULL)
+            run_status, run_id, error = state[LAST_STATUS], state[LAST_AT], state[LAST_AT + 1]
+            counts = dict(zip(COUNTERS, state[LAST_AT + 2 :], strict=False)) if run_id is not None else {}
+        last_success_at, last_finished_at = state[LAST_SUCCESS_AT], state[LAST_FINISHED_AT]
+    resumes_at = badge.resumes_at
+    return {
+        "module": module,
+        "state": badge.state,
+        "badge": LABELS[badge.state],
+        "resumes_at": None if resumes_at is None else when(resumes_at),
+        "detail": badge.detail,
+        "run_status": run_status,
+        "run_id": run_id,
+        "counts": counts,
+        "error": error,
+        "last_success_at": None if last_success_at is None else when(last_success_at),
+        "last_finished_at": None if last_finished_at is None else when(last_finished_at),
+        "open_errors": read.errors.get(key, 0),
+    }
 
 
 _BadgeOf = Callable[[IntegrationSummary, "tuple[Any, ...] | None"], Badge]
@@ -359,11 +412,11 @@ def _badges(now: dt.datetime) -> _BadgeOf:
             disabled=disabled,
             now=now,
             paused_until=integration.paused_until,
-            waiting_until=timestamp(waiting_until),
+            waiting_until=waiting_until,
             in_progress=True,
             last_finished_status=state[LAST_STATUS],
             wait_reason=wait_reason,
-            lease_until=timestamp(lease_until),
+            lease_until=lease_until,
             sweep_every=sweep_every,
         )
 
