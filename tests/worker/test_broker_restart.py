@@ -31,7 +31,8 @@ STALL_SECONDS = 6
 OUTAGE_SECONDS = 1.5
 
 
-def test_workers_survive_a_broker_restart_mid_sync_and_the_run_completes_once(sandbox, pg_migrated_url, tmp_path):
+def test_workers_survive_a_broker_restart_mid_sync_and_the_run_completes_once(tiny_sandbox, pg_migrated_url, tmp_path):
+    sandbox = tiny_sandbox  # the outage needs a slice in flight, not a big world
     broker = PrivateRedis(tmp_path)
     workers: list[subprocess.Popen] = []
     try:

@@ -28,9 +28,9 @@ def _lapse(h, module_run_id: int) -> None:
         )
 
 
-@pytest.mark.slow  # a full sync of the small world and more: started early under xdist
-def test_states_follow_real_syncs_failures_and_fixes(sandbox, pg_migrated_url):
-    with sync_harness(sandbox, pg_migrated_url) as h:
+@pytest.mark.slow  # full syncs of the tiny world (its seeded awkward cases fail) and more: started early under xdist
+def test_states_follow_real_syncs_failures_and_fixes(tiny_sandbox, pg_migrated_url):
+    with sync_harness(tiny_sandbox, pg_migrated_url) as h:
         first = h.sync()
         assert first.status == "partial" and h.errors()  # the sandbox seeds records that must fail
         assert_states_match_history(h.engine)
