@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import functools
 import json
 import logging
 import re
@@ -42,18 +43,22 @@ REDACTED = "[redacted]"
 # token format itself ("1000.<32 hex>.<32 hex>"), which also catches a token pasted into an error message.
 _SECRET_NAMES = r"(?:refresh_token|access_token|client_secret|secret_key|password|token|secret)"
 _VALUE = r"""(?P<value>[^"'&\s,;}]+)"""
-_PATTERNS = (
-    re.compile(rf"""(?P<key>(?<![A-Za-z]){_SECRET_NAMES}["']?\s*[:=]\s*["']?){_VALUE}""", re.IGNORECASE),
-    # an OAuth authorization code only in form/URL style: "code": 1070 is a Zoho error code, not a secret
-    re.compile(rf"(?P<key>(?<![A-Za-z])code=){_VALUE}"),
-    re.compile(rf"(?P<key>(?:Zoho-oauthtoken|Bearer|Basic)\s+){_VALUE}", re.IGNORECASE),
-    re.compile(r"(?P<key>)(?P<value>\b1000\.[0-9a-f]{32}\.[0-9a-f]{32}\b)"),
-)
+
+
+@functools.cache  # compiled when a line is first logged: bpsync status logs none, and they cost its start ~2 ms
+def _patterns() -> tuple[re.Pattern[str], ...]:
+    return (
+        re.compile(rf"""(?P<key>(?<![A-Za-z]){_SECRET_NAMES}["']?\s*[:=]\s*["']?){_VALUE}""", re.IGNORECASE),
+        # an OAuth authorization code only in form/URL style: "code": 1070 is a Zoho error code, not a secret
+        re.compile(rf"(?P<key>(?<![A-Za-z])code=){_VALUE}"),
+        re.compile(rf"(?P<key>(?:Zoho-oauthtoken|Bearer|Basic)\s+){_VALUE}", re.IGNORECASE),
+        re.compile(r"(?P<key>)(?P<value>\b1000\.[0-9a-f]{32}\.[0-9a-f]{32}\b)"),
+    )
 
 
 def redact(text: str) -> str:
     """Replace every secret-looking value in ``text`` with ``[redacted]`` (keys stay, so the line still reads)."""
-    for pattern in _PATTERNS:
+    for pattern in _patterns():
         text = pattern.sub(lambda m: f"{m.group('key')}{REDACTED}", text)
     return text
 

@@ -77,6 +77,8 @@ def integration_badges(reader: Reader, now: dt.datetime) -> list[tuple[int, str,
 
 @dataclass(frozen=True)
 class IntegrationPage:
+    """One page of integrations' statuses, with the counts per badge (a docstring: see badges.Badge's)."""
+
     statuses: list[IntegrationStatus]
     total: int  # integrations matching the filters
     offset: int

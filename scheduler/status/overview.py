@@ -77,6 +77,8 @@ class IntegrationSummary:
 
 @dataclass(frozen=True)
 class ModuleStatus:
+    """A module's badge and the module run it is about (a docstring: see badges.Badge's)."""
+
     module: str
     badge: Badge
     run_status: str | None  # the module run the badge is about: the unfinished one, else the last finished
@@ -133,6 +135,8 @@ def module_json(
 
 @dataclass(frozen=True)
 class IntegrationStatus:
+    """An integration with its modules' statuses, in MODULE_ORDER (a docstring: see badges.Badge's)."""
+
     integration: IntegrationSummary
     modules: list[ModuleStatus] = field(default_factory=list)
 
