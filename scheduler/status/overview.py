@@ -226,7 +226,8 @@ def integration_statuses_json(
 class _Rows(NamedTuple):  # not a dataclass: building one's methods costs every start a millisecond or two
     integrations: list[IntegrationSummary]
     modules: list[str]  # every module's name, in the order statuses list them
-    states: dict[Key, tuple[Any, ...]]  # with the runs they show
+    states: dict[Key, tuple[Any, ...]]
+    last: dict[int, tuple[Any, ...]]  # the last runs the states name, by id
     errors: dict[Key, int]
 
 
@@ -236,11 +237,11 @@ def _read(engine: Connectable | Reader, ref: int | str | None, ids: list[int] | 
             ids = [_integration_id(reader, ref)]
         chosen = _integrations(reader, ids) if ids != [] else []
         if not chosen:
-            return _Rows([], [], {}, {})
-        states = _states(reader, ids)
+            return _Rows([], [], {}, {}, {})
+        states, last = _states(reader, ids)
         errors = open_error_counts_of(reader, ids)
     seen = {m for _, m in (*states, *errors)}
-    return _Rows(chosen, [*MODULE_ORDER, *sorted(seen - set(MODULE_ORDER))], states, errors)
+    return _Rows(chosen, [*MODULE_ORDER, *sorted(seen - set(MODULE_ORDER))], states, last, errors)
 
 
 def _integration_id(reader: Reader, ref: int | str) -> int:
@@ -278,31 +279,31 @@ def _only(reader: Reader, column: str, ids: list[int] | None, keyword: str = "WH
 # positions in a _states row (read by index: a status of 1,000 integrations builds 6,000 of them)
 _RUN = len(RUN_COLUMNS)
 LAST_STATUS, LAST_FINISHED_AT, LAST_SUCCESS_AT, CURRENT_ID, WAITING_UNTIL, WAIT_REASON, LEASE_UNTIL = range(2, 9)
-CURRENT_AT, LAST_AT = 9, 9 + _RUN  # current: status, sync_run_id, error, counters; last: sync_run_id, error, counters
-SHOWN_COLUMNS = RUN_COLUMNS[1:]  # of the last run that ended (its status is the state's last_status)
-
-
-def _states_sql(reader: Reader) -> str:
-    """The states and the module runs they show: the unfinished one (its pointer is checked against its status, so
-    a row changed by hand never shows as running), and the last one that ended, both by primary key."""
-    last = reader.lookup_join("module_runs", "l", "l.id = s.last_module_run_id", SHOWN_COLUMNS)
-    return f"""
+CURRENT_AT, LAST_ID = 9, 9 + _RUN  # current: status, sync_run_id, error, counters; then the last run's id
+# the module run a status shows: the unfinished one (its pointer is checked against its status, so a row
+# changed by hand never shows as running), else the last one that ended
+STATES_SQL = f"""
 SELECT s.integration_id, s.module, s.last_status, s.last_finished_at, s.last_success_at,
        c.id, c.waiting_until, c.wait_reason, c.lease_until, {", ".join(f"c.{c}" for c in RUN_COLUMNS)},
-       {", ".join(f"l.{c}" for c in SHOWN_COLUMNS)}
+       s.last_module_run_id
 FROM module_states s
 LEFT JOIN module_runs c ON c.id = s.current_module_run_id AND c.status IN {UNFINISHED_SQL}
-{last}
 """
+LAST_RUNS_SQL = f"SELECT id, {', '.join(c for c in RUN_COLUMNS if c != 'status')} FROM module_runs WHERE "
 
 
-def _states(reader: Reader, ids: list[int] | None) -> dict[Key, tuple[Any, ...]]:
-    """The states by (integration, module), with the runs they show, in one statement (one snapshot)."""
+def _states(reader: Reader, ids: list[int] | None) -> tuple[dict[Key, tuple[Any, ...]], dict[int, tuple[Any, ...]]]:
+    """The states by (integration, module), and the last runs they name by id (id, sync_run_id, error, counters)."""
     where, params = _only(reader, "s.integration_id", ids)
-    rows = reader.rows(_states_sql(reader) + where, **params)
+    rows = reader.rows(STATES_SQL + where, **params)
     if not reader.postgres:  # SQLite's timestamps are text: datetimes from here on, as PostgreSQL's come
         rows = [_timestamped(r) for r in rows]
-    return {(r[0], r[1]): r for r in rows}
+    # The last runs by primary key in a query of their own: joined above, PostgreSQL reads the whole module_runs
+    # table for every integration's status (0.5 s at a million rows) instead of looking them up, and a LATERAL
+    # lookup per state took the server longer than this one scan of the index in id order (issue 19).
+    wanted = [r[LAST_ID] for r in rows if r[LAST_ID] is not None]
+    found = reader.rows(LAST_RUNS_SQL + reader.one_of("id", "ids"), ids=reader.ids(wanted)) if wanted else []
+    return {(r[0], r[1]): r for r in rows}, {r[0]: r for r in found}
 
 
 def _timestamped(row: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -327,10 +328,11 @@ def _module_fields(integration: IntegrationSummary, module: str, read: _Rows, ba
         return module, badge, None, None, {}, None, None, None, open_errors
     if state[CURRENT_ID] is not None:  # running: the unfinished run's
         run_status, run_id, error = state[CURRENT_AT : CURRENT_AT + 3]
-        counts = dict(zip(COUNTERS, state[CURRENT_AT + 3 : LAST_AT], strict=True))
-    else:  # the last that ended, if its row is there (sync_run_id is never NULL)
-        run_status, run_id, error = state[LAST_STATUS], state[LAST_AT], state[LAST_AT + 1]
-        counts = dict(zip(COUNTERS, state[LAST_AT + 2 :], strict=True)) if run_id is not None else {}
+        counts = dict(zip(COUNTERS, state[CURRENT_AT + 3 : LAST_ID], strict=True))
+    else:
+        run_status, shown = state[LAST_STATUS], read.last.get(state[LAST_ID])
+        run_id, error = (shown[1], shown[2]) if shown is not None else (None, None)
+        counts = dict(zip(COUNTERS, shown[3:], strict=True)) if shown is not None and run_id is not None else {}
     return (
         module,
         badge,
@@ -362,10 +364,11 @@ def _module_json(
     else:
         if state[CURRENT_ID] is not None:  # running: the unfinished run's
             run_status, run_id, error = state[CURRENT_AT : CURRENT_AT + 3]
-            counts = dict(zip(COUNTERS, state[CURRENT_AT + 3 : LAST_AT], strict=False))  # as long by construction
-        else:  # the last that ended, if its row is there (sync_run_id is never NULL)
-            run_status, run_id, error = state[LAST_STATUS], state[LAST_AT], state[LAST_AT + 1]
-            counts = dict(zip(COUNTERS, state[LAST_AT + 2 :], strict=False)) if run_id is not None else {}
+            counts = dict(zip(COUNTERS, state[CURRENT_AT + 3 : LAST_ID], strict=False))  # as long by construction
+        else:  # the last that ended, if its row is there (its sync_run_id is never NULL)
+            run_status, shown = state[LAST_STATUS], read.last.get(state[LAST_ID])
+            run_id, error = (shown[1], shown[2]) if shown is not None else (None, None)
+            counts = dict(zip(COUNTERS, shown[3:], strict=False)) if run_id is not None else {}
         last_success_at, last_finished_at = state[LAST_SUCCESS_AT], state[LAST_FINISHED_AT]
     resumes_at = badge.resumes_at
     return {

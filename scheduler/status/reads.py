@@ -61,16 +61,6 @@ class Reader:
             return f"{column} = ANY(CAST(:{param} AS integer[]))"
         return f"{column} IN (SELECT value FROM json_each(:{param}))"
 
-    def lookup_join(self, table: str, alias: str, on: str, columns: Sequence[str]) -> str:
-        """LEFT JOIN ``table`` AS ``alias`` ``on`` its primary key, for ``columns``: a lookup per row."""
-        if self.postgres:
-            # Joined plainly, PostgreSQL reads the whole table to join 6,000 states to their last runs (a hash or
-            # merge join over 700,000 module runs: 0.5-0.9 s); a LATERAL subquery kept from being flattened into
-            # the join (OFFSET 0) looks each one up by its key, as a query of its own by ANY(ids) did (issue 19).
-            picked = ", ".join(f"{alias}.{c}" for c in columns)
-            return f"LEFT JOIN LATERAL (SELECT {picked} FROM {table} {alias} WHERE {on} OFFSET 0) {alias} ON true"
-        return f"LEFT JOIN {table} {alias} ON {on}"  # SQLite looks rows up by their key as it is
-
     def ids(self, values: Sequence[int]) -> Any:
         # the array as its text: psycopg writes a list of 6,000 ints as an array in Python (~5 ms)
         text = ",".join(str(int(v)) for v in values)
