@@ -368,7 +368,7 @@ def _module_json(
         else:  # the last that ended, if its row is there (its sync_run_id is never NULL)
             run_status, shown = state[LAST_STATUS], read.last.get(state[LAST_ID])
             run_id, error = (shown[1], shown[2]) if shown is not None else (None, None)
-            counts = dict(zip(COUNTERS, shown[3:], strict=False)) if run_id is not None else {}
+            counts = dict(zip(COUNTERS, shown[3:], strict=False)) if shown is not None and run_id is not None else {}
         last_success_at, last_finished_at = state[LAST_SUCCESS_AT], state[LAST_FINISHED_AT]
     resumes_at = badge.resumes_at
     return {
