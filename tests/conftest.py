@@ -5,7 +5,8 @@
   migrated once per session (``CREATE DATABASE ... TEMPLATE``, a file copy for SQLite) instead of migrating each;
 - ``redis_url``: a Redis database of this test process alone, flushed before and after the test.
 
-Under pytest-xdist every worker is its own session: its own template database and its own Redis database number.
+Under pytest-xdist every worker is its own session with its own Redis database number; the templates and the synced
+worlds are built once per run and shared by all of them (tests/shared_worlds.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -57,19 +58,25 @@ def pg_admin_engine() -> Iterator[sa.Engine]:
 FAST_COMMITS = 'ALTER DATABASE "{name}" SET synchronous_commit = off'
 
 
-@contextmanager
-def pg_database(admin: sa.Engine, template: str | None = None) -> Iterator[str]:
-    """URL of a new PostgreSQL database (empty, or a copy of ``template``), dropped on exit."""
+def create_pg_database(admin: sa.Engine, template: str | None = None) -> str:
+    """URL of a new PostgreSQL database (empty, or a copy of ``template``), which the caller drops."""
     name = f"bpsync_t_{uuid.uuid4().hex[:12]}"
     clause = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"{clause}'))
         conn.execute(sa.text(FAST_COMMITS.format(name=name)))
+    return admin.url.set(database=name).render_as_string(hide_password=False)
+
+
+@contextmanager
+def pg_database(admin: sa.Engine, template: str | None = None) -> Iterator[str]:
+    """URL of a new PostgreSQL database (empty, or a copy of ``template``), dropped on exit."""
+    url = create_pg_database(admin, template)
     try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
         with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{sa.engine.make_url(url).database}" WITH (FORCE)'))
 
 
 @pytest.fixture
@@ -80,17 +87,38 @@ def pg_url(pg_admin_engine: sa.Engine) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def pg_template(pg_admin_engine: sa.Engine) -> Iterator[str]:
-    """Name of a database migrated to head once per session, the template of every ``pg_migrated_url``.
+def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder all the processes of this test run share (tests/shared_worlds.py)."""
+    from tests.shared_worlds import run_folder
+
+    return run_folder(tmp_path_factory)
+
+
+def kept_pg_database(admin: sa.Engine, folder: Path, template: str | None = None) -> str:
+    """A new database that outlives this process: dropped when the whole run is over."""
+    from tests.shared_worlds import keep_database
+
+    url = create_pg_database(admin, template)
+    keep_database(folder, str(sa.engine.make_url(url).database))
+    return url
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_admin_engine: sa.Engine, run_folder: Path) -> str:
+    """Name of a database migrated to head once per run, the template of every ``pg_migrated_url``.
 
     Alembic's env.py connects with a NullPool and disposes it, so no connection to the template stays open
     (PostgreSQL refuses to copy a database anyone is connected to).
     """
     from shared.db import engine as dbengine
+    from tests.shared_worlds import built_once
 
-    with pg_database(pg_admin_engine) as url:
+    def make() -> str:
+        url = kept_pg_database(pg_admin_engine, run_folder)
         dbengine.upgrade(url)
-        yield sa.engine.make_url(url).database
+        return str(sa.engine.make_url(url).database)
+
+    return built_once(run_folder, "pg-template", make)
 
 
 @pytest.fixture
@@ -107,15 +135,21 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A SQLite file migrated to head once per session (checkpointed: the copy needs no -wal file)."""
+def sqlite_template(run_folder: Path) -> Path:
+    """A SQLite file migrated to head once per run (checkpointed: the copy needs no -wal file)."""
     from shared.db import engine as dbengine
+    from tests.shared_worlds import built_once
 
-    path = tmp_path_factory.mktemp("sqlite-template") / "bpsync.sqlite"
-    dbengine.upgrade(f"sqlite:///{path}")
-    with closing(sqlite3.connect(path)) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return path
+    def make() -> Path:
+        folder = run_folder / "sqlite-template"
+        folder.mkdir()
+        path = folder / "bpsync.sqlite"
+        dbengine.upgrade(f"sqlite:///{path}")
+        with closing(sqlite3.connect(path)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return path
+
+    return built_once(run_folder, "sqlite-template", make)
 
 
 @pytest.fixture
@@ -127,33 +161,58 @@ def sqlite_migrated_url(tmp_path: Path, sqlite_template: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def synced_tiny_snapshot(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path):
-    """A ``tiny`` world after one real embedded sync on SQLite, made once per test process; tests take a copy
+def synced_tiny_snapshot(run_folder: Path, sqlite_template: Path):
+    """A ``tiny`` world after one real embedded sync on SQLite, made once per run; tests take a copy
     with ``synced_tiny_snapshot.copy(tmp_path, sandbox_factory)`` (tests/synced_world_support.py)."""
+    from tests.shared_worlds import built_once
     from tests.synced_world_support import SyncedSnapshot
 
-    return SyncedSnapshot.make(tmp_path_factory.mktemp("synced-tiny"), sqlite_template)
+    def make() -> SyncedSnapshot:
+        folder = run_folder / "synced-tiny"
+        folder.mkdir()
+        return SyncedSnapshot.make(folder, sqlite_template)
+
+    return built_once(run_folder, "synced-tiny", make)
 
 
-@pytest.fixture(scope="session")
-def small_snapshot(pg_admin_engine: sa.Engine, pg_template: str):
-    """The first full sync of the `small` world (seed 1) on PostgreSQL, made once per test process; a test takes its
-    own copy with ``small_snapshot.harness(...)`` and carries ``tests.sync_support.small_snapshot_test``."""
+def harness_snapshot(admin: sa.Engine, template: str, folder: Path, size: str):
+    """The first full sync of a ``size`` world (seed 1) on PostgreSQL, made once per run (its database kept)."""
+    from tests.shared_worlds import built_once, keep_database
     from tests.sync_support import HarnessSnapshot
 
-    with HarnessSnapshot.made(pg_admin_engine, pg_template, size="small") as snapshot:
-        assert snapshot.first.status == "partial", snapshot.first  # the seeded awkward cases fail on purpose
-        yield snapshot
+    def make() -> HarnessSnapshot:
+        snapshot = HarnessSnapshot.built(admin, template, size=size)  # type: ignore[arg-type]
+        keep_database(folder, snapshot.database)
+        return snapshot
+
+    return built_once(folder, f"{size}-snapshot", make)
 
 
 @pytest.fixture(scope="session")
-def tiny_snapshot(pg_admin_engine: sa.Engine, pg_template: str):
-    """A `tiny` world after one full sync on PostgreSQL, made once per test process; a test takes its own copy with
+def small_snapshot(pg_admin_engine: sa.Engine, pg_template: str, run_folder: Path):
+    """The first full sync of the `small` world (seed 1) on PostgreSQL, made once per run; a test takes its own copy
+    with ``small_snapshot.harness(...)`` and carries ``tests.sync_support.small_snapshot_test``."""
+    snapshot = harness_snapshot(pg_admin_engine, pg_template, run_folder, "small")
+    assert snapshot.first.status == "partial", snapshot.first  # the seeded awkward cases fail on purpose
+    return snapshot
+
+
+@pytest.fixture(scope="session")
+def tiny_snapshot(pg_admin_engine: sa.Engine, pg_template: str, run_folder: Path):
+    """A `tiny` world after one full sync on PostgreSQL, made once per run; a test takes its own copy with
     ``tiny_snapshot.harness(...)`` (the worker tests' ``tiny``, the finance tests' ``fin``)."""
-    from tests.sync_support import HarnessSnapshot
+    return harness_snapshot(pg_admin_engine, pg_template, run_folder, "tiny")
 
-    with HarnessSnapshot.made(pg_admin_engine, pg_template, size="tiny") as snapshot:
-        yield snapshot
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The controlling process (or a run without xdist) drops the databases the run's processes kept, once every
+    process is done with them."""
+    if XDIST_WORKER.startswith("gw"):
+        return
+    from tests.shared_worlds import drop_kept_databases
+
+    with suppress(sa.exc.OperationalError):  # PostgreSQL is down: nothing was kept
+        drop_kept_databases(session.config._tmp_path_factory.getbasetemp(), PG_ADMIN_URL)  # type: ignore[attr-defined]
 
 
 def worker_redis_url(url: str = REDIS_URL, worker: str = XDIST_WORKER) -> str:

@@ -180,38 +180,41 @@ def sync_harness(
 @dataclass(frozen=True)
 class HarnessSnapshot:
     """What a first full sync left, kept to hand each test a copy instead of syncing again: the database (a
-    PostgreSQL template nobody is connected to), the sandbox's world (deep-copied, the sandbox stopped), and the
-    settings whose secret key encrypted the integration's credentials."""
+    PostgreSQL template nobody is connected to), the sandbox's world (deep-copied, the sandbox stopped), the
+    settings whose secret key encrypted the integration's credentials, and the sandbox's request log of the sync
+    (``/_sandbox/requests`` rows: the chaos suite's undisturbed reference reads its calls and POSTs)."""
 
     database: str
     world: SandboxWorld
     settings: Settings
     integration_id: int
     first: RunResult
+    request_log: list[dict[str, Any]]
 
     @classmethod
-    @contextmanager
-    def made(
+    def built(
         cls, admin: sa.Engine, template: str, *, size: Size, prefs: dict[str, Any] | None = None, **overrides: Any
-    ) -> Iterator[HarnessSnapshot]:
-        from tests.conftest import pg_database
+    ) -> HarnessSnapshot:
+        """The first sync of a fresh ``size`` world (seed 1) into a new database, which the caller drops."""
+        from tests.conftest import create_pg_database
         from tests.synced_world_support import copy_world
 
         sandbox = SandboxServer(config=SandboxConfig(rate_limits=preset("off")), size=size).start()
-        with pg_database(admin, template=template) as url:
-            try:
-                with sync_harness(sandbox, url, prefs=prefs, **overrides) as h:
-                    first = h.sync(timeout=240)  # a hang guard: a small sync under load can take minutes
-            finally:
-                sandbox.stop()
-            name = sa.engine.make_url(url).database
-            with admin.connect() as conn:  # the worker's pools (the harness's, the tasks' shared engine) let go of it
-                conn.execute(
-                    sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
-                    {"name": name},
-                )
-            h.engine.dispose()
-            yield cls(str(name), copy_world(sandbox.world), h.settings, h.integration.id, first)
+        url = create_pg_database(admin, template=template)
+        try:
+            with sync_harness(sandbox, url, prefs=prefs, **overrides) as h:
+                first = h.sync(timeout=240)  # a hang guard: a small sync under load can take minutes
+                log = requests.get(f"{sandbox.base_url}/_sandbox/requests", timeout=30).json()["requests"]
+        finally:
+            sandbox.stop()
+        name = str(sa.engine.make_url(url).database)
+        with admin.connect() as conn:  # the worker's pools (the harness's, the tasks' shared engine) let go of it
+            conn.execute(
+                sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+                {"name": name},
+            )
+        h.engine.dispose()
+        return cls(name, copy_world(sandbox.world), h.settings, h.integration.id, first, log)
 
     @contextmanager
     def harness(

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 import requests
-import sqlalchemy as sa
 
 from sandbox.config import SandboxConfig
-from sandbox.generator import credentials
+from sandbox.generator import credentials, generate
 from sandbox.limits import preset
 from sandbox.server import SandboxServer
-from shared.db.integrations import update_integration
-from tests.chaos.support import BooksPicture, books_picture, books_posts, counts_of, module_rows
-from tests.conftest import FAST_COMMITS
-from tests.sync_support import sync_harness
+from sandbox.world import World as SandboxWorld
+from shared.clock import as_utc
+from tests.chaos.support import COUNTS, BooksPicture, books_picture
+from tests.sync_support import HarnessSnapshot
+from tests.synced_world_support import copy_world
 
 
 @dataclass(frozen=True)
@@ -47,49 +45,46 @@ def sandbox_requests(base_url: str) -> int:
     return sum(r["count"] for r in rows)
 
 
+def _state(world: SandboxWorld) -> dict:
+    """/_sandbox/state of a sandbox serving ``world`` (a copy: the server is stopped after one read)."""
+    sandbox = SandboxServer(config=SandboxConfig(rate_limits=preset("off")), world=copy_world(world)).start()
+    try:
+        return requests.get(f"{sandbox.base_url}/_sandbox/state", timeout=30).json()
+    finally:
+        sandbox.stop()
+
+
+def reference_of(snapshot: HarnessSnapshot, size: str) -> Reference:
+    """The reference run is the first sync of the run's shared ``size`` snapshot (tests/conftest.py): the same
+    world (seed 1), the same settings, an in-process worker, no fault; read from what it left instead of syncing
+    that world once more."""
+    organization = credentials(snapshot.world)["organization_id"]
+    before = books_picture(_state(generate(1, size)), organization).records()  # type: ignore[arg-type]
+    picture = books_picture(_state(snapshot.world), organization)
+    rows = sorted(snapshot.first.modules.values(), key=lambda r: r.position)
+    log = snapshot.request_log
+    return Reference(
+        size=size,
+        status=snapshot.first.status,
+        module_statuses={r.module: r.status for r in rows},
+        counts={r.module: {k: int(getattr(r, k)) for k in COUNTS} for r in rows},
+        picture=picture,
+        posts=Counter({r["path"]: r["count"] for r in log if r["api"] == "books" and r["method"] == "POST"}),
+        books_created=picture.records() - before,
+        requests=sum(r["count"] for r in log),
+        calls={r.module: int(r.api_calls) for r in rows},
+        seconds=(max(as_utc(r.finished_at) for r in rows) - min(as_utc(r.started_at) for r in rows)).total_seconds(),
+    )
+
+
 @pytest.fixture(scope="session")
-def reference(pg_admin_engine: sa.Engine) -> Iterator[Callable[[str], Reference]]:
-    """``reference(size)``: the reference run of that world, made once per session (in-process worker)."""
+def reference(request: pytest.FixtureRequest) -> Callable[[str], Reference]:
+    """``reference(size)``: the undisturbed run of that world (``tiny`` or ``small``), made once per run."""
     made: dict[str, Reference] = {}
-    databases: list[str] = []
 
     def get(size: str) -> Reference:
-        if size in made:
-            return made[size]
-        name = f"bpsync_t_{uuid.uuid4().hex[:12]}"
-        with pg_admin_engine.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-            conn.execute(sa.text(FAST_COMMITS.format(name=name)))
-        databases.append(name)
-        url = pg_admin_engine.url.set(database=name).render_as_string(hide_password=False)
-        sandbox = SandboxServer(config=SandboxConfig(rate_limits=preset("off")), size=size).start()
-        try:
-            with sync_harness(sandbox, url) as h:
-                organization = credentials(sandbox.world)["organization_id"]
-                before = books_picture(h.state(), organization).records()
-                started = time.monotonic()
-                run = h.sync(timeout=180)
-                seconds = time.monotonic() - started
-                picture = books_picture(h.state(), organization)
-                made[size] = Reference(
-                    size=size,
-                    status=run.status,
-                    module_statuses={m: r.status for m, r in run.modules.items()},
-                    counts=counts_of(h.engine, run.id),
-                    picture=picture,
-                    posts=books_posts(sandbox.base_url),
-                    books_created=picture.records() - before,
-                    requests=sandbox_requests(sandbox.base_url),
-                    calls={r.module: int(r.api_calls) for r in module_rows(h.engine, run.id)},
-                    seconds=seconds,
-                )
-                update_integration(h.engine, h.integration.id, state="disabled")
-                h.engine.dispose()
-        finally:
-            sandbox.stop()
+        if size not in made:
+            made[size] = reference_of(request.getfixturevalue(f"{size}_snapshot"), size)
         return made[size]
 
-    yield get
-    with pg_admin_engine.connect() as conn:
-        for name in databases:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return get
