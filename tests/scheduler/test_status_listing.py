@@ -280,3 +280,34 @@ def test_bpsync_status_pages_and_filters(listing_url):
     assert [i["name"] for i in one["integrations"]] == ["failed"]
     bad = invoke(listing_url, "--badge", "nope")
     assert bad.exit_code == 2 and "unknown badge 'nope'" in bad.output
+
+
+def test_the_bpsync_program_ends_with_its_whole_status_written(listing_url):
+    """Run as the program, ``bpsync status`` ends its process as soon as its output is out (os._exit: no
+    teardown, issue 19): what it wrote is all of it, and the exit code says success."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    def timeless(text: str) -> dict:
+        """The document but for what depends on when it was read: a stalled module resumes a sweep after now."""
+        document = json.loads(text)
+        document.pop("generated_at")
+        for status in document["integrations"]:
+            for module in status["modules"]:
+                if (module["detail"] or "").startswith("stalled"):
+                    module.pop("resumes_at")
+        return document
+
+    bpsync = str(Path(sys.executable).parent / "bpsync")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BPSYNC_")}
+    env |= {"BPSYNC_DATABASE_URL": listing_url, "BPSYNC_SECRET_KEY": KEY, "BPSYNC_BROKER_URL": "memory://"}
+    for args in (["--json"], ["failed", "--json"], ["--badge", "failed"]):
+        done = subprocess.run([bpsync, "status", *args], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        expected = invoke(listing_url, *args).output
+        if "--json" in args:
+            assert timeless(done.stdout) == timeless(expected)
+        else:
+            assert done.stdout == expected
