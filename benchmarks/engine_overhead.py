@@ -13,9 +13,11 @@ then the same sync again with nothing changed (the incremental run). For each ru
 - client CPU: user + system time of the worker's process group (/proc), and the sandbox's for the same requests;
 - transactions: xact_commit / xact_rollback deltas of the benchmark database (pg_stat_database), per record fetched;
 - requests: what the sandbox served (``/_sandbox/requests``);
-- HTTP time: the sum of the worker's own per-call timings (``shared.zoho.http`` logs "-> status in N ms" at DEBUG,
-  so the worker runs with BPSYNC_LOG_LEVEL=DEBUG): the time a client that did nothing but send the same requests
-  one after another would need, at best. ``wall / HTTP`` is the engine's overhead ratio;
+- HTTP time, with ``--http-times``: the sum of the worker's own per-call timings (``shared.zoho.http`` logs "-> status
+  in N ms" at DEBUG, so the worker then runs with BPSYNC_LOG_LEVEL=DEBUG, a JSON log line per call: ~1 s of a large
+  full run): the time a client that did nothing but send the same requests one after another would need, at best.
+  ``wall / HTTP`` is the engine's overhead ratio. Without the flag the worker logs at the product's default (INFO),
+  as in production, and the replay ratio is measured on that;
 - peak RSS of the busy worker child (VmHWM of the pool processes);
 - replay: right after each product run, the requests it sent (the sandbox's journal) are sent again one after
   another by ``benchmarks/replay.py`` (one ``requests.Session``) to a second sandbox of the same seed, started with
@@ -152,7 +154,7 @@ class Bench:
             rate_limits_enabled=False,
             books_daily_limit=10**7,
             redis_key_prefix=f"benchengine{uuid.uuid4().hex[:8]}",
-            log_level="DEBUG",
+            log_level="DEBUG" if args.http_times else "INFO",
         )
         self.engine = dbengine.make_engine(url)
         self.admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -262,11 +264,12 @@ class Bench:
 
 def line(m: Measured) -> str:
     fetched = max(1, m.counts["fetched"])
-    ratio = m.wall / m.http_seconds if m.http_seconds else float("nan")
+    requests = f"requests {m.requests}"
+    if m.http_calls:  # --http-times
+        requests += f" (timed {m.http_calls}), HTTP {m.http_seconds:.1f} s, wall/HTTP {m.wall / m.http_seconds:.2f}x"
     return (
         f"{m.label}: {m.status}, wall {m.wall:.1f} s, worker CPU {m.worker_cpu:.1f} s, "
-        f"sandbox CPU {m.sandbox_cpu:.1f} s, "
-        f"requests {m.requests} (timed {m.http_calls}), HTTP {m.http_seconds:.1f} s, wall/HTTP {ratio:.2f}x, "
+        f"sandbox CPU {m.sandbox_cpu:.1f} s, {requests}, "
         f"transactions {m.commits} commits + {m.rollbacks} rollbacks = "
         f"{(m.commits + m.rollbacks) / fetched:.2f} per record, records {m.counts}"
     )
@@ -310,6 +313,9 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--keep", action="store_true", help="keep the database and the logs folder")
     parser.add_argument("--modules", default=MODULES, help=f"what the runs sync (default {MODULES})")
+    parser.add_argument(
+        "--http-times", action="store_true", help="worker at DEBUG: time each Zoho call from its log (wall/HTTP)"
+    )
     parser.add_argument("--no-replay", action="store_true", help="skip the replay (and its second sandbox)")
     parser.add_argument("--trace-memory", metavar="DIR", help="tracemalloc in the pool (benchmarks/traced_worker.py)")
     parser.add_argument("--py-spy", metavar="DIR", help="profile worker and sandbox with py-spy (on PATH) into DIR")
