@@ -47,8 +47,10 @@ SECRET_FIELDS = {
 }
 # The web app's Connect flow answers Zoho's redirect at this path (scheduler/web/connect.py).
 CONNECT_CALLBACK_PATH = "/connect/callback"
-_WEB_BIND = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):(?P<port>\d{1,5})$")
-_KEY_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+# patterns as text: re compiles one when it is first used (and keeps it), not every command at its start
+# (~1 ms each: bpsync status needs none of them; issue 19)
+_WEB_BIND = r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[^\s:\[\]]+):(?P<port>\d{1,5})$"
+_KEY_PREFIX = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
 
 
 class ConfigError(Exception):
@@ -144,7 +146,7 @@ def is_fernet_key(key: str) -> bool:
 
 
 def _check_web_bind(value: str) -> str:
-    match = _WEB_BIND.match(value)
+    match = re.match(_WEB_BIND, value)
     if not match or not 1 <= int(match["port"]) <= 65535:
         raise ValueError(f"{value!r} is not host:port (port 1-65535)")
     return value
@@ -192,7 +194,7 @@ def _check_data_center(value: str) -> str:
 
 
 def _check_redis_key_prefix(value: str) -> str:
-    if not _KEY_PREFIX.match(value):
+    if not re.match(_KEY_PREFIX, value):
         raise ValueError(f"{value!r} is not a key prefix (letters, digits, _ . : -)")
     return value
 
@@ -442,8 +444,8 @@ for _name, _declared in Settings.model_fields.items():
 # ------------------------------------------------------------------------------------------- the validation
 _ASK_PYDANTIC = object()
 # numbers as people write them, which int() and float() read as pydantic does (pydantic takes more: " 5 ", "1_000")
-_PLAIN_INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
-_PLAIN_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+_PLAIN_INT = r"[+-]?[0-9]+"  # as text: see _WEB_BIND
+_PLAIN_FLOAT = r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 _BOOLEANS = {"true": True, "1": True, "yes": True, "on": True, "t": True, "y": True}
 _BOOLEANS |= {"false": False, "0": False, "no": False, "off": False, "f": False, "n": False}
 
@@ -473,12 +475,12 @@ def _plainly_valid(declared: Setting, raw: Any) -> Any:
     elif kind == "int":
         if type(raw) is int:
             value = raw
-        elif type(raw) is str and _PLAIN_INT.fullmatch(raw):
+        elif type(raw) is str and re.fullmatch(_PLAIN_INT, raw, re.ASCII):
             value = int(raw)
         else:
             return _ASK_PYDANTIC
     elif kind == "float":
-        if type(raw) in (int, float) or (type(raw) is str and _PLAIN_FLOAT.fullmatch(raw)):
+        if type(raw) in (int, float) or (type(raw) is str and re.fullmatch(_PLAIN_FLOAT, raw, re.ASCII)):
             value = float(raw)
         else:
             return _ASK_PYDANTIC
