@@ -20,11 +20,13 @@ from __future__ import annotations
 import http.client
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import orjson
 import requests
 import urllib3.exceptions
 
@@ -48,6 +50,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD"})
 # get past requests' wrapping.
 TRANSPORT_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException)
 WRITE_MAY_HAVE_LANDED = "the write may have reached Zoho: look the record up before creating it again"
+# a body holding one may hold an integer past 64 bits, which orjson would read as a float (_parse)
+_LONG_DIGITS = re.compile(rb"\d{19}")
 
 Metrics = Callable[[str, str, int | None, float], None]
 """Called once per HTTP exchange with (api, endpoint, status or None on a connection error, seconds)."""
@@ -264,6 +268,15 @@ class ZohoHttp:
     def _parse(self, resp: requests.Response, endpoint: str, safe: bool, tries: int) -> Any:
         if resp.status_code == 204 or not resp.content.strip():
             return None  # Projects: 204 with an empty body = no (more) records
+        # orjson: half the time of the standard library on a page of tasks (issue 18). It reads an integer past 64
+        # bits as a float (an id would lose digits) and refuses what the standard library takes (lone surrogate
+        # escapes, other encodings): a body with a run of 19 digits anywhere, or one orjson refuses, goes to
+        # requests' own decoding before it counts as malformed.
+        if _LONG_DIGITS.search(resp.content) is None:
+            try:
+                return orjson.loads(resp.content)
+            except orjson.JSONDecodeError:
+                pass
         try:
             return resp.json()
         except ValueError:

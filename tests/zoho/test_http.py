@@ -128,6 +128,27 @@ def test_malformed_json_names_the_endpoint(fake: FakeZoho) -> None:
     assert err.value.retryable
 
 
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            b'{"tasks": [{"id": 2225000000012345, "name": "Plan \\u00e9t\xc3\xa9"}]}',
+            {"tasks": [{"id": 2225000000012345, "name": "Plan \u00e9t\u00e9"}]},
+        ),
+        # past 64 bits orjson would read a float: the id keeps every digit
+        (b'{"id": 123456789012345678901234567890}', {"id": 123456789012345678901234567890}),
+        (b'{"id": -9223372036854775809}', {"id": -9223372036854775809}),
+        # a lone surrogate escape, which the standard library takes and orjson refuses
+        (b'{"name": "half \\ud800 pair"}', {"name": "half \ud800 pair"}),
+    ],
+)
+def test_bodies_read_as_the_standard_library_reads_them(fake: FakeZoho, raw: bytes, expected: dict) -> None:
+    fake.on("GET", "/restapi/portal/1/projects/", 200, raw)
+    resp = make_http(fake, api="projects").request("GET", "/restapi/portal/1/projects/", endpoint="x")
+    assert resp.body == expected
+    assert [type(v) for v in resp.body.values()] == [type(v) for v in expected.values()]
+
+
 def test_204_is_an_empty_body(fake: FakeZoho) -> None:
     fake.on("GET", "/restapi/portal/1/projects/", 204, None)
     resp = make_http(fake, api="projects").request("GET", "/restapi/portal/1/projects/", endpoint="x")
