@@ -145,7 +145,7 @@ def test_a_worker_killed_20_times_at_random_points_of_a_full_sync_loses_and_doub
             run_id = request.run_id
             began = time.monotonic()
             for number, (point, kind, delay) in enumerate(plan, start=1):
-                reached = wait_until(lambda point=point: sandbox_requests(sandbox.base_url) >= point, 120)
+                reached = wait_until(lambda point=point: sandbox_requests(sandbox) >= point, 120)
                 assert reached, (
                     f"kill #{number}: the sync stalled before request {point:.0f}; {about()}\n{logs(tmp_path)}"
                 )
@@ -165,7 +165,7 @@ def test_a_worker_killed_20_times_at_random_points_of_a_full_sync_loses_and_doub
                 time.sleep(delay)
                 assert h.run(run_id).status == "running", f"the run ended before kill #{number}; {about()}"
                 module, counts = _current(h, run_id)
-                kill = Kill(number, kind, module, counts, sandbox_requests(sandbox.base_url))
+                kill = Kill(number, kind, module, counts, sandbox_requests(sandbox))
                 kill_group(worker)
                 killed_at = time.monotonic()
                 worker = start_worker(env, f"w{number}", tmp_path / f"w{number}.log")

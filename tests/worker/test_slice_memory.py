@@ -17,7 +17,7 @@ from tests.sync_support import sync_harness
 from worker.modules.base import SyncContext
 
 
-def test_a_finished_slice_leaves_no_sync_context_alive(sandbox, pg_migrated_url, monkeypatch):
+def test_a_finished_slice_leaves_no_sync_context_alive(tiny_sandbox, pg_migrated_url, monkeypatch):
     contexts: list[weakref.ref[SyncContext]] = []
 
     def tracked(*args: Any, **kwargs: Any) -> SyncContext:
@@ -26,7 +26,7 @@ def test_a_finished_slice_leaves_no_sync_context_alive(sandbox, pg_migrated_url,
         return ctx
 
     monkeypatch.setattr(sync_task, "SyncContext", tracked)
-    with sync_harness(sandbox, pg_migrated_url) as h:
+    with sync_harness(tiny_sandbox, pg_migrated_url) as h:  # tiny: 6 slices (small: 8) at a quarter of the CPU
         gc.collect()
         gc.disable()
         try:
