@@ -18,10 +18,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from shared.db import links, runs, sync_errors
+from shared.db import links, runs
 from shared.db.sync_errors import Problem
 from shared.zoho.errors import FatalError, NotFound, ValidationFailed
-from worker.modules.base import ProblemError, Record, SourcePage, SyncContext, SyncModule
+from worker.modules.base import ProblemError, Record, SourcePage, SyncContext, SyncModule, parent_maps
 from worker.page_batch import Held, PageBatch, open_errors
 from worker.read_ahead import ReadAhead
 
@@ -185,7 +185,7 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record, batch: Pag
     parent_books_id = None
     if record.parent is not None:
         parent_type, parent_id = record.parent
-        parent_links, parent_errors = _parents(ctx, parent_type)
+        parent_links, parent_errors = parent_maps(ctx, parent_type)
         parent_books_id = parent_links.get(parent_id)
         if parent_books_id is None:
             return _blocked(ctx, module, record, batch, parent_errors.get(parent_id), parents_synced=bool(parent_links))
@@ -263,7 +263,7 @@ def _note_intents(ctx: SyncContext, module: SyncModule, records: list[Record], b
         parent = None
         if record.parent is not None:
             parent_type, parent = record.parent
-            if parent not in _parents(ctx, parent_type)[0]:
+            if parent not in parent_maps(ctx, parent_type)[0]:
                 continue  # blocked or skipped: nothing will be created
         if batch.link(record.projects_id) is not None:
             continue
@@ -330,18 +330,6 @@ def _blocked(
     )
     _fail(ctx, module, record, problem, batch, counter="blocked")
     return None
-
-
-def _parents(ctx: SyncContext, entity_type: str) -> tuple[dict[str, str], dict[str, int]]:
-    """Books ids and open errors of a parent type, read once per slice (parents run before their children)."""
-
-    def load() -> tuple[dict[str, str], dict[str, int]]:
-        # two columns, not whole links (their attributes): this map is the biggest thing a child's slice holds
-        with ctx.engine.connect() as conn:
-            linked = links.books_ids_of(conn, ctx.integration.id, entity_type)
-            return linked, sync_errors.open_error_ids(conn, ctx.integration.id, entity_type)
-
-    return ctx.remember(f"parents:{entity_type}", load)
 
 
 def _retire(ctx: SyncContext, module: SyncModule, record: Record, batch: PageBatch) -> str | None:

@@ -55,7 +55,15 @@ class PageBatch:
         in one query when a record first asks for one of them (``link``), so a paging that read too few costs a
         query, never a wrong answer, and a page whose records need no link (all blocked by their parent) none."""
         keys = {key for key in map(source_key, items) if key is not None}
-        known = known or {}
+        if known:
+            # A record listed again in the slice (moved between parents while listed) is read afresh: the links
+            # handed with the page may have been read (ahead, in a thread) before this slice wrote its link.
+            seen: set[str] = ctx.memo.setdefault(f"listed:{module.entity_type}", set())
+            again = keys & seen
+            seen |= keys
+            known = {key: link for key, link in known.items() if key not in again}
+        else:
+            known = {}
         found = {key: link for key in keys & known.keys() if (link := known[key]) is not None}
         return cls(ctx, module.entity_type, keys, found, unread=keys - known.keys())
 

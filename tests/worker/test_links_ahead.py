@@ -4,6 +4,7 @@ handed twice or from under another parent (the engine reads those itself)."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,7 +16,7 @@ from shared.zoho.projects_models import Task
 from worker import page_batch
 from worker.engine import run_slice
 from worker.modules import REGISTRY, paging
-from worker.modules.base import SyncContext
+from worker.modules.base import SyncContext, parent_maps
 from worker.modules.paging import PerParent
 
 
@@ -54,25 +55,33 @@ def test_a_page_is_handed_its_childrens_links_read_ahead_once(
             reads.append(len(parent_ids))
             return real(conn, iid, entity_type, parent_ids)
 
+        queried: list[list[str]] = []
+        real_for = links.links_for
+
+        def counted_for(conn: sa.Connection, iid: int, entity_type: str, ids: Any) -> dict[str, links.Link]:
+            queried.append(sorted(ids))
+            return real_for(conn, iid, entity_type, ids)
+
         monkeypatch.setattr(paging.links, "links_under", counted)
+        monkeypatch.setattr(paging.links, "links_for", counted_for)
         monkeypatch.setattr(paging, "LINKS_AHEAD", 2)
         ctx, _module_run = h.claimed_slice("tasks")
 
         reader = PerParent("project", fetch, "task")
         cursor = {"parents": parents, "index": 0, "page": None}
-        handed: dict[str, list[str]] = {}
         while cursor is not None:
             page = reader.page(ctx, cursor)
             assert page.links is not None
-            for parent_id, task in page.items:
-                if task.id in page.links:
-                    assert page.links[task.id] == stored[task.id]
-                    handed.setdefault(parent_id, []).append(task.id)
+            # every child is handed its link, or None: none (never synced)
+            assert {task.id: page.links[task.id] for _, task in page.items} == {
+                task.id: stored.get(task.id) for _, task in page.items
+            }
             cursor = page.next_cursor
 
-        # every link under its own parent handed once; the moved, the repeated and the unknown task left to the engine
-        assert handed == {parent: by_parent[parent] for parent in parents if by_parent[parent]}
+        # the links under their own parents in a query per window of parents; the moved, the repeated and the unknown
+        # task in a query of their page
         assert reads == [min(2, len(parents) - i) for i in range(0, len(parents), 2)]
+        assert sorted(i for ids in queried for i in ids) == sorted([moved, by_parent[parents[2]][0], "never-synced"])
 
 
 def test_a_page_whose_records_are_blocked_by_their_parent_reads_no_links(
@@ -95,3 +104,52 @@ def test_a_page_whose_records_are_blocked_by_their_parent_reads_no_links(
             row = conn.execute(sa.select(module_runs).where(module_runs.c.id == module_run.id)).one()
         assert row.fetched == row.blocked > 0
         assert reads == []
+
+
+def test_a_task_listed_again_after_its_link_was_read_ahead_is_created_once(
+    tiny_snapshot, sandbox_factory, pg_admin_engine, monkeypatch
+):
+    """A task moved between two projects while they were listed appears under both. The next project's page, links
+    included, is read in a thread while the first one creates the task: the engine reads that link again."""
+    with tiny_snapshot.harness(pg_admin_engine, sandbox_factory, worker=False) as h:
+        ctx, _module_run = h.claimed_slice("tasks")
+        parents = paging.parent_ids(ctx, "project")
+        linked = parent_maps(ctx, "project")[0]
+        first = next(i for i in range(len(parents) - 1) if {parents[i], parents[i + 1]} <= linked.keys())
+        moving = Task(id="moving-task", name="Moving task")
+        real_tasks_page = type(ctx.projects).tasks_page
+
+        def tasks_page(self: Any, project_id: str, cursor: str | None = None) -> Page[Task]:
+            page = real_tasks_page(self, project_id, cursor)
+            if cursor is None and project_id in parents[first : first + 2]:
+                return Page([*page.items, moving], page.next_cursor)
+            return page
+
+        second_read = threading.Event()
+        real_page = PerParent.page
+        second = {"parents": parents, "index": first + 1, "page": None}
+
+        def page_read(self: PerParent, ctx: SyncContext, cursor: dict[str, Any] | None) -> Any:
+            found = real_page(self, ctx, cursor)
+            if cursor == second:
+                second_read.set()
+            return found
+
+        creates: list[str] = []
+        real_create = type(ctx.books).create_project_task
+
+        def create(self: Any, project_id: str, fields: dict[str, Any]) -> Any:
+            if fields["task_name"] == moving.name:
+                assert second_read.wait(5)  # the next page and its links were read before this link was written
+                creates.append(project_id)
+            return real_create(self, project_id, fields)
+
+        monkeypatch.setattr(type(ctx.projects), "tasks_page", tasks_page)
+        monkeypatch.setattr(PerParent, "page", page_read)
+        monkeypatch.setattr(type(ctx.books), "create_project_task", create)
+        assert run_slice(ctx, REGISTRY["tasks"], max_pages=1000, max_seconds=60.0).done
+
+        assert creates == [linked[parents[first]]]  # created once, under the project it was listed under first
+        with h.engine.connect() as conn:
+            link = links.get_link(conn, h.integration.id, "task", moving.id)
+        assert link is not None and link.state == "linked"

@@ -17,10 +17,10 @@ import sqlalchemy as sa
 
 from shared.config import Settings
 from shared.db.integrations import Integration
-from shared.db.links import Link, links_of, put_pending
+from shared.db.links import Link, books_ids_of, links_of, put_pending
 from shared.db.runs import ModuleRun
 from shared.db.schema import entity_links
-from shared.db.sync_errors import Problem
+from shared.db.sync_errors import Problem, open_error_ids
 from shared.zoho.books import BooksClient
 from shared.zoho.projects import ProjectsClient
 
@@ -48,6 +48,18 @@ class SyncContext:
             self.memo[key] = build()
         value: T = self.memo[key]
         return value
+
+
+def parent_maps(ctx: SyncContext, entity_type: str) -> tuple[dict[str, str], dict[str, int]]:
+    """Books ids and open errors of a parent type, read once per slice (parents run before their children)."""
+
+    def load() -> tuple[dict[str, str], dict[str, int]]:
+        # two columns, not whole links (their attributes): this map is the biggest thing a child's slice holds
+        with ctx.engine.connect() as conn:
+            linked = books_ids_of(conn, ctx.integration.id, entity_type)
+            return linked, open_error_ids(conn, ctx.integration.id, entity_type)
+
+    return ctx.remember(f"parents:{entity_type}", load)
 
 
 def note_intent(ctx: SyncContext, **attributes: Any) -> None:
