@@ -51,6 +51,7 @@ import sqlalchemy as sa
 from benchmarks import replay as rp
 from benchmarks.finance_latency import Processes, clean_up, env_of, free_port, wait_http
 from shared.celery_app import create_celery
+from shared.clock import as_utc
 from shared.config import load_settings
 from shared.crypto import new_key
 from shared.db import engine as dbengine
@@ -195,13 +196,15 @@ class Bench:
         offset = log.stat().st_size
         cpu0, sandbox0 = group_cpu(worker.pid), group_cpu(sandbox.pid)
         commits0, rollbacks0 = xacts(self.admin, self.db_name)
-        started = time.monotonic()
+        started = dt.datetime.now(dt.UTC)
         with self.engine.begin() as conn:
             request = runs.request_run(conn, self.iid, self.args.modules.split(","), "manual")
         enqueue_module(self.app, request.start_module_run_id)
         self.phase = label
         status = self.wait(request.run_id, worker.pid)
-        wall = time.monotonic() - started
+        with self.engine.connect() as conn:  # the end the worker wrote, not when a poll (every 0.25 s) saw it
+            finished = conn.execute(sa.select(sync_runs.c.finished_at).where(sync_runs.c.id == request.run_id)).scalar()
+        wall = (as_utc(finished) - started).total_seconds()
         cpu1, sandbox1 = group_cpu(worker.pid), group_cpu(sandbox.pid)
         time.sleep(1.5)  # the server flushes its statistics at most once a second
         commits1, rollbacks1 = xacts(self.admin, self.db_name)
@@ -211,8 +214,12 @@ class Bench:
             f.seek(offset)
             timings = [int(m.group(2)) for m in CALL_LINE.finditer(f.read())]
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(module_runs).where(module_runs.c.sync_run_id == request.run_id)).all()
+            rows = conn.execute(
+                sa.select(module_runs).where(module_runs.c.sync_run_id == request.run_id).order_by(module_runs.c.position)
+            ).all()
         counts = {k: sum(getattr(r, k) for r in rows) for k in ("fetched", "created", "updated", "unchanged")}
+        took = {r.module: (as_utc(r.finished_at) - as_utc(r.started_at)).total_seconds() for r in rows}
+        print(f"  {label} modules (s): " + ", ".join(f"{m} {t:.1f}" for m, t in took.items()), flush=True)
         return Measured(
             label,
             wall,
