@@ -214,9 +214,8 @@ class Bench:
             f.seek(offset)
             timings = [int(m.group(2)) for m in CALL_LINE.finditer(f.read())]
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(module_runs).where(module_runs.c.sync_run_id == request.run_id).order_by(module_runs.c.position)
-            ).all()
+            of_run = sa.select(module_runs).where(module_runs.c.sync_run_id == request.run_id)
+            rows = conn.execute(of_run.order_by(module_runs.c.position)).all()
         counts = {k: sum(getattr(r, k) for r in rows) for k in ("fetched", "created", "updated", "unchanged")}
         took = {r.module: (as_utc(r.finished_at) - as_utc(r.started_at)).total_seconds() for r in rows}
         print(f"  {label} modules (s): " + ", ".join(f"{m} {t:.1f}" for m, t in took.items()), flush=True)
