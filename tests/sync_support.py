@@ -201,13 +201,17 @@ class HarnessSnapshot:
 
         sandbox = SandboxServer(config=SandboxConfig(rate_limits=preset("off")), size=size).start()
         url = create_pg_database(admin, template=template)
+        name = str(sa.engine.make_url(url).database)
         try:
             with sync_harness(sandbox, url, prefs=prefs, **overrides) as h:
                 first = h.sync(timeout=240)  # a hang guard: a small sync under load can take minutes
                 log = requests.get(f"{sandbox.base_url}/_sandbox/requests", timeout=30).json()["requests"]
+        except BaseException:
+            with admin.connect() as conn:  # nobody will copy it
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            raise
         finally:
             sandbox.stop()
-        name = str(sa.engine.make_url(url).database)
         with admin.connect() as conn:  # the worker's pools (the harness's, the tasks' shared engine) let go of it
             conn.execute(
                 sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
