@@ -119,6 +119,11 @@ class _Row:
     reopened: bool = False  # a resolved row opened again: its first_seen_at and attempts start over
     attempts: int = 0  # new, reopened: the row's attempts; else: added to its attempts
     values: dict[str, Any] | None = None  # None: untouched by the batch
+    stored: tuple[Any, ...] | None = None  # the row's CONTENT as read (None: inserted by this batch)
+
+
+# What a failure says of its record; a row seen again saying the same only counts the sighting (_write).
+CONTENT = ("module", "source_name", "reason_code", "message", "hint", "blocked_by")
 
 
 def record_many(
@@ -142,15 +147,17 @@ def record_many(
             sync_errors.c.id,
             sync_errors.c.source_id,
             sync_errors.c.resolved_at,
-            sync_errors.c.module,
             sync_errors.c.module_run_id,
+            *(sync_errors.c[name] for name in CONTENT),
         ).where(
             sync_errors.c.integration_id == integration_id,
             sync_errors.c.entity_type == entity_type,
             sync_errors.c.source_id.in_(sorted({f.source_id for f in failures})),
         )
     )
-    rows = {r.source_id: _Row(r.id, r.resolved_at is None, r.module, r.module_run_id) for r in found}
+    rows = {
+        r.source_id: _Row(r.id, r.resolved_at is None, r.module, r.module_run_id, stored=tuple(r[4:])) for r in found
+    }
     firsts: list[bool] = []
     deltas: Counter[str] = Counter()
     for failure in failures:
@@ -192,12 +199,25 @@ def _write(conn: sa.Connection, integration_id: int, entity_type: str, rows: dic
     ]
     if new:
         conn.execute(sync_errors.insert(), new)
+    # An open error seen again saying the same (a child blocked by its failed parent, run after run: most of what an
+    # unchanged incremental run writes) only counts the sighting: one statement for all of them, not one each.
+    seen: dict[tuple[int, Any], list[int]] = {}
+    for row in written.values():
+        if row.id is not None and not row.reopened and row.values is not None and row.stored == _content(row.values):
+            seen.setdefault((row.attempts, row.values["module_run_id"]), []).append(row.id)
+    for (added, run_id), ids in sorted(seen.items()):
+        conn.execute(
+            sync_errors.update()
+            .where(sync_errors.c.id.in_(sorted(ids)))
+            .values(attempts=sync_errors.c.attempts + added, last_seen_at=now, module_run_id=run_id, resolved_at=None)
+        )
+    counted = {row_id for ids in seen.values() for row_id in ids}
     # executemany binds must not take a SET column's name
     for reopened in (True, False):
         params = [
             {"row_id": row.id, "added": row.attempts, **{f"new_{k}": v for k, v in (row.values or {}).items()}}
             for row in written.values()
-            if row.id is not None and row.reopened is reopened
+            if row.id is not None and row.reopened is reopened and row.id not in counted
         ]
         if not params:
             continue
@@ -207,6 +227,10 @@ def _write(conn: sa.Connection, integration_id: int, entity_type: str, rows: dic
         else:
             values["attempts"] = sync_errors.c.attempts + sa.bindparam("added")
         conn.execute(sync_errors.update().where(sync_errors.c.id == sa.bindparam("row_id")).values(values), params)
+
+
+def _content(values: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(values[name] for name in CONTENT)
 
 
 def resolve_many(conn: sa.Connection, integration_id: int, entity_type: str, source_ids: Collection[str]) -> None:

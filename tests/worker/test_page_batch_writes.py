@@ -29,14 +29,16 @@ PROBLEM = sync_errors.Problem("bad_email", "no email", "add one")
 OTHER = sync_errors.Problem("still_bad", "still no email")
 
 
-def _record(conn: sa.Connection, iid: int, source_id: str, module: str, run_id: int | None) -> None:
+def _record(
+    conn: sa.Connection, iid: int, source_id: str, module: str, run_id: int | None, name: str | None = None
+) -> None:
     sync_errors.record(
         conn,
         iid,
         module=module,
         entity_type=ENTITY,
         source_id=source_id,
-        source_name=None,
+        source_name=name,
         problem=PROBLEM,
         module_run_id=run_id,
     )
@@ -51,6 +53,9 @@ def _start(conn: sa.Connection, iid: int, run_id: int) -> dict[str, int]:
     sync_errors.resolve(conn, iid, ENTITY, "fixed-earlier")
     _record(conn, iid, "fixed-now", "users", None)
     _record(conn, iid, "fixed-then-failed", "users", None)
+    # failing again saying the same: only the sighting is written (one statement for all such rows)
+    _record(conn, iid, "same-again", "users", None, name="name same-again")
+    _record(conn, iid, "same-again-this-run", "users", run_id, name="name same-again-this-run")
     return {p: links.put_pending(conn, iid, ENTITY, p, attributes={"name": p}).id for p in ("created-1", "created-2")}
 
 
@@ -68,6 +73,9 @@ def _page(batch: PageBatch, link_ids: dict[str, int]) -> None:
         ("fixed-earlier", OTHER, "failed"),
         ("open-earlier", PROBLEM, "failed"),
         ("fixed-then-failed", PROBLEM, "failed"),
+        ("same-again", PROBLEM, "blocked"),
+        ("same-again-this-run", PROBLEM, "failed"),
+        ("same-again", PROBLEM, "blocked"),  # listed twice: its attempts twice
     ]
     for source_id, problem, counter in failures:
         batch.failed.append(("users", Record(source_id, f"name {source_id}", {}), problem, counter))
@@ -165,9 +173,11 @@ def test_a_page_written_in_batches_leaves_what_one_by_one_left(sandbox, pg_migra
         by_one, batched = results
         assert batched == by_one
         # what the reference itself left (so the comparison is about the cases that matter)
-        assert by_one["counts"] == (3, 2)  # open-this-run was counted when first met in this run; new once
+        # open-this-run and same-again-this-run were counted when first met in this run; new and same-again once
+        assert by_one["counts"] == (3, 3)
+        assert by_one["errors"]["same-again"][5] == 3 and by_one["errors"]["same-again-this-run"][5] == 2
         assert by_one["errors"]["new"][5] == 2 and by_one["errors"]["fixed-earlier"][5:7] == (2, True)
         assert by_one["errors"]["fixed-now"][6] is False and by_one["errors"]["fixed-then-failed"][6] is True
-        assert by_one["open"] == {"users": 6, "bugs": 0}
+        assert by_one["open"] == {"users": 8, "bugs": 0}
         assert by_one["links"]["created-1"][:2] == ("books-created-1", "linked")
         assert_states_match_history(h.engine)
