@@ -135,9 +135,10 @@ def _exec_celery(args: list[str]) -> None:
 @friendly_errors
 def worker(ctx: click.Context) -> None:
     """Run a Celery worker on the sync and instant queues (extra arguments go to celery)."""
+    url = settings().database_url  # a bad setting is refused before SQLAlchemy is imported
     from shared.db.engine import require_schema
 
-    require_schema(settings().database_url)
+    require_schema(url)
     _exec_celery(["worker", "-Q", "sync,instant", *ctx.args])
 
 
@@ -146,9 +147,10 @@ def worker(ctx: click.Context) -> None:
 @friendly_errors
 def beat(ctx: click.Context) -> None:
     """Run Celery beat (the periodic dispatcher tick); extra arguments go to celery."""
+    url = settings().database_url  # a bad setting is refused before SQLAlchemy is imported
     from shared.db.engine import require_schema
 
-    require_schema(settings().database_url)
+    require_schema(url)
     _exec_celery(["beat", *ctx.args])
 
 
@@ -245,6 +247,14 @@ def web(host: str | None, port: int | None) -> None:
     In embedded mode (memory:// broker) this process also runs the worker and the beat tick, since a refresh
     sent through an in-memory broker only reaches a worker in the same process.
     """
+    from shared.config import ConfigError
+
+    conf = settings()  # a bad setting is refused before the web stack is imported (~1 s)
+    # embedded mode is one person's machine on 127.0.0.1 (the demo prints its own sign-in URL); anything else is
+    # reachable by others, and a guessable token there opens every integration's status and actions
+    problem = None if conf.embedded else web_token_problem(conf.web_token)
+    if problem:
+        raise ConfigError(problem)
     from contextlib import ExitStack
 
     import uvicorn
@@ -252,16 +262,9 @@ def web(host: str | None, port: int | None) -> None:
     from scheduler.embedded import running_beat, running_worker
     from scheduler.web.app import create_web_app
     from shared.celery_app import create_celery
-    from shared.config import ConfigError
     from shared.db.engine import require_schema
     from shared.dispatch import TICK_TASK
 
-    conf = settings()
-    # embedded mode is one person's machine on 127.0.0.1 (the demo prints its own sign-in URL); anything else is
-    # reachable by others, and a guessable token there opens every integration's status and actions
-    problem = None if conf.embedded else web_token_problem(conf.web_token)
-    if problem:
-        raise ConfigError(problem)
     require_schema(conf.database_url)
     app = create_celery(conf)
     with ExitStack() as stack:

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from scheduler.cli_support import EXIT_CONFIG, emit_json, friendly_errors, settings
+from scheduler.cli_support import EXIT_CONFIG, emit_json, friendly_errors, loaded_classes, settings
 from shared.modules import MODULE_ORDER, PLANNED, UnknownModule
 
 KNOWN_MODULES = (*MODULE_ORDER, *PLANNED)
@@ -44,9 +44,7 @@ def _ops_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except Exception as exc:
-            from scheduler.status import SyncErrorNotFound
-
-            if not isinstance(exc, SyncErrorNotFound):
+            if not isinstance(exc, loaded_classes([("scheduler.status.errors", "SyncErrorNotFound")])):
                 raise
             click.echo(f"error: {exc.args[0]}", err=True)
             sys.exit(EXIT_CONFIG)
