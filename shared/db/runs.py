@@ -140,7 +140,9 @@ def _create_run(
                 modules=ordered,
                 status=status,
                 requested_at=now,
-                started_at=now if status == "running" else None,
+                # when it starts: ``now`` may have been read before the integration's lock was waited for, behind the
+                # transaction that ended the previous run (its end would then come after this start)
+                started_at=utcnow() if status == "running" else None,
             )
         )
     )
