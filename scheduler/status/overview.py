@@ -326,13 +326,7 @@ def _module_fields(integration: IntegrationSummary, module: str, read: _Rows, ba
     badge = badge_of(integration, state)
     if state is None:  # never ran
         return module, badge, None, None, {}, None, None, None, open_errors
-    if state[CURRENT_ID] is not None:  # running: the unfinished run's
-        run_status, run_id, error = state[CURRENT_AT : CURRENT_AT + 3]
-        counts = dict(zip(COUNTERS, state[CURRENT_AT + 3 : LAST_ID], strict=True))
-    else:
-        run_status, shown = state[LAST_STATUS], read.last.get(state[LAST_ID])
-        run_id, error = (shown[1], shown[2]) if shown is not None else (None, None)
-        counts = dict(zip(COUNTERS, shown[3:], strict=True)) if shown is not None and run_id is not None else {}
+    run_status, run_id, error, counts = _shown_run(state, read)
     return (
         module,
         badge,
@@ -346,6 +340,20 @@ def _module_fields(integration: IntegrationSummary, module: str, read: _Rows, ba
     )
 
 
+def _shown_run(state: tuple[Any, ...], read: _Rows) -> tuple[str | None, int | None, str | None, dict[str, int]]:
+    """Status, run id, error and counts of the module run a state shows: the unfinished one, else the last that
+    ended, if its row is there (its sync_run_id is never NULL)."""
+    if state[CURRENT_ID] is not None:
+        run_status, run_id, error = state[CURRENT_AT : CURRENT_AT + 3]
+        return run_status, run_id, error, dict(zip(COUNTERS, state[CURRENT_AT + 3 : LAST_ID], strict=True))
+    shown = read.last.get(state[LAST_ID])
+    if shown is None:
+        return state[LAST_STATUS], None, None, {}
+    run_id = shown[1]
+    counts = dict(zip(COUNTERS, shown[3:], strict=True)) if run_id is not None else {}
+    return state[LAST_STATUS], run_id, shown[2], counts
+
+
 def _module_json(
     integration: IntegrationSummary,
     module: str,
@@ -354,7 +362,8 @@ def _module_json(
     when: Callable[[dt.datetime | None], Any],
 ) -> dict[str, Any]:
     """``module_json(*_module_fields(...), when)`` in one step: 6,000 of them at 1,000 integrations, where the
-    fields' tuple and the call between cost a tenth of the command's work (issue 19; a test compares the two)."""
+    fields' tuple and the call between cost a tenth of the command's work (issue 19; a test compares the two). The
+    run shown is picked by ``_shown_run``, as there."""
     key = (integration.id, module)
     state = read.states.get(key)
     badge = badge_of(integration, state)
@@ -362,13 +371,7 @@ def _module_json(
         run_status = run_id = error = last_success_at = last_finished_at = None
         counts: dict[str, int] = {}
     else:
-        if state[CURRENT_ID] is not None:  # running: the unfinished run's
-            run_status, run_id, error = state[CURRENT_AT : CURRENT_AT + 3]
-            counts = dict(zip(COUNTERS, state[CURRENT_AT + 3 : LAST_ID], strict=False))  # as long by construction
-        else:  # the last that ended, if its row is there (its sync_run_id is never NULL)
-            run_status, shown = state[LAST_STATUS], read.last.get(state[LAST_ID])
-            run_id, error = (shown[1], shown[2]) if shown is not None else (None, None)
-            counts = dict(zip(COUNTERS, shown[3:], strict=False)) if shown is not None and run_id is not None else {}
+        run_status, run_id, error, counts = _shown_run(state, read)
         last_success_at, last_finished_at = state[LAST_SUCCESS_AT], state[LAST_FINISHED_AT]
     resumes_at = badge.resumes_at
     return {
