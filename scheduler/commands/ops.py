@@ -197,9 +197,12 @@ def _now():
 @_ops_errors
 def history(integration: str | None, module: str | None, limit: int, as_json: bool) -> None:
     """Sync history: one line per module run, newest first (trigger, times, counts, API calls)."""
-    from scheduler.status import sync_history
+    from scheduler.status.history import sync_history
+    from scheduler.status.source import status_source
 
-    entries = sync_history(_engine(), integration, module=_checked_module(module), limit=limit)
+    module = _checked_module(module)
+    with status_source(settings().database_url) as source:  # without SQLAlchemy when it can, as status reads
+        entries = sync_history(source, integration, module=module, limit=limit)
     if as_json:
         emit_json({"history": [e.as_json() for e in entries]})
         return
@@ -249,14 +252,15 @@ def history(integration: str | None, module: str | None, limit: int, as_json: bo
 @_ops_errors
 def errors(integration: str | None, module: str | None, details: bool, as_json: bool) -> None:
     """Open sync errors: a summary by module and reason with fix hints (--details: every record)."""
-    from scheduler.status import error_details, error_summary
+    from scheduler.status.errors import error_details, error_summary
+    from scheduler.status.source import status_source
 
-    engine = _engine()
     module = _checked_module(module)
-    summary = error_summary(engine, integration, module=module)
+    with status_source(settings().database_url) as source:  # without SQLAlchemy when it can, as status reads
+        summary = error_summary(source, integration, module=module)
+        listed = error_details(source, integration, module=module) if as_json or (details and summary) else []
     if as_json:
-        details_json = [e.as_json() for e in error_details(engine, integration, module=module)]
-        emit_json({"summary": [g.as_json() for g in summary], "details": details_json})
+        emit_json({"summary": [g.as_json() for g in summary], "details": [e.as_json() for e in listed]})
         return
     if not summary:
         click.echo("no open errors")
@@ -280,7 +284,7 @@ def errors(integration: str | None, module: str | None, details: bool, as_json: 
                 f"#{e.blocked_by}" if e.blocked_by else "",
                 e.message,
             )
-            for e in error_details(engine, integration, module=module)
+            for e in listed
         ]
         click.echo("")
         click.echo(

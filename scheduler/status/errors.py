@@ -1,21 +1,18 @@
 """Error Summary (open errors grouped by module and reason) and Error Details (the rows).
 
 Only open errors are shown: an error is resolved the moment its record syncs, so what is listed is exactly
-what still needs an admin (or a parent fix, for blocked records).
+what still needs an admin (or a parent fix, for blocked records). The reads are SQL text on a DB-API connection
+(scheduler/status/reads.py), so ``bpsync errors`` does not load SQLAlchemy.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-import sqlalchemy as sa
-
+from scheduler.status.reads import MAX_ID, Connectable, Reader, integration_id, reading, timestamp
 from scheduler.status.timefmt import iso
-from shared.clock import as_utc
-from shared.db.integrations import MAX_ID, get_integration
-from shared.db.schema import integrations, sync_errors
 from shared.modules import MODULE_ORDER
 
 
@@ -90,107 +87,100 @@ def _module_rank(module: str) -> int:
     return MODULE_ORDER.index(module) if module in MODULE_ORDER else len(MODULE_ORDER)
 
 
-def _open(ref_id: int | None, module: str | None) -> list[sa.ColumnElement[bool]]:
-    where: list[sa.ColumnElement[bool]] = [sync_errors.c.resolved_at.is_(None)]
-    if ref_id is not None:
-        where.append(sync_errors.c.integration_id == ref_id)
+def _open(reader: Reader, ref: int | str | None, module: str | None) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause of the open errors (of ``ref``'s integration, of ``module``) over ``e``, and its parameters."""
+    where = ["e.resolved_at IS NULL"]
+    params: dict[str, Any] = {}
+    if ref is not None:
+        where.append("e.integration_id = :integration")
+        params["integration"] = integration_id(reader, ref)
     if module is not None:
-        where.append(sync_errors.c.module == module)
-    return where
+        where.append("e.module = :module")
+        params["module"] = module
+    return "WHERE " + " AND ".join(where), params
 
 
-def error_summary(engine: sa.Engine, ref: int | str | None = None, *, module: str | None = None) -> list[ErrorGroup]:
+def error_summary(
+    engine: Connectable | Reader, ref: int | str | None = None, *, module: str | None = None
+) -> list[ErrorGroup]:
     """Open errors grouped by integration, module and reason; the example is the most recent error."""
-    ref_id = get_integration(engine, ref).id if ref is not None else None
-    with engine.connect() as conn:
-        groups = conn.execute(
-            sa.select(
-                sync_errors.c.integration_id,
-                sync_errors.c.module,
-                sync_errors.c.reason_code,
-                sa.func.count().label("records"),
-                sa.func.max(sync_errors.c.id).label("example_id"),
-            )
-            .where(*_open(ref_id, module))
-            .group_by(sync_errors.c.integration_id, sync_errors.c.module, sync_errors.c.reason_code)
-        ).all()
-        examples = {
-            r.id: r
-            for r in conn.execute(
-                sa.select(sync_errors.c.id, sync_errors.c.message, sync_errors.c.hint, integrations.c.name)
-                .join(integrations, integrations.c.id == sync_errors.c.integration_id)
-                .where(sync_errors.c.id.in_([g.example_id for g in groups]))
-            )
-        }
-    summary = [
-        ErrorGroup(
-            integration_id=g.integration_id,
-            integration=examples[g.example_id].name,
-            module=g.module,
-            reason_code=g.reason_code,
-            count=int(g.records),
-            example_error_id=g.example_id,
-            example_message=examples[g.example_id].message,
-            hint=examples[g.example_id].hint,
+    with reading(engine) as reader:
+        where, params = _open(reader, ref, module)
+        rows = reader.rows(
+            f"""SELECT g.integration_id, i.name, g.module, g.reason_code, g.records, g.example_id, x.message, x.hint
+FROM (
+  SELECT e.integration_id, e.module, e.reason_code, count(*) AS records, max(e.id) AS example_id
+  FROM sync_errors e {where}
+  GROUP BY e.integration_id, e.module, e.reason_code
+) g
+JOIN sync_errors x ON x.id = g.example_id
+JOIN integrations i ON i.id = g.integration_id""",
+            **params,
         )
-        for g in groups
+    summary = [
+        ErrorGroup(iid, name, m, reason, int(n), example, text, hint)
+        for iid, name, m, reason, n, example, text, hint in rows
     ]
     return sorted(summary, key=lambda g: (g.integration_id, _module_rank(g.module), -g.count, g.reason_code))
 
 
 def error_details(
-    engine: sa.Engine, ref: int | str | None = None, *, module: str | None = None, limit: int | None = None
+    engine: Connectable | Reader,
+    ref: int | str | None = None,
+    *,
+    module: str | None = None,
+    limit: int | None = None,
 ) -> list[ErrorDetail]:
     """Open error rows in module order (parents first, so a blocked child follows the error blocking it)."""
-    ref_id = get_integration(engine, ref).id if ref is not None else None
-    query = _detail_query().where(*_open(ref_id, module)).order_by(sync_errors.c.integration_id, sync_errors.c.id)
-    with engine.connect() as conn:
-        rows = [_detail(r) for r in conn.execute(query)]
+    with reading(engine) as reader:
+        where, params = _open(reader, ref, module)
+        rows = [_detail(r) for r in reader.rows(f"{DETAIL} {where} ORDER BY e.integration_id, e.id", **params)]
     rows.sort(key=lambda e: (e.integration_id, _module_rank(e.module)))
     return rows[:limit] if limit is not None else rows
 
 
-def get_error(engine: sa.Engine, error_id: int) -> ErrorDetail:
+def get_error(engine: Connectable | Reader, error_id: int) -> ErrorDetail:
     """One error, open or resolved (SyncErrorNotFound if there is none)."""
     if not 0 < error_id <= MAX_ID:
         raise SyncErrorNotFound(error_id)
-    with engine.connect() as conn:
-        row = conn.execute(_detail_query().where(sync_errors.c.id == error_id)).first()
-    if row is None:
+    with reading(engine) as reader:
+        found = reader.rows(f"{DETAIL} WHERE e.id = :error", error=error_id)
+    if not found:
         raise SyncErrorNotFound(error_id)
-    return _detail(row)
+    return _detail(found[0])
 
 
-def errors_blocked_by(engine: sa.Engine, error_id: int) -> list[ErrorDetail]:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            _detail_query().where(sync_errors.c.blocked_by == error_id, sync_errors.c.resolved_at.is_(None))
-        ).all()
+def errors_blocked_by(engine: Connectable | Reader, error_id: int) -> list[ErrorDetail]:
+    """The open errors a failed parent blocks, by id."""
+    with reading(engine) as reader:
+        rows = reader.rows(
+            f"{DETAIL} WHERE e.blocked_by = :error AND e.resolved_at IS NULL ORDER BY e.id", error=error_id
+        )
     return [_detail(r) for r in rows]
 
 
-def _detail_query() -> sa.Select:
-    return sa.select(sync_errors, integrations.c.name.label("integration_name")).join(
-        integrations, integrations.c.id == sync_errors.c.integration_id
-    )
+# an error with its integration's name, in ErrorDetail's field order
+DETAIL = """SELECT e.id, e.integration_id, i.name, e.module, e.entity_type, e.source_id, e.source_name, e.reason_code,
+  e.message, e.hint, e.blocked_by, e.first_seen_at, e.last_seen_at, e.attempts, e.resolved_at
+FROM sync_errors e JOIN integrations i ON i.id = e.integration_id"""
 
 
-def _detail(row: sa.Row) -> ErrorDetail:
-    m = row._mapping
+def _detail(row: tuple[Any, ...]) -> ErrorDetail:
+    i, iid, name, module, entity, source_id, source_name, reason, message, hint, blocked_by, first, last, n, done = row
     return ErrorDetail(
-        id=m["id"],
-        integration_id=m["integration_id"],
-        integration=m["integration_name"],
-        module=m["module"],
-        entity_type=m["entity_type"],
-        source_id=m["source_id"],
-        source_name=m["source_name"],
-        reason_code=m["reason_code"],
-        message=m["message"],
-        hint=m["hint"],
-        blocked_by=m["blocked_by"],
-        first_seen_at=as_utc(m["first_seen_at"]),
-        last_seen_at=as_utc(m["last_seen_at"]),
-        attempts=int(m["attempts"]),
-        resolved_at=as_utc(m["resolved_at"]),
+        i,
+        iid,
+        name,
+        module,
+        entity,
+        source_id,
+        source_name,
+        reason,
+        message,
+        hint,
+        blocked_by,
+        cast(dt.datetime, timestamp(first)),  # NOT NULL columns
+        cast(dt.datetime, timestamp(last)),
+        int(n),
+        timestamp(done),
     )

@@ -1,7 +1,8 @@
 """Sync History: one entry per module run, newest first (``bpsync history``, web, /api).
 
 A tenant's history walks the index (integration_id, id) or (integration_id, module, id) from its newest row, so
-an idle tenant costs an index probe, not a scan of every tenant's rows."""
+an idle tenant costs an index probe, not a scan of every tenant's rows. The reads are SQL text on a DB-API
+connection (scheduler/status/reads.py), so ``bpsync history`` does not load SQLAlchemy."""
 
 from __future__ import annotations
 
@@ -9,13 +10,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-import sqlalchemy as sa
-
+from scheduler.status.overview import COUNTERS
+from scheduler.status.reads import Connectable, Reader, integration_id, reading, timestamp
 from scheduler.status.timefmt import iso, seconds_between
-from shared.clock import as_utc
-from shared.db.integrations import get_integration
-from shared.db.runs import COUNTERS
-from shared.db.schema import integrations, module_runs, sync_runs
 
 RECORD_COUNTERS = tuple(c for c in COUNTERS if c != "api_calls")
 
@@ -60,45 +57,55 @@ class HistoryEntry:
 
 
 def sync_history(
-    engine: sa.Engine, ref: int | str | None = None, *, module: str | None = None, limit: int = 50
+    engine: Connectable | Reader, ref: int | str | None = None, *, module: str | None = None, limit: int = 50
 ) -> list[HistoryEntry]:
     """Module runs of one integration (id or name) or all, optionally of one module, newest first."""
-    query = (
-        sa.select(module_runs, sync_runs.c.trigger, sync_runs.c.requested_at, integrations.c.name)
-        .join(sync_runs, sync_runs.c.id == module_runs.c.sync_run_id)
-        .join(integrations, integrations.c.id == module_runs.c.integration_id)
-        .order_by(module_runs.c.id.desc())
-        .limit(limit)
-    )
-    if ref is not None:
-        query = query.where(module_runs.c.integration_id == get_integration(engine, ref).id)
-    if module is not None:
-        query = query.where(module_runs.c.module == module)
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
+    where: list[str] = []
+    params: dict[str, Any] = {"limit": limit}
+    with reading(engine) as reader:
+        if ref is not None:
+            where.append("m.integration_id = :integration")
+            params["integration"] = integration_id(reader, ref)
+        if module is not None:
+            where.append("m.module = :module")
+            params["module"] = module
+        rows = reader.rows(
+            f"""SELECT m.id, m.sync_run_id, m.integration_id, i.name, m.module, r.trigger, m.status, r.requested_at,
+  m.started_at, m.finished_at, {", ".join(f"m.{c}" for c in COUNTERS)}, m.error
+FROM module_runs m
+JOIN sync_runs r ON r.id = m.sync_run_id
+JOIN integrations i ON i.id = m.integration_id
+{"WHERE " + " AND ".join(where) if where else ""}
+ORDER BY m.id DESC
+LIMIT :limit""",
+            **params,
+        )
     return [_entry(r) for r in rows]
 
 
-def _entry(row: sa.Row) -> HistoryEntry:
-    m = row._mapping
+def _entry(row: tuple[Any, ...]) -> HistoryEntry:
+    run_id, sync_run_id, iid, name, module, trigger, status, requested_at, started_at, finished_at = row[:10]
+    counts = dict(zip(COUNTERS, (int(n) for n in row[10:-1]), strict=True))
+    api_calls = counts.pop("api_calls")
     return HistoryEntry(
-        module_run_id=m["id"],
-        run_id=m["sync_run_id"],
-        integration_id=m["integration_id"],
-        integration=m["name"],
-        module=m["module"],
-        trigger=m["trigger"],
-        status=m["status"],
-        requested_at=as_utc(m["requested_at"]),
-        started_at=as_utc(m["started_at"]),
-        finished_at=as_utc(m["finished_at"]),
-        counts={c: int(m[c]) for c in RECORD_COUNTERS},
-        api_calls=int(m["api_calls"]),
-        error=m["error"],
+        module_run_id=run_id,
+        run_id=sync_run_id,
+        integration_id=iid,
+        integration=name,
+        module=module,
+        trigger=trigger,
+        status=status,
+        requested_at=timestamp(requested_at),
+        started_at=timestamp(started_at),
+        finished_at=timestamp(finished_at),
+        counts=counts,
+        api_calls=api_calls,
+        error=row[-1],
     )
 
 
-def run_status(engine: sa.Engine, run_id: int) -> str | None:
+def run_status(engine: Connectable | Reader, run_id: int) -> str | None:
     """The status of a sync run (None if there is no such run): for commands that wait on one."""
-    with engine.connect() as conn:
-        return conn.execute(sa.select(sync_runs.c.status).where(sync_runs.c.id == run_id)).scalar()
+    with reading(engine) as reader:
+        found = reader.rows("SELECT status FROM sync_runs WHERE id = :run", run=run_id)
+    return found[0][0] if found else None

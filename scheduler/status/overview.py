@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from scheduler.status.badges import LABELS, NOT_SYNCED, URGENCY, Badge, module_badge, overall_badge
-from scheduler.status.reads import Connectable, Reader, reading, timestamp
+from scheduler.status.reads import Connectable, Reader, integration_id, reading, timestamp
 from scheduler.status.timefmt import iso
 from shared.clock import utcnow
 from shared.modules import MODULE_ORDER
@@ -24,7 +24,6 @@ UNFINISHED = ("queued", "running")
 UNFINISHED_SQL = "('queued', 'running')"
 # shared.db.runs.COUNTERS, without loading SQLAlchemy (tests/scheduler/test_status.py checks they agree)
 COUNTERS = ("fetched", "created", "updated", "unchanged", "skipped", "failed", "blocked", "api_calls")
-MAX_ID = 2**31 - 1  # an id past PostgreSQL's integer is no integration (as shared.db.integrations says)
 Key = tuple[int, str]  # (integration id, module)
 RUN_COLUMNS = ("status", "sync_run_id", "error", *COUNTERS)
 _URGENCY_RANK = {state: rank for rank, state in enumerate(URGENCY)}
@@ -234,7 +233,7 @@ class _Rows(NamedTuple):  # not a dataclass: building one's methods costs every 
 def _read(engine: Connectable | Reader, ref: int | str | None, ids: list[int] | None) -> _Rows:
     with reading(engine) as reader:
         if ref is not None:
-            ids = [_integration_id(reader, ref)]
+            ids = [integration_id(reader, ref)]
         chosen = _integrations(reader, ids) if ids != [] else []
         if not chosen:
             return _Rows([], [], {}, {}, {})
@@ -242,21 +241,6 @@ def _read(engine: Connectable | Reader, ref: int | str | None, ids: list[int] | 
         errors = open_error_counts_of(reader, ids)
     seen = {m for _, m in (*states, *errors)}
     return _Rows(chosen, [*MODULE_ORDER, *sorted(seen - set(MODULE_ORDER))], states, last, errors)
-
-
-def _integration_id(reader: Reader, ref: int | str) -> int:
-    by_id = isinstance(ref, int) or str(ref).isdigit()
-    if by_id and 0 < int(ref) <= MAX_ID:
-        found = reader.rows("SELECT id FROM integrations WHERE id = :ref", ref=int(ref))
-    elif not by_id:
-        found = reader.rows("SELECT id FROM integrations WHERE name = :ref", ref=str(ref))
-    else:
-        found = []
-    if not found:
-        from shared.db.integrations import IntegrationNotFound  # loads SQLAlchemy: only for this error
-
-        raise IntegrationNotFound(ref)
-    return int(found[0][0])
 
 
 def _integrations(reader: Reader, ids: list[int] | None) -> list[IntegrationSummary]:

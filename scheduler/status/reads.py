@@ -21,6 +21,7 @@ from typing import Any, Protocol
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
 # how SQLAlchemy writes a DateTime into SQLite (and so how it compares as text there)
 SQLITE_TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f"
+MAX_ID = 2**31 - 1  # an id past PostgreSQL's integer names nothing (as shared.db.integrations says)
 
 
 class Connectable(Protocol):
@@ -71,6 +72,22 @@ class Reader:
         if self.postgres:
             return value
         return value.astimezone(dt.UTC).strftime(SQLITE_TIMESTAMP)
+
+
+def integration_id(reader: Reader, ref: int | str) -> int:
+    """The id of the integration ``ref`` names (its id, or its name), as ``get_integration`` resolves it."""
+    by_id = isinstance(ref, int) or str(ref).isdigit()
+    if by_id and 0 < int(ref) <= MAX_ID:
+        found = reader.rows("SELECT id FROM integrations WHERE id = :ref", ref=int(ref))
+    elif not by_id:
+        found = reader.rows("SELECT id FROM integrations WHERE name = :ref", ref=str(ref))
+    else:
+        found = []
+    if not found:
+        from shared.db.integrations import IntegrationNotFound  # loads SQLAlchemy: only for this error
+
+        raise IntegrationNotFound(ref)
+    return int(found[0][0])
 
 
 def timestamp(value: Any) -> dt.datetime | None:
