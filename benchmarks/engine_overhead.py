@@ -121,6 +121,7 @@ class Measured:
     counts: dict[str, int]
     status: str
     journal: list[dict[str, Any]]
+    windows: dict[str, tuple[float, float]]  # each module's start and end (epoch seconds), as the worker wrote them
 
 
 @dataclass
@@ -218,6 +219,7 @@ class Bench:
             rows = conn.execute(of_run.order_by(module_runs.c.position)).all()
         counts = {k: sum(getattr(r, k) for r in rows) for k in ("fetched", "created", "updated", "unchanged")}
         took = {r.module: (as_utc(r.finished_at) - as_utc(r.started_at)).total_seconds() for r in rows}
+        windows = {r.module: (as_utc(r.started_at).timestamp(), as_utc(r.finished_at).timestamp()) for r in rows}
         print(f"  {label} modules (s): " + ", ".join(f"{m} {t:.1f}" for m, t in took.items()), flush=True)
         return Measured(
             label,
@@ -232,6 +234,7 @@ class Bench:
             counts,
             status,
             journal,
+            windows,
         )
 
     def replay(self, product: Measured, sandbox: subprocess.Popen[bytes]) -> Replay:
@@ -247,6 +250,16 @@ class Bench:
         differences = [f"route/status product only x{n}: {k}" for k, n in (ours - theirs).items()]
         differences += [f"route/status replay only x{n}: {k}" for k, n in (theirs - ours).items()]
         differences += rp.request_differences(product.journal, journal, self.ids)
+        per_module = replay_by_module(product, replayed)
+        print(
+            f"  {product.label} replay modules (s): "
+            + ", ".join(
+                f"{m} {t:.1f} ({product.windows[m][1] - product.windows[m][0]:.1f} / {t:.1f} = "
+                f"{(product.windows[m][1] - product.windows[m][0]) / max(t, 0.001):.2f}x)"
+                for m, t in per_module.items()
+            ),
+            flush=True,
+        )
         return Replay(product.label, replayed, sandbox1 - sandbox0, int(served["total"]), differences)
 
     def wait(self, run_id: int, worker_pid: int) -> str:
@@ -279,6 +292,17 @@ def line(m: Measured) -> str:
         f"transactions {m.commits} commits + {m.rollbacks} rollbacks = "
         f"{(m.commits + m.rollbacks) / fetched:.2f} per record, records {m.counts}"
     )
+
+
+def replay_by_module(product: Measured, replayed: rp.Replayed) -> dict[str, float]:
+    """The replay's time for the requests the product sent while each module ran (by the journal's arrival times)."""
+    spent = dict.fromkeys(product.windows, 0.0)
+    for entry, took in zip(product.journal, replayed.took, strict=True):
+        for module, (start, end) in product.windows.items():
+            if start <= entry["at"] <= end:
+                spent[module] += took
+                break
+    return spent
 
 
 def replay_line(r: Replay, product: Measured) -> str:

@@ -65,13 +65,16 @@ class Replayed:
     cpu: float
     sent: int
     statuses: Counter[int]
+    took: list[float]  # each entry's seconds, request and bookkeeping: what a phase of the run cost the replay
 
 
 def replay(entries: list[dict[str, Any]], base_url: str, token: str, ids: IdMap) -> tuple[Replayed, str]:
     """Send ``entries`` in order; returns the timings and the access token in use at the end."""
     session = requests.Session()
     statuses: Counter[int] = Counter()
+    took: list[float] = []
     cpu0, started = time.process_time(), time.perf_counter()
+    last = started
     for entry in entries:
         url = base_url + ids.rewrite(entry["path"])
         if entry["query"]:
@@ -88,9 +91,12 @@ def replay(entries: list[dict[str, Any]], base_url: str, token: str, ids: IdMap)
             ids.learn(entry["response"], resp.text)
         if entry["api"] == "accounts" and resp.status_code == 200:
             token = resp.json().get("access_token", token)
+        now = time.perf_counter()
+        took.append(now - last)
+        last = now
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu0
     session.close()
-    return Replayed(wall, cpu, len(entries), statuses), token
+    return Replayed(wall, cpu, len(entries), statuses, took), token
 
 
 def route_statuses(entries: Iterable[dict[str, Any]]) -> Counter[tuple[str, str, str, int | None]]:

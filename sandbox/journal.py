@@ -1,7 +1,7 @@
 """An opt-in log of every API request in arrival order (``/_sandbox/journal``), for replaying a client's traffic.
 
 Off until ``POST /_sandbox/journal`` (which also empties it); ``GET`` reads it, ``DELETE`` turns it off. An entry:
-``{"api", "method", "template", "path", "query", "content_type", "body", "status", "response"}`` — ``query`` the
+``{"api", "method", "template", "path", "query", "content_type", "body", "status", "at", "response"}`` — ``query`` the
 raw query string, ``body`` the request body as text; ``response`` (the answer's body as text) only for writes
 (POST/PUT/DELETE), where a replay needs it to learn the ids the sandbox gave what it created. The counter
 (sandbox/counting.py) stays the cheap always-on view; the journal costs a copy of each body, so benchmarks turn it
@@ -11,6 +11,7 @@ on for the same runs they compare.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from starlette.datastructures import Headers
@@ -63,6 +64,7 @@ class RequestJournal:
             "content_type": Headers(scope=scope).get("content-type", ""),
             "body": body.decode("utf-8", "replace"),
             "status": None,
+            "at": time.time(),  # when it arrived: a benchmark tells which of the client's phases sent it
         }
         with self._lock:
             if self._entries is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
@@ -37,6 +39,8 @@ def test_requests_are_recorded_in_order_with_query_body_status_and_a_writes_answ
         ("projects", "GET", "/restapi/portals/", 401),
     ]
     get, post, put, refused = entries
+    # when each arrived, on the machine's clock (a benchmark splits a run's requests by its modules' times)
+    assert time.time() - 60 < get["at"] <= post["at"] <= put["at"] <= refused["at"] <= time.time()
     assert (get["path"], get["query"], get["body"]) == ("/restapi/portal/7/projects/", "index=1&range=2", "")
     assert "response" not in get and "response" not in refused
     assert post["body"] == "name=Apollo+%26+co" and post["content_type"] == "application/x-www-form-urlencoded"
