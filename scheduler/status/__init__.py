@@ -4,8 +4,8 @@ Everything here only reads the database (the source of truth for runs and errors
 the JSON API and /metrics all show the same answers. ``as_json()`` of each result gives the stable keys
 documented in README ("Ops: status, history, errors").
 
-The names below load with their module on first use: ``bpsync status`` reads the status without SQLAlchemy
-(scheduler/status/reads.py), which the history, errors and metrics modules import.
+The names below load with their module on first use: ``bpsync status``, ``history`` and ``errors`` read without
+SQLAlchemy (scheduler/status/reads.py), which the metrics and per-project modules import.
 """
 
 from __future__ import annotations

@@ -45,13 +45,18 @@ def test_starting_bpsync_imports_no_heavy_library(args):
 
 def _status(url: str, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     """``bpsync status ARGS`` and the heavy libraries it loaded (the probe's last line)."""
+    return _bpsync(url, "status", *args)
+
+
+def _bpsync(url: str, *args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """``bpsync ARGS`` and the heavy libraries it loaded (the probe's last line)."""
     import os
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("BPSYNC_")} | {"BPSYNC_DATABASE_URL": url}
     probe = PROBE.replace("except SystemExit:\n    pass", "except SystemExit as exc:\n    code = exc.code")
     probe = "code = 0\n" + probe + "sys.exit(code)\n"
     done = subprocess.run(
-        [sys.executable, "-c", probe.format(heavy=HEAVY), "status", *args],
+        [sys.executable, "-c", probe.format(heavy=HEAVY), *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -75,11 +80,38 @@ def test_reading_the_status_loads_neither_sqlalchemy_nor_the_worker_web_or_migra
     assert done.returncode == 2 and "no integration 'acme'" in done.stderr, done.stderr
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_reading_the_history_and_errors_loads_no_sqlalchemy_either(database, request):
+    """``bpsync history`` and ``bpsync errors`` read as the status does (scheduler/status/reads.py), in JSON and
+    text, summary and details."""
+    from tests.scheduler.ops_rows import seed
+
+    url = request.getfixturevalue("sqlite_migrated_url" if database == "sqlite" else "pg_migrated_url")
+    seed(url).dispose()
+    shows = {
+        ("history", "acme", "--json"): '"trigger": "beat"',
+        ("history", "--module", "tasks", "--limit", "3"): "RUN  INTEGRATION",
+        ("errors", "acme", "--json"): '"reason_code": "parent_failed"',
+        ("errors",): "fix: fix no_primary_client",
+        ("errors", "beta", "--module", "bugs", "--details"): "BLOCKED BY",
+    }
+    for args, shown in shows.items():
+        done, loaded = _bpsync(url, *args)
+        assert done.returncode == 0 and shown in done.stdout, (args, done.stdout, done.stderr)
+        assert loaded <= {"psycopg"}, (args, loaded)
+    for command in ("history", "errors"):  # the lookup's error loads SQLAlchemy, as for the status
+        done, _ = _bpsync(url, command, "nope", "--json")
+        assert done.returncode == 2 and "no integration 'nope'" in done.stderr, done.stderr
+
+
 def test_the_status_of_a_database_not_at_head_says_which_command_fixes_it(sqlite_url, tmp_path):
     done, _ = _status(sqlite_url, "--json")  # never migrated
     assert done.returncode == 2 and "not migrated; run: bpsync db upgrade" in done.stderr, done.stderr
     done, _ = _status(f"sqlite:///{tmp_path / 'absent' / 'db.sqlite'}")
     assert done.returncode == 2 and "not migrated; run: bpsync db upgrade" in done.stderr, done.stderr
+    for command in ("history", "errors"):  # read the way the status is, refused the same way
+        done, _ = _bpsync(sqlite_url, command, "--json")
+        assert done.returncode == 2 and "not migrated; run: bpsync db upgrade" in done.stderr, done.stderr
 
 
 def test_the_command_table_names_every_command_of_every_module_once():
