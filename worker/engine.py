@@ -3,9 +3,10 @@
 page -> map -> parent check -> product rules -> diff by fingerprint -> write what changed -> record outcome.
 
 After each page that made a Books call (and every HOLD_PAGES pages or HOLD_SECONDS otherwise) the counts and the
-cursor are committed together, so a killed worker resumes at the page it was on, or a few pages before it that
-wrote nothing to Books; records of that page already written are found again through their links (unchanged
-fingerprint, or a pending link that makes the module look the record up before creating it), never duplicated.
+cursor are committed together (for a module that notes a page's intents first, with the next page's intents), so a
+killed worker resumes at the page it was on, or a few pages before it that wrote nothing to Books; records of that
+page already written are found again through their links (unchanged fingerprint, or a pending link that makes the
+module look the record up before creating it), never duplicated.
 """
 
 from __future__ import annotations
@@ -59,28 +60,32 @@ def _run_pages(
     lease = LeaseKeeper(ctx)
     deadline = time.monotonic() + max_seconds if max_seconds is not None else None
     held = Held()
+    due = False  # the held pages' commit waits for the next page's intents: one transaction for both
     for n in range(max_pages):
         try:
             page = ahead.take(cursor) or module.paging.page(ctx, cursor)
+            # a listing that shrank since the page was interrupted (a record deleted in Zoho) holds fewer items
+            skip = min(skip, len(page.items))
+            if (
+                page.next_cursor is not None
+                and page.stopped_by is None
+                and n + 1 < max_pages
+                and (deadline is None or time.monotonic() < deadline)
+            ):
+                ahead.start(page.next_cursor)
+            batch = PageBatch.read(ctx, module, page.items[skip:], known=page.links)
         except Exception:
             held.flush(ctx, cursor)  # what the held pages did is kept: a 429 here must not cost their reads again
             raise
-        # a listing that shrank since the page was interrupted (a record deleted in Zoho) holds fewer items
-        skip = min(skip, len(page.items))
         counts: Counter[str] = Counter()
         done = skip
-        if (
-            page.next_cursor is not None
-            and page.stopped_by is None
-            and n + 1 < max_pages
-            and (deadline is None or time.monotonic() < deadline)
-        ):
-            ahead.start(page.next_cursor)
-        batch = PageBatch.read(ctx, module, page.items[skip:], known=page.links)
         try:
             records = [module.to_record(ctx, source) for source in page.items[skip:]]  # mapping reads nothing
             if module.intent is not None:
-                _note_intents(ctx, module, records, batch)
+                _note_intents(ctx, module, records, batch, held if due else None, cursor)
+                if due:
+                    due = False
+                    lease.kept()
             for record in records:
                 counter = sync_record(ctx, module, record, batch)
                 if counter is not None:
@@ -118,8 +123,14 @@ def _run_pages(
             # a crash before this leaves none of them and those pages run again. After the last page the checkpoint
             # says so (a None would read as "not started" and a crash before the end would re-read, and count, every
             # page again)
-            held.flush(ctx, cursor or ALL_READ)
-            lease.kept()
+            if _goes_on(module, page, cursor, out_of_time) and n + 1 < max_pages:
+                # With the next page's intents, before its first Books call: a commit per page of creates, not two.
+                # No Books call comes in between (the next page is read, its records mapped); a failure there
+                # commits the held pages all the same (the handlers above).
+                due = True
+            else:
+                held.flush(ctx, cursor or ALL_READ)
+                lease.kept()
         if page.stopped_by is not None:
             raise page.stopped_by  # what the paging made before it stopped is committed; the rest waits
         if cursor is None:
@@ -128,6 +139,11 @@ def _run_pages(
             break
     held.flush(ctx, cursor)  # the page budget ended the slice
     return SliceResult(False, cursor)
+
+
+def _goes_on(module: SyncModule, page: SourcePage, cursor: dict[str, Any] | None, out_of_time: bool) -> bool:
+    """The slice syncs another page, and the module notes a page's intents in a transaction of their own."""
+    return module.intent is not None and cursor is not None and not out_of_time and page.stopped_by is None
 
 
 # A slice interrupted mid-page stores {MID_PAGE: the page's cursor, SKIP: items of it already synced}.
@@ -252,9 +268,38 @@ def sync_record(ctx: SyncContext, module: SyncModule, record: Record, batch: Pag
         return None
 
 
-def _note_intents(ctx: SyncContext, module: SyncModule, records: list[Record], batch: PageBatch) -> None:
+def _note_intents(
+    ctx: SyncContext,
+    module: SyncModule,
+    records: list[Record],
+    batch: PageBatch,
+    held: Held | None,
+    cursor: dict[str, Any] | None,
+) -> None:
     """The pending links and intents of the page's records that will be created, in one transaction before the
-    page's first create (``SyncModule.intent``): each is still committed before its POST, as note_intent would."""
+    page's first create (``SyncModule.intent``): each is still committed before its POST, as note_intent would.
+
+    ``held``: the pages before this one, due to be committed (with ``cursor``, this page's) in the same transaction,
+    first: a record they linked and this page lists again (moved between parents) is read linked, not pending.
+    """
+    if held is None:
+        pending = _intents(ctx, module, records, batch, None)
+        if not pending:
+            return
+        with ctx.engine.begin() as conn:
+            noted = links.put_pending_many(conn, ctx.integration.id, module.entity_type, pending)
+    else:
+        with ctx.engine.begin() as conn:
+            held.commit(conn, ctx, cursor)
+            pending = _intents(ctx, module, records, batch, conn)
+            noted = links.put_pending_many(conn, ctx.integration.id, module.entity_type, pending)
+    batch.intents_noted(noted)
+
+
+def _intents(
+    ctx: SyncContext, module: SyncModule, records: list[Record], batch: PageBatch, conn: sa.Connection | None
+) -> list[tuple[str, str | None, dict[str, Any]]]:
+    """(projects id, parent projects id, intent) of each record of the page that will be created."""
     assert module.intent is not None
     pending: dict[str, tuple[str, str | None, dict[str, Any]]] = {}
     for record in records:
@@ -265,15 +310,12 @@ def _note_intents(ctx: SyncContext, module: SyncModule, records: list[Record], b
             parent_type, parent = record.parent
             if parent not in parent_maps(ctx, parent_type)[0]:
                 continue  # blocked or skipped: nothing will be created
-        if batch.link(record.projects_id) is not None:
+        if batch.link(record.projects_id, conn) is not None:
             continue
         if module.check(ctx, record) is not None:
             continue
         pending[record.projects_id] = (record.projects_id, parent, module.intent(record))
-    if pending:
-        with ctx.engine.begin() as conn:
-            noted = links.put_pending_many(conn, ctx.integration.id, module.entity_type, list(pending.values()))
-        batch.intents_noted(noted)
+    return list(pending.values())
 
 
 def _new_link(ctx: SyncContext, module: SyncModule, record: Record) -> links.Link:

@@ -16,6 +16,7 @@ import dataclasses
 import time
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,19 +68,23 @@ class PageBatch:
         found = {key: link for key in keys & known.keys() if (link := known[key]) is not None}
         return cls(ctx, module.entity_type, keys, found, unread=keys - known.keys())
 
-    def link(self, projects_id: str) -> Link | None:
+    def link(self, projects_id: str, conn: sa.Connection | None = None) -> Link | None:
+        """The record's link (None: it has none); read on ``conn`` when given (a transaction that wrote links)."""
         if projects_id in self.unread:
-            with self.ctx.engine.connect() as conn:
-                self.links |= links.links_for(conn, self.ctx.integration.id, self.entity_type, self.unread)
+            with self._reading(conn) as reader:
+                self.links |= links.links_for(reader, self.ctx.integration.id, self.entity_type, self.unread)
             self.unread = set()
         if projects_id in self.keys:
             return self.links.get(projects_id)
-        with self.ctx.engine.connect() as conn:  # a record the page's guess did not name
-            link = links.get_link(conn, self.ctx.integration.id, self.entity_type, projects_id)
+        with self._reading(conn) as reader:  # a record the page's guess did not name
+            link = links.get_link(reader, self.ctx.integration.id, self.entity_type, projects_id)
         self.keys.add(projects_id)
         if link is not None:
             self.links[projects_id] = link
         return link
+
+    def _reading(self, conn: sa.Connection | None) -> AbstractContextManager[sa.Connection]:
+        return nullcontext(conn) if conn is not None else self.ctx.engine.connect()
 
     def calling_books(self) -> None:
         """A Books call for the page is about to be made (an update, a create or its lookup, a retire)."""

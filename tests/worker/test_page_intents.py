@@ -15,12 +15,12 @@ import requests
 import sqlalchemy as sa
 
 from shared.db import runs
-from shared.db.schema import entity_links
+from shared.db.schema import entity_links, module_runs
 from shared.dispatch import request_sync
 from worker.connections import clients_for
 from worker.engine import run_slice
-from worker.modules import REGISTRY
-from worker.modules.base import SyncContext
+from worker.modules import REGISTRY, paging
+from worker.modules.base import SyncContext, parent_maps
 
 NEW = [f"Intent noted first {n:02d}" for n in range(12)]
 
@@ -172,3 +172,57 @@ def test_a_slice_stopped_mid_page_drops_the_intents_of_records_it_never_reached(
         assert sum(n for method, route, n in h.books_writes() if method == "POST" and route.endswith("/tasks")) == 7
         in_books = [t.task_name for t in fresh_books.iter_project_tasks(project.books_id) if t.task_name in NEW]
         assert sorted(in_books) == NEW
+
+
+def test_a_page_of_creates_is_committed_with_the_next_pages_intents_in_one_transaction(
+    tiny_snapshot, sandbox_factory, pg_admin_engine, monkeypatch
+):
+    """Two pages of new tasks, one after the other: between the first page's last POST and the second page's first,
+    one commit holds the first page's links (linked), its checkpoint and the second page's intents (pending)."""
+    with tiny_snapshot.harness(pg_admin_engine, sandbox_factory, worker=False) as h:
+        ctx, module_run = h.claimed_slice("tasks")
+        parents = paging.parent_ids(ctx, "project")
+        linked = parent_maps(ctx, "project")[0]
+        first = next(i for i in range(len(parents) - 1) if {parents[i], parents[i + 1]} <= linked.keys())
+        pages = {
+            project_id: [h.act("create_task", project_id=project_id, name=f"{name} {n}")["task_id"] for n in range(3)]
+            for project_id, name in ((parents[first], "First page"), (parents[first + 1], "Second page"))
+        }
+        commits: list[float] = []
+        sa.event.listen(h.engine, "commit", lambda _conn: commits.append(time.monotonic()))
+        seen: list[tuple[str, float, dict[str, str], Any]] = []
+        real_create = type(ctx.books).create_project_task
+
+        def create(self: Any, project_id: str, fields: dict[str, Any]) -> Any:
+            with h.engine.connect() as conn:
+                checkpoint = conn.execute(
+                    sa.select(module_runs.c.checkpoint).where(module_runs.c.id == module_run.id)
+                ).scalar()
+            states = _states(h, [*pages[parents[first]], *pages[parents[first + 1]]])
+            seen.append((fields["task_name"], time.monotonic(), states, checkpoint))
+            return real_create(self, project_id, fields)
+
+        monkeypatch.setattr(type(ctx.books), "create_project_task", create)
+        assert run_slice(ctx, REGISTRY["tasks"], max_pages=1000).done
+
+        names = [name for name, *_ in seen]
+        assert names == [f"First page {n}" for n in range(3)] + [f"Second page {n}" for n in range(3)]
+        last_of_first, first_of_second = seen[2], seen[3]
+        between = [t for t in commits if last_of_first[1] < t < first_of_second[1]]
+        assert len(between) == 1, "the first page's checkpoint and the second page's intents: one transaction"
+        states = first_of_second[2]
+        assert {states[t] for t in pages[parents[first]]} == {"linked"}
+        assert {states[t] for t in pages[parents[first + 1]]} == {"pending"}
+        assert first_of_second[3] == {"parents": parents, "index": first + 1, "page": None}
+
+
+def _states(h: Any, task_ids: list[str]) -> dict[str, str]:
+    with h.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(entity_links.c.projects_id, entity_links.c.state).where(
+                entity_links.c.integration_id == h.integration.id,
+                entity_links.c.entity_type == "task",
+                entity_links.c.projects_id.in_(task_ids),
+            )
+        ).all()
+    return dict(rows)
