@@ -99,11 +99,11 @@ def status(
 
 
 def _end_as_the_program(shown: object) -> None:
-    """Run as the ``bpsync`` program, the status ends the process here, its output written: freeing what it
-    showed (``shown``, 6,000 module statuses at 1,000 integrations, kept referenced until then) and the
-    interpreter's teardown of every module loaded (psycopg, click) would cost ~20 ms more, a tenth of the command
-    (issue 19). A caller of ``main()`` in its own process (CliRunner, which replaces sys.stdout; a script) goes on
-    as usual."""
+    """Run as the ``bpsync`` program, a read (status, history, errors) ends the process here, its output written:
+    freeing what it showed (``shown``, 6,000 module statuses at 1,000 integrations, kept referenced until then) and
+    the interpreter's teardown of every module loaded (psycopg, click) would cost ~20 ms more, a tenth of the
+    command (issue 19). A caller of ``main()`` in its own process (CliRunner, which replaces sys.stdout; a script)
+    goes on as usual."""
     if Path(sys.argv[0]).name != "bpsync" or sys.stdout is not sys.__stdout__:
         return
     import logging
@@ -189,6 +189,9 @@ def _now():
 
 
 # ------------------------------------------------------------------------------------------------ history
+HISTORY_COUNTS = ("fetched", "created", "updated", "unchanged", "skipped", "failed", "blocked")  # columns, in order
+
+
 @click.command()
 @click.argument("integration", required=False)
 @click.option("--module", "module", default=None, help=f"Only this module ({', '.join(MODULE_ORDER)}).")
@@ -197,6 +200,11 @@ def _now():
 @_ops_errors
 def history(integration: str | None, module: str | None, limit: int, as_json: bool) -> None:
     """Sync history: one line per module run, newest first (trigger, times, counts, API calls)."""
+    _end_as_the_program(_history(integration, module, limit, as_json))
+
+
+def _history(integration: str | None, module: str | None, limit: int, as_json: bool) -> object:
+    """Print the history asked for; what it printed is returned (see _end_as_the_program)."""
     from scheduler.status.history import sync_history
     from scheduler.status.source import status_source
 
@@ -205,10 +213,10 @@ def history(integration: str | None, module: str | None, limit: int, as_json: bo
         entries = sync_history(source, integration, module=module, limit=limit)
     if as_json:
         emit_json({"history": [e.as_json() for e in entries]})
-        return
+        return entries
     if not entries:
         click.echo("no sync has run yet")
-        return
+        return entries
     rows = [
         (
             e.run_id,
@@ -218,29 +226,15 @@ def history(integration: str | None, module: str | None, limit: int, as_json: bo
             e.status,
             display(e.started_at),
             display(e.finished_at),
-            *(e.counts[c] for c in ("fetched", "created", "updated", "unchanged", "skipped", "failed", "blocked")),
+            *(e.counts[c] for c in HISTORY_COUNTS),
             e.api_calls,
         )
         for e in entries
     ]
-    headers = (
-        "RUN",
-        "INTEGRATION",
-        "MODULE",
-        "TRIGGER",
-        "STATUS",
-        "STARTED",
-        "FINISHED",
-        "FETCHED",
-        "CREATED",
-        "UPDATED",
-        "UNCHANGED",
-        "SKIPPED",
-        "FAILED",
-        "BLOCKED",
-        "API CALLS",
-    )
+    about_the_run = ("RUN", "INTEGRATION", "MODULE", "TRIGGER", "STATUS", "STARTED", "FINISHED")
+    headers = (*about_the_run, *(c.upper() for c in HISTORY_COUNTS), "API CALLS")
     click.echo(table(headers, rows))
+    return entries
 
 
 # ------------------------------------------------------------------------------------------------ errors
@@ -252,6 +246,11 @@ def history(integration: str | None, module: str | None, limit: int, as_json: bo
 @_ops_errors
 def errors(integration: str | None, module: str | None, details: bool, as_json: bool) -> None:
     """Open sync errors: a summary by module and reason with fix hints (--details: every record)."""
+    _end_as_the_program(_errors(integration, module, details, as_json))
+
+
+def _errors(integration: str | None, module: str | None, details: bool, as_json: bool) -> object:
+    """Print the errors asked for; what it printed is returned (see _end_as_the_program)."""
     from scheduler.status.errors import error_details, error_summary
     from scheduler.status.source import status_source
 
@@ -261,10 +260,10 @@ def errors(integration: str | None, module: str | None, details: bool, as_json: 
         listed = error_details(source, integration, module=module) if as_json or (details and summary) else []
     if as_json:
         emit_json({"summary": [g.as_json() for g in summary], "details": [e.as_json() for e in listed]})
-        return
+        return listed
     if not summary:
         click.echo("no open errors")
-        return
+        return summary
     for g in summary:
         click.echo(f"{g.integration} · {g.module} · {g.reason_code}: {g.count} record(s)")
         click.echo(f"  e.g. #{g.example_error_id}: {g.example_message}")
@@ -306,6 +305,7 @@ def errors(integration: str | None, module: str | None, details: bool, as_json: 
         )
     else:
         click.echo("\nevery failing record: bpsync errors --details · retry one: bpsync retry ERROR_ID")
+    return summary, listed
 
 
 # ------------------------------------------------------------------------------------------------ retry

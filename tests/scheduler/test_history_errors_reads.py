@@ -244,3 +244,20 @@ def test_the_commands_text_lists_what_the_reads_give(url, engine):
     assert invoke(url, "errors", "idle", "--details").output == "no open errors\n"
     unknown = invoke(url, "errors", "nope", "--details")
     assert unknown.exit_code == 2 and "error: no integration 'nope'; list them with: bpsync status" in unknown.output
+
+
+def test_the_bpsync_program_ends_with_all_it_read_written(url):
+    """Run as the program, ``bpsync history`` and ``errors`` end their process once the output is out (os._exit,
+    as the status does): what they wrote is all of it, with a success exit code."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    bpsync = str(Path(sys.executable).parent / "bpsync")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BPSYNC_")}
+    env |= {"BPSYNC_DATABASE_URL": url, "BPSYNC_SECRET_KEY": KEY, "BPSYNC_BROKER_URL": "memory://"}
+    for args in (["history", "--json", "--limit", "10000"], ["history"], ["errors", "--json"], ["errors", "--details"]):
+        done = subprocess.run([bpsync, *args], env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == invoke(url, *args).output, args
