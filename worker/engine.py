@@ -61,18 +61,17 @@ def _run_pages(
     deadline = time.monotonic() + max_seconds if max_seconds is not None else None
     held = Held()
     due = False  # the held pages' commit waits for the next page's intents: one transaction for both
+    out_of_time = False
     for n in range(max_pages):
         try:
-            page = ahead.take(cursor) or module.paging.page(ctx, cursor)
+            page = ahead.take(cursor)
+            if page is None and out_of_time:
+                break  # the pages read before the time was spent are synced; no page is read after it
+            page = page or module.paging.page(ctx, cursor)
             # a listing that shrank since the page was interrupted (a record deleted in Zoho) holds fewer items
             skip = min(skip, len(page.items))
-            if (
-                page.next_cursor is not None
-                and page.stopped_by is None
-                and n + 1 < max_pages
-                and (deadline is None or time.monotonic() < deadline)
-            ):
-                ahead.start(page.next_cursor)
+            if page.next_cursor is not None and page.stopped_by is None:
+                ahead.start(page.next_cursor, max_pages - n - 1, deadline)
             batch = PageBatch.read(ctx, module, page.items[skip:], known=page.links)
         except Exception:
             held.flush(ctx, cursor)  # what the held pages did is kept: a 429 here must not cost their reads again
