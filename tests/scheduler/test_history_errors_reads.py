@@ -5,6 +5,8 @@ row through SQLAlchemy gives, filtered and ordered as documented; the CLI's JSON
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -26,14 +28,26 @@ from shared.config import get_settings, load_settings
 from shared.db.integrations import IntegrationNotFound, get_integration
 from shared.db.schema import integrations, module_runs, sync_errors, sync_runs
 from shared.modules import MODULE_ORDER
+from tests.conftest import pg_database
 from tests.scheduler.ops_rows import KEY, NAMES, seed
 
+# the tests only read: one seeded database per backend for the whole module, built by one xdist process
+pytestmark = pytest.mark.xdist_group("history_errors_reads")
 
-@pytest.fixture(params=["postgres", "sqlite"])
-def url(request) -> str:
-    url = request.getfixturevalue("pg_migrated_url" if request.param == "postgres" else "sqlite_migrated_url")
+
+@pytest.fixture(scope="module", params=["postgres", "sqlite"])
+def url(request, tmp_path_factory) -> Iterator[str]:
+    if request.param == "postgres":
+        admin, template = request.getfixturevalue("pg_admin_engine"), request.getfixturevalue("pg_template")
+        with pg_database(admin, template=template) as url:
+            seed(url).dispose()
+            yield url
+        return
+    path = tmp_path_factory.mktemp("history_errors") / "bpsync.sqlite"
+    shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+    url = f"sqlite:///{path}"
     seed(url).dispose()
-    return url
+    yield url
 
 
 @pytest.fixture
