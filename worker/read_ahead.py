@@ -6,12 +6,12 @@ its Books calls included: a Projects read and a Books write at once, each on its
 (worker/connections.py), while each API still sees one call at a time from the slice. Only for a paging that says
 it can (``reads_ahead``: its ``page`` touches nothing the engine uses meanwhile, and its calls are listings).
 
-The reader keeps up to DEPTH pages read and not yet taken: one page ahead, the reader and the slice waited on each
-other at every page that took either of them longer than usual (a held checkpoint's commit, the links of the next
-fifty parents). It reads no more pages than the slice may still sync, and none once the slice's time is spent; the
-pages it read by then are synced by the slice, never read twice. A slice that stops mid-page (a Books quota spent)
-waits for the read under way and drops the pages read ahead: the next slice reads them again, up to DEPTH + 1
-listing calls more per such stop.
+The reader keeps up to DEPTH pages read and not yet taken, reads no more pages than the slice may still sync, and
+none once the slice's time is spent; the pages it read by then are synced by the slice, never read twice. A slice
+that stops mid-page (a Books quota spent) waits for the read under way and drops the pages read ahead: the next
+slice reads them again, up to DEPTH listing calls more per such stop. Hence one page: two measured no faster on
+the large world (benchmarks/RESULTS.md), and with Zoho's limits a Books window spent every few pages would cost
+Projects calls (its own quota) at every stop.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 
 from worker.modules.base import Paging, SourcePage, SyncContext
 
-DEPTH = 2
+DEPTH = 1
 
 # (the cursor a page was read at, the page or what its read raised)
 Read = tuple[dict[str, Any], SourcePage | BaseException]
