@@ -7,6 +7,7 @@ and neither stops the database-driven retry.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -55,6 +56,10 @@ def test_a_failed_module_is_a_failed_task(sandbox, pg_migrated_url):
         requests.post(f"{sandbox.base_url}/oauth/v2/token/revoke", params={"token": refresh_token}, timeout=5)
         run = h.sync()
         assert (run.status, run.modules["users"].status) == ("failed", "failed")
+        # the slice commits the failure, then raises it: Celery reports it a moment after the run reads failed
+        deadline = time.monotonic() + 5
+        while not any(state == "FAILURE" for state, _ in seen) and time.monotonic() < deadline:
+            time.sleep(0.01)
         failures = [exc for state, exc in seen if state == "FAILURE"]
         assert len(failures) == 1 and type(failures[0]).__name__ == "ModuleFailed"
         assert "refused the refresh token" in str(failures[0])
