@@ -47,14 +47,21 @@ def run_slice(ctx: SyncContext, module: SyncModule, *, max_pages: int, max_secon
     if ctx.module_run.checkpoint == ALL_READ:
         return SliceResult(True, None)  # a crash came between the last page's commit and the module's end
     ahead = ReadAhead(ctx, module.paging)
+    blocked = BlockedCount(module.name)
     try:
-        return _run_pages(ctx, module, max_pages, max_seconds, ahead)
+        return _run_pages(ctx, module, max_pages, max_seconds, ahead, blocked)
     finally:
         ahead.close()
+        blocked.log()
 
 
 def _run_pages(
-    ctx: SyncContext, module: SyncModule, max_pages: int, max_seconds: float | None, ahead: ReadAhead
+    ctx: SyncContext,
+    module: SyncModule,
+    max_pages: int,
+    max_seconds: float | None,
+    ahead: ReadAhead,
+    blocked: BlockedCount,
 ) -> SliceResult:
     cursor, skip = _resume_point(ctx.module_run.checkpoint)
     lease = LeaseKeeper(ctx)
@@ -114,7 +121,7 @@ def _run_pages(
             raise
         counts["fetched"] += len(page.items) - skip
         cursor, skip = page.next_cursor, 0
-        _log_blocked(module, batch)
+        blocked.add(batch)
         held.add(batch, counts)
         out_of_time = deadline is not None and time.monotonic() >= deadline
         if cursor is None or out_of_time or page.stopped_by is not None or held.due(batch, page):
@@ -403,16 +410,38 @@ def _fail(
     batch.fail(module, record, problem, counter)
     open_errors(ctx, module.entity_type).add(record.projects_id)
     if counter == "blocked":
-        # A failed parent blocks its children run after run (3,630 of them in the large world): a line per page
-        # says how many (_log_blocked), each one is in the error details, and here only at DEBUG.
+        # A failed parent blocks its children run after run (3,630 of them in the large world): a line per slice
+        # says how many (BlockedCount), each one is in the error details, and here only at DEBUG.
         log.debug("%s %s blocked: %s", module.name, record.projects_id, problem.reason_code)
     else:
         log.info("%s %s %s: %s", module.name, record.projects_id, counter, problem.reason_code)
 
 
-def _log_blocked(module: SyncModule, batch: PageBatch) -> None:
-    """One line for a page's records blocked by their parents, by reason."""
-    reasons = Counter(problem.reason_code for _, _, problem, counter in batch.failed if counter == "blocked")
-    if reasons:
-        found = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
-        log.info("%s: %d records of the page blocked by their parent (%s)", module.name, sum(reasons.values()), found)
+class BlockedCount:
+    """The records a slice found blocked by their parents, by reason: one log line for the slice.
+
+    A failed parent blocks its children run after run (3,630 of them in the large world); each one is in the error
+    details. A line per page was ~150 lines a run, each a write to the log the slice's thread waited for.
+    """
+
+    def __init__(self, module: str) -> None:
+        self.module = module
+        self.reasons: Counter[str] = Counter()
+        self.pages = 0
+
+    def add(self, batch: PageBatch) -> None:
+        found = Counter(problem.reason_code for _, _, problem, counter in batch.failed if counter == "blocked")
+        if found:
+            self.reasons.update(found)
+            self.pages += 1
+
+    def log(self) -> None:
+        if self.reasons:
+            found = ", ".join(f"{n} {reason}" for reason, n in sorted(self.reasons.items()))
+            log.info(
+                "%s: %d records of %d pages blocked by their parent (%s)",
+                self.module,
+                sum(self.reasons.values()),
+                self.pages,
+                found,
+            )
