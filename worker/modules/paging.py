@@ -99,7 +99,9 @@ class PerParent:
         ahead: dict[str, dict[str, Link]] = ctx.memo.setdefault(f"links_ahead:{self.child_type}", {})
         parent_id = parents[index]
         if parent_id not in ahead:
-            window = parents[index : index + LINKS_AHEAD]
+            # A slice's first page is read by the slice itself, not ahead in the thread: only its own parent's links
+            # then (the next page's read, in the thread, takes the window of LINKS_AHEAD).
+            window = parents[index : index + (LINKS_AHEAD if ahead else 1)]
             with ctx.engine.connect() as conn:
                 read = links.links_under(conn, ctx.integration.id, self.child_type, set(window))
             ahead.clear()
