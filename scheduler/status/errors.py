@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, cast
 
-from scheduler.status.reads import MAX_ID, Connectable, Reader, integration_id, reading, timestamp
+from scheduler.status.reads import MAX_ID, Connectable, Reader, of_integration_and_module, reading, timestamp
 from scheduler.status.timefmt import iso
 from shared.modules import MODULE_ORDER
 
@@ -89,15 +89,8 @@ def _module_rank(module: str) -> int:
 
 def _open(reader: Reader, ref: int | str | None, module: str | None) -> tuple[str, dict[str, Any]]:
     """The WHERE clause of the open errors (of ``ref``'s integration, of ``module``) over ``e``, and its parameters."""
-    where = ["e.resolved_at IS NULL"]
-    params: dict[str, Any] = {}
-    if ref is not None:
-        where.append("e.integration_id = :integration")
-        params["integration"] = integration_id(reader, ref)
-    if module is not None:
-        where.append("e.module = :module")
-        params["module"] = module
-    return "WHERE " + " AND ".join(where), params
+    where, params = of_integration_and_module(reader, "e", ref, module)
+    return "WHERE " + " AND ".join(["e.resolved_at IS NULL", *where]), params
 
 
 def error_summary(

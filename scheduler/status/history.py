@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scheduler.status.overview import COUNTERS
-from scheduler.status.reads import Connectable, Reader, integration_id, reading, timestamp
+from scheduler.status.reads import Connectable, Reader, of_integration_and_module, reading, timestamp
 from scheduler.status.timefmt import iso, seconds_between
 
 RECORD_COUNTERS = tuple(c for c in COUNTERS if c != "api_calls")
@@ -60,15 +60,8 @@ def sync_history(
     engine: Connectable | Reader, ref: int | str | None = None, *, module: str | None = None, limit: int = 50
 ) -> list[HistoryEntry]:
     """Module runs of one integration (id or name) or all, optionally of one module, newest first."""
-    where: list[str] = []
-    params: dict[str, Any] = {"limit": limit}
     with reading(engine) as reader:
-        if ref is not None:
-            where.append("m.integration_id = :integration")
-            params["integration"] = integration_id(reader, ref)
-        if module is not None:
-            where.append("m.module = :module")
-            params["module"] = module
+        where, params = of_integration_and_module(reader, "m", ref, module)
         rows = reader.rows(
             f"""SELECT m.id, m.sync_run_id, m.integration_id, i.name, m.module, r.trigger, m.status, r.requested_at,
   m.started_at, m.finished_at, {", ".join(f"m.{c}" for c in COUNTERS)}, m.error
@@ -78,6 +71,7 @@ JOIN integrations i ON i.id = m.integration_id
 {"WHERE " + " AND ".join(where) if where else ""}
 ORDER BY m.id DESC
 LIMIT :limit""",
+            limit=limit,
             **params,
         )
     return [_entry(r) for r in rows]

@@ -90,6 +90,22 @@ def integration_id(reader: Reader, ref: int | str) -> int:
     return int(found[0][0])
 
 
+def of_integration_and_module(
+    reader: Reader, alias: str, ref: int | str | None, module: str | None
+) -> tuple[list[str], dict[str, Any]]:
+    """Conditions on the rows ``alias`` names: of ``ref``'s integration (id or name), of ``module``; and their
+    parameters (``:integration``, ``:module``)."""
+    where: list[str] = []
+    params: dict[str, Any] = {}
+    if ref is not None:
+        where.append(f"{alias}.integration_id = :integration")
+        params["integration"] = integration_id(reader, ref)
+    if module is not None:
+        where.append(f"{alias}.module = :module")
+        params["module"] = module
+    return where, params
+
+
 def timestamp(value: Any) -> dt.datetime | None:
     """A timestamp column's value as an aware UTC datetime (SQLite hands back text)."""
     if isinstance(value, str):

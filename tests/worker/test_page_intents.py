@@ -29,17 +29,23 @@ class Died(BaseException):
     """The worker process dying mid-page (not an Exception: nothing in the slice catches it)."""
 
 
-def _pending_with_intent(h: Any, task_ids: list[str]) -> dict[str, str]:
+def _task_links(h: Any, task_ids: list[str]) -> list[Any]:
+    """(projects id, state, attributes) of these tasks' links."""
     with h.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(entity_links.c.projects_id, entity_links.c.attributes).where(
-                entity_links.c.integration_id == h.integration.id,
-                entity_links.c.entity_type == "task",
-                entity_links.c.state == "pending",
-                entity_links.c.projects_id.in_(task_ids),
+        return list(
+            conn.execute(
+                sa.select(entity_links.c.projects_id, entity_links.c.state, entity_links.c.attributes).where(
+                    entity_links.c.integration_id == h.integration.id,
+                    entity_links.c.entity_type == "task",
+                    entity_links.c.projects_id.in_(task_ids),
+                )
             )
-        ).all()
-    return {row.projects_id: row.attributes.get("books_name") for row in rows}
+        )
+
+
+def _pending_with_intent(h: Any, task_ids: list[str]) -> dict[str, str]:
+    links = _task_links(h, task_ids)
+    return {task: attributes.get("books_name") for task, state, attributes in links if state == "pending"}
 
 
 def _new_tasks_in_a_linked_project(h: Any) -> tuple[Any, list[str]]:
@@ -217,12 +223,4 @@ def test_a_page_of_creates_is_committed_with_the_next_pages_intents_in_one_trans
 
 
 def _states(h: Any, task_ids: list[str]) -> dict[str, str]:
-    with h.engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(entity_links.c.projects_id, entity_links.c.state).where(
-                entity_links.c.integration_id == h.integration.id,
-                entity_links.c.entity_type == "task",
-                entity_links.c.projects_id.in_(task_ids),
-            )
-        ).all()
-    return dict(rows)
+    return {task: state for task, state, _attributes in _task_links(h, task_ids)}
