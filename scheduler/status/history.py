@@ -78,11 +78,11 @@ LIMIT :limit""",
 
 
 def _entry(row: tuple[Any, ...]) -> HistoryEntry:
-    run_id, sync_run_id, iid, name, module, trigger, status, requested_at, started_at, finished_at = row[:10]
+    module_run_id, sync_run_id, iid, name, module, trigger, status, requested_at, started_at, finished_at = row[:10]
     counts = dict(zip(COUNTERS, (int(n) for n in row[10:-1]), strict=True))
     api_calls = counts.pop("api_calls")
     return HistoryEntry(
-        module_run_id=run_id,
+        module_run_id=module_run_id,
         run_id=sync_run_id,
         integration_id=iid,
         integration=name,
