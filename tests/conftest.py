@@ -312,17 +312,21 @@ prompt_memory_worker_stop()
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under pytest-xdist, start the long tests first, the ``chaos`` scenarios (the longest) before the other
-    ``slow`` ones: a worker that picks a two-minute chaos scenario up last would end the run minutes after every
-    other worker went idle."""
+    ``slow`` ones, and among those the ones marked ``slow(seconds=N)`` longest first: a worker that picks a
+    two-minute chaos scenario up last would end the run minutes after every other worker went idle."""
     if getattr(config.option, "loadgroup", False):  # set in an xdist worker when --dist is loadgroup
         name_groups(items)
     if not getattr(config.option, "numprocesses", None):
         return
 
-    def rank(item: pytest.Item) -> int:
+    def rank(item: pytest.Item) -> tuple[int, float]:
+        slow = item.get_closest_marker("slow")
+        # longest first among the slow ones that say how long they take (``slow(seconds=N)``): a 30-second test
+        # picked up last, in collection order, kept one worker busy after the others had gone idle
+        seconds = -float(slow.kwargs.get("seconds", 0)) if slow else 0.0
         if item.get_closest_marker("chaos"):
-            return 0
-        return 1 if item.get_closest_marker("slow") else 2
+            return 0, seconds
+        return (1, seconds) if slow else (2, 0.0)
 
     items.sort(key=rank)
 

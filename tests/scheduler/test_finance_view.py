@@ -46,6 +46,7 @@ def bpsync(h, *args, timeout=90):
     )  # fmt: skip
 
 
+@pytest.mark.slow(seconds=18)  # a bpsync command after another
 def test_cli_draft_customer_pick_invoice_and_finance_view(fin):
     iid = str(fin.integration.id)
     before = bpsync(fin, "finance", iid, PROJECT, "--json")

@@ -65,6 +65,7 @@ def _same_as(baseline, h: SyncHarness, run: RunResult) -> None:
     assert run.status == status
 
 
+@pytest.mark.slow(seconds=20)  # mostly waiting out the quota: started first among the slow tests
 def test_a_sync_that_must_wait_for_quota_shows_it_resumes_by_itself_and_ends_exactly(
     baseline, sandbox_factory, pg_migrated_url
 ):
@@ -107,6 +108,7 @@ def test_a_sync_that_must_wait_for_quota_shows_it_resumes_by_itself_and_ends_exa
         assert sum(r.throttled_calls for r in run.modules.values()) == 0
 
 
+@pytest.mark.slow(seconds=30)  # 25 waits of Zoho's Retry-After
 def test_a_429_storm_is_waited_out_by_zohos_retry_after_not_a_fixed_minute(baseline, sandbox_factory, pg_migrated_url):
     sandbox = sandbox_factory(size="tiny")
     with sync_harness(sandbox, pg_migrated_url, **FAST_TROUBLE) as h, beat(h):
