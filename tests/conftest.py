@@ -36,7 +36,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """Compile the project's code once, in the controlling process, before the xdist processes start.
 
     With PYTHONDONTWRITEBYTECODE set (as on the CI machine), no process writes byte-code, so each of the suite's
-    processes (four pytest processes, ~50 Celery workers, the ``bpsync`` commands the tests run) compiled every
+    processes (five pytest processes, ~50 Celery workers, the ``bpsync`` commands the tests run) compiled every
     module of ours it imported again, ~0.1-0.4 CPU-seconds each; the variable stops imports from writing byte-code,
     not from reading it, and compileall writes it anyway (~1 CPU-second for the whole tree).
     """
