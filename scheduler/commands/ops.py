@@ -189,9 +189,6 @@ def _now():
 
 
 # ------------------------------------------------------------------------------------------------ history
-HISTORY_COUNTS = ("fetched", "created", "updated", "unchanged", "skipped", "failed", "blocked")  # columns, in order
-
-
 @click.command()
 @click.argument("integration", required=False)
 @click.option("--module", "module", default=None, help=f"Only this module ({', '.join(MODULE_ORDER)}).")
@@ -205,7 +202,7 @@ def history(integration: str | None, module: str | None, limit: int, as_json: bo
 
 def _history(integration: str | None, module: str | None, limit: int, as_json: bool) -> object:
     """Print the history asked for; what it printed is returned (see _end_as_the_program)."""
-    from scheduler.status.history import sync_history
+    from scheduler.status.history import RECORD_COUNTERS, sync_history
     from scheduler.status.source import status_source
 
     module = _checked_module(module)
@@ -226,13 +223,13 @@ def _history(integration: str | None, module: str | None, limit: int, as_json: b
             e.status,
             display(e.started_at),
             display(e.finished_at),
-            *(e.counts[c] for c in HISTORY_COUNTS),
+            *(e.counts[c] for c in RECORD_COUNTERS),
             e.api_calls,
         )
         for e in entries
     ]
     about_the_run = ("RUN", "INTEGRATION", "MODULE", "TRIGGER", "STATUS", "STARTED", "FINISHED")
-    headers = (*about_the_run, *(c.upper() for c in HISTORY_COUNTS), "API CALLS")
+    headers = (*about_the_run, *(c.upper() for c in RECORD_COUNTERS), "API CALLS")
     click.echo(table(headers, rows))
     return entries
 
