@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from functools import partial
 
+import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -160,8 +160,8 @@ async def _json_body(request: Request) -> dict[str, object]:
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):  # RecursionError: nested deeper than json.loads goes
+        body = orjson.loads(raw)
+    except ValueError:  # orjson refuses deep nesting itself (json.loads recursed to the limit: a GC finalizer failed)
         raise BadRequest('the body must be JSON, e.g. {"module": "tasks"} or {} for all modules') from None
     if not isinstance(body, dict):
         raise BadRequest('the body must be a JSON object, e.g. {"module": "tasks"}')
