@@ -176,6 +176,6 @@ def receive_projects_webhook(
             conn, integration.id, event=event, project_id=project_id, log_id=log_id, payload=payload, now=now
         )
         request = runs.request_run(conn, integration.id, ["timesheets"], TRIGGER, now)
-    if request.start_module_run_id is not None:
-        enqueue_module(app, request.start_module_run_id)
+    for module_run_id in request.start_module_run_ids:
+        enqueue_module(app, module_run_id)
     return Receipt(True, f"queued for run #{request.run_id}", request.run_id, event_id)

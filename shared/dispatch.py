@@ -66,9 +66,8 @@ def request_sync(
     wanted = modules_for_refresh(module)
     with engine.begin() as conn:
         request = runs.request_run(conn, integration_id, wanted, trigger)
-    if request.start_module_run_id is not None and not enqueue_module(app, request.start_module_run_id):
-        return dataclasses.replace(request, sent=False)
-    return request
+    sent = [enqueue_module(app, module_run_id) for module_run_id in request.start_module_run_ids]
+    return request if all(sent) else dataclasses.replace(request, sent=False)
 
 
 def dispatch_due(engine: sa.Engine, app: Celery, now: dt.datetime | None = None, limit: int = 100) -> list[int]:
@@ -89,8 +88,7 @@ def dispatch_due(engine: sa.Engine, app: Celery, now: dt.datetime | None = None,
             conn.execute(integrations.update().where(integrations.c.id == row.id).values(next_run_at=next_at))
             request = runs.request_run(conn, row.id, modules_for_refresh(None), "beat", now)
             started.append(request.run_id)
-            if request.start_module_run_id is not None:
-                to_enqueue.append(request.start_module_run_id)
+            to_enqueue.extend(request.start_module_run_ids)
     for module_run_id in to_enqueue:
         enqueue_module(app, module_run_id)
     return started
@@ -112,7 +110,8 @@ def dispatch_instant_polls(
         sa.or_(sync_runs.c.requested_at >= since, sync_runs.c.status.in_(("queued", "running")))
     )
     synced_before = sa.select(sync_runs.c.integration_id).where(sync_runs.c.status.in_(("succeeded", "partial")))
-    to_enqueue, started = [], []
+    to_enqueue: list[int] = []
+    started: list[int] = []
     with engine.begin() as conn:
         due = conn.execute(
             sa.select(integrations.c.id)
@@ -129,8 +128,7 @@ def dispatch_instant_polls(
                 continue
             request = runs.request_run(conn, row.id, ["timesheets"], "instant", now)
             started.append(request.run_id)
-            if request.start_module_run_id is not None:
-                to_enqueue.append(request.start_module_run_id)
+            to_enqueue.extend(request.start_module_run_ids)
     for module_run_id in to_enqueue:
         enqueue_module(app, module_run_id)
     return started

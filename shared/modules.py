@@ -3,8 +3,10 @@
     users ─┐
     clients┴→ projects → tasks, bugs → timesheets → expenses/transactions
 
-A run executes its modules in MODULE_ORDER; a refresh of one module runs it and everything below it.
-Modules not built yet are listed in PLANNED so the order already leaves room for them.
+A run starts a module once every module it waits for (``ancestors``) in that run has finished, so siblings run at
+once (users and clients; tasks and bugs); MODULE_ORDER is the order they are listed and shown in. A refresh of one
+module runs it and everything below it. Modules not built yet are listed in PLANNED so the order already leaves
+room for them.
 """
 
 from __future__ import annotations
@@ -38,6 +40,18 @@ def descendants(module: str) -> set[str]:
             if current in parents and child not in found:
                 found.add(child)
                 frontier.append(child)
+    return found
+
+
+def ancestors(module: str) -> set[str]:
+    """The modules ``module`` waits for in a run: its parents, theirs, and so on."""
+    found: set[str] = set()
+    frontier = list(PARENTS.get(module, ()))
+    while frontier:
+        current = frontier.pop()
+        if current not in found:
+            found.add(current)
+            frontier.extend(PARENTS.get(current, ()))
     return found
 
 

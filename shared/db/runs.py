@@ -1,8 +1,10 @@
 """Sync runs and module runs: the database is the source of truth for what runs, what ran and who holds what.
 
-A run's modules execute one after another in MODULE_ORDER. The chain is kept here rather than in a static
-Celery ``chain()`` because a refresh may join a running sync (coalescing adds modules to it) and because the
-sweeper must be able to resume a run whose worker died; each module task enqueues the next module itself.
+A run's modules execute parents first (shared/modules.py): a module is handed on when the last module it waits for
+in the run ends, so siblings (users and clients; tasks and bugs) run at once on two workers. The chain is kept here
+rather than in a static Celery ``chain()`` because a refresh may join a running sync (coalescing adds modules to it)
+and because the sweeper must be able to resume a run whose worker died; each module task enqueues the modules its
+end makes ready itself, in the transaction that ends it.
 At most one run per integration is ``running``; a refresh that cannot join it waits as one ``queued`` run.
 """
 
@@ -19,7 +21,7 @@ from shared.clock import as_utc, utcnow
 from shared.db import module_states
 from shared.db.engine import inserted_id
 from shared.db.schema import integrations, module_runs, sync_runs
-from shared.modules import MODULE_ORDER
+from shared.modules import MODULE_ORDER, ancestors
 
 FINISHED = ("succeeded", "partial", "failed", "skipped")
 COUNTERS = ("fetched", "created", "updated", "unchanged", "skipped", "failed", "blocked", "api_calls")
@@ -29,8 +31,13 @@ COUNTERS = ("fetched", "created", "updated", "unchanged", "skipped", "failed", "
 class RunRequest:
     run_id: int
     coalesced: bool  # joined (or waits behind) a sync that was already running
-    start_module_run_id: int | None  # enqueue this now (None: the running sync will get to it)
+    start_module_run_ids: tuple[int, ...]  # enqueue these now (none: the running sync will get to it)
     sent: bool = True  # False: the broker could not take it; the run is stored and the next sweep sends it
+
+    @property
+    def start_module_run_id(self) -> int | None:
+        """The first module run to enqueue (in MODULE_ORDER), if any."""
+        return self.start_module_run_ids[0] if self.start_module_run_ids else None
 
 
 @dataclass(frozen=True)
@@ -117,15 +124,14 @@ def request_run(
         run = running[0]
         not_started = {r.module for r in _module_rows(conn, run.id) if r.status == "queued"}
         if set(modules) <= not_started:
-            return RunRequest(run.id, True, None)
+            return RunRequest(run.id, True, ())
         waiting = _runs_in(conn, integration_id, "queued")
         if waiting:
             _add_modules(conn, waiting[0], modules, now)
-            return RunRequest(waiting[0].id, True, None)
-        return RunRequest(_create_run(conn, integration_id, modules, trigger, "queued", now), True, None)
+            return RunRequest(waiting[0].id, True, ())
+        return RunRequest(_create_run(conn, integration_id, modules, trigger, "queued", now), True, ())
     run_id = _create_run(conn, integration_id, modules, trigger, "running", now)
-    first = _module_rows(conn, run_id)[0]
-    return RunRequest(run_id, False, first.id)
+    return RunRequest(run_id, False, tuple(int(row.id) for row in ready(_module_rows(conn, run_id))))
 
 
 def _create_run(
@@ -196,7 +202,14 @@ def claim_module(engine: sa.Engine, module_run_id: int, lease_seconds: float) ->
     return ModuleRun.from_row(row)
 
 
-def earlier_unfinished(engine: sa.Engine, module_run: ModuleRun) -> bool:
+def ready(rows: Sequence[sa.Row[Any]]) -> list[sa.Row[Any]]:
+    """The unfinished module runs of one run (``rows``) that wait for no unfinished module of it: what may run now."""
+    unfinished = {row.module for row in rows if row.status not in FINISHED}
+    return [row for row in rows if row.status not in FINISHED and not ancestors(row.module) & unfinished]
+
+
+def parents_unfinished(engine: sa.Engine, module_run: ModuleRun) -> bool:
+    """A module it waits for in its run has not finished (a stray message came early)."""
     with engine.connect() as conn:
         return bool(
             conn.execute(
@@ -204,7 +217,7 @@ def earlier_unfinished(engine: sa.Engine, module_run: ModuleRun) -> bool:
                 .select_from(module_runs)
                 .where(
                     module_runs.c.sync_run_id == module_run.sync_run_id,
-                    module_runs.c.position < module_run.position,
+                    module_runs.c.module.in_(sorted(ancestors(module_run.module))),
                     module_runs.c.status.not_in(FINISHED),
                 )
             ).scalar()
@@ -298,23 +311,24 @@ def note_attempt(engine: sa.Engine, mr: ModuleRun) -> int:
         return int(conn.execute(sa.select(module_runs.c.attempts).where(module_runs.c.id == mr.id)).scalar_one())
 
 
-def finish(engine: sa.Engine, mr: ModuleRun, status: str, error: str | None = None) -> int | None:
-    """Finish the module and hand on in ONE transaction: the next module run to enqueue after it commits.
+def finish(engine: sa.Engine, mr: ModuleRun, status: str, error: str | None = None) -> list[int]:
+    """Finish the module and hand on in ONE transaction: the module runs to enqueue after it commits.
 
     Two transactions would leave a run ``running`` forever when a worker dies between them.
     """
     with engine.begin() as conn:
         _finish_row(conn, mr, status, error)
-        return _advance(conn, mr.sync_run_id)
+        return _advance(conn, mr.sync_run_id, mr.module)
 
 
-def fail_run(engine: sa.Engine, mr: ModuleRun, error: str, *, status: str = "failed") -> int | None:
+def fail_run(engine: sa.Engine, mr: ModuleRun, error: str, *, status: str = "failed") -> list[int]:
     """A fatal error (e.g. revoked credentials, a disabled integration): the module ends with ``status``, the
-    rest of the run is skipped with the reason, and the run closes (starting a waiting follow-up run)."""
+    rest of the run is skipped with the reason (a sibling running beside it stops at its next write), and the run
+    closes (starting a waiting follow-up run)."""
     with engine.begin() as conn:
         _finish_row(conn, mr, status, error)
         _skip_remaining(conn, mr.sync_run_id, error)
-        return _advance(conn, mr.sync_run_id)
+        return _advance(conn, mr.sync_run_id, mr.module)
 
 
 def _finish_row(conn: sa.Connection, mr: ModuleRun, status: str, error: str | None) -> None:
@@ -339,17 +353,29 @@ def module_status_from_counts(row: sa.Row[Any]) -> str:
     return "succeeded"
 
 
-def advance(engine: sa.Engine, run_id: int) -> int | None:
-    """The next module run to enqueue, or None after finishing the run (and starting a waiting one)."""
+def advance(engine: sa.Engine, run_id: int, ended: str) -> list[int]:
+    """The module runs to enqueue now that module ``ended`` of the run has; after the run's last module, none (the
+    run is finished) or the first modules of a run that waited for it."""
     with engine.begin() as conn:
-        return _advance(conn, run_id)
+        return _advance(conn, run_id, ended)
 
 
-def _advance(conn: sa.Connection, run_id: int) -> int | None:
+def _advance(conn: sa.Connection, run_id: int, ended: str | None) -> list[int]:
+    """``ended``: the module that just ended (None: none did; the run is only closed if all its modules have).
+
+    Only modules that wait for ``ended`` are handed on: the others were handed on before (at the run's start, or
+    when their own last parent ended). Siblings ending at once both come here; the integration's row lock (the one
+    module_states takes when a module ends) makes the second see the first's end, so the module waiting for both is
+    handed on once, by the second.
+    """
+    _lock_integration(
+        conn, conn.execute(sa.select(sync_runs.c.integration_id).where(sync_runs.c.id == run_id)).scalar_one()
+    )
     rows = _module_rows(conn, run_id)
-    for row in rows:
-        if row.status not in FINISHED:
-            return _handed_on(conn, int(row.id))
+    if any(row.status not in FINISHED for row in rows):
+        if ended is None:
+            return []
+        return [_handed_on(conn, int(row.id)) for row in ready(rows) if ended in ancestors(row.module)]
     statuses = {r.status for r in rows}
     status = "failed" if statuses & {"failed"} else "partial" if statuses & {"partial", "skipped"} else "succeeded"
     run = conn.execute(sa.select(sync_runs).where(sync_runs.c.id == run_id)).one()
@@ -359,17 +385,17 @@ def _advance(conn: sa.Connection, run_id: int) -> int | None:
     return _start_waiting(conn, run.integration_id)
 
 
-def _start_waiting(conn: sa.Connection, integration_id: int) -> int | None:
+def _start_waiting(conn: sa.Connection, integration_id: int) -> list[int]:
     _lock_integration(conn, integration_id)
     if _runs_in(conn, integration_id, "running"):
-        return None
+        return []
     waiting = _runs_in(conn, integration_id, "queued")
     if not waiting:
-        return None
+        return []
     conn.execute(
         sync_runs.update().where(sync_runs.c.id == waiting[0].id).values(status="running", started_at=utcnow())
     )
-    return _handed_on(conn, int(_module_rows(conn, waiting[0].id)[0].id))
+    return [_handed_on(conn, int(row.id)) for row in ready(_module_rows(conn, waiting[0].id))]
 
 
 def _handed_on(conn: sa.Connection, module_run_id: int) -> int:
@@ -380,19 +406,30 @@ def _handed_on(conn: sa.Connection, module_run_id: int) -> int:
 
 
 def _skip_remaining(conn: sa.Connection, run_id: int, error: str) -> None:
+    # A new fencing token: a sibling still running stops at its next write instead of writing over "skipped". A
+    # sibling whose row is locked is ending or failing in a transaction of its own, which waits for the integration's
+    # lock this one holds: it is left to end by itself (waiting for its row would deadlock the two).
+    unlocked = (
+        sa.select(module_runs.c.id)
+        .where(module_runs.c.sync_run_id == run_id, module_runs.c.status.not_in(FINISHED))
+        .with_for_update(skip_locked=True)
+    )
     remaining = list(
         conn.execute(
-            sa.select(module_runs.c.id).where(
-                module_runs.c.sync_run_id == run_id, module_runs.c.status.not_in(FINISHED)
+            module_runs.update()
+            .where(module_runs.c.id.in_(unlocked.scalar_subquery()), module_runs.c.status.not_in(FINISHED))
+            .values(
+                status="skipped",
+                error=error,
+                lease_until=None,
+                lease_token=module_runs.c.lease_token + 1,
+                finished_at=utcnow(),
+                waiting_until=None,
             )
+            .returning(module_runs.c.id)
         ).scalars()
     )
-    conn.execute(
-        module_runs.update()
-        .where(module_runs.c.id.in_(remaining))
-        .values(status="skipped", error=error, lease_until=None, finished_at=utcnow(), waiting_until=None)
-    )
-    module_states.module_runs_ended(conn, remaining)
+    module_states.module_runs_ended(conn, sorted(remaining))
     conn.execute(sync_runs.update().where(sync_runs.c.id == run_id).values(error=error))
 
 

@@ -215,6 +215,15 @@ entity_links = sa.Table(
         postgresql_where=sa.text("entity_type <> 'client'"),
         sqlite_where=sa.text("entity_type <> 'client'"),
     ),
+    # ...and a Books task is the target of one task or bug: the two modules run at once (migration 0008)
+    sa.Index(
+        "uq_entity_links_books_task",
+        "integration_id",
+        "books_id",
+        unique=True,
+        postgresql_where=sa.text("entity_type IN ('task', 'bug')"),
+        sqlite_where=sa.text("entity_type IN ('task', 'bug')"),
+    ),
     # a project's logs are read by their parents (links.links_under): with this index the plan does not depend
     # on fresh statistics (benchmarks/link_plans.py; migration 0007)
     sa.Index("ix_entity_links_parent", "integration_id", "entity_type", "parent_projects_id"),

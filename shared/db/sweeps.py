@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 
 from shared.clock import as_utc, utcnow
 from shared.db import module_states
-from shared.db.runs import FINISHED, THROTTLED, _advance, _start_waiting, earlier_unfinished, get_module_run
+from shared.db.runs import FINISHED, THROTTLED, _advance, _start_waiting, ready
 from shared.db.schema import module_runs, sync_runs
 
 
@@ -30,7 +31,7 @@ class Sweep:
 def sweep(conn: sa.Connection, stale_after_seconds: float, max_attempts: int, now: dt.datetime | None = None) -> Sweep:
     """One pass of the sweeper over running runs, in the caller's transaction (enqueue after it commits).
 
-    For the current module of each running run:
+    For the current modules of each running run (those that wait for no unfinished module: siblings run at once):
     - a lease that lapsed means its worker died (or stalled: fencing stops it): resume at once, one attempt
       more; after ``max_attempts`` lapses without progress the module fails and the run moves on;
     - a wait (``waiting_until``) that is over: enqueue it (this replaces long Celery ETAs); a short throttled wait
@@ -43,22 +44,21 @@ def sweep(conn: sa.Connection, stale_after_seconds: float, max_attempts: int, no
     now = now or utcnow()
     out = Sweep()
     running_ids = list(conn.execute(sa.select(sync_runs.c.id).where(sync_runs.c.status == "running")).scalars())
-    unfinished = conn.execute(
-        sa.select(module_runs.c.id, module_runs.c.sync_run_id)
-        .where(module_runs.c.sync_run_id.in_(running_ids), module_runs.c.status.not_in(FINISHED))
-        .order_by(module_runs.c.sync_run_id, module_runs.c.position)
-    ).all()
-    current: dict[int, int] = {}
-    for row in unfinished:
-        current.setdefault(row.sync_run_id, row.id)
+    current = _current(conn, running_ids)
     for run_id in running_ids:
         if run_id not in current:
             out.closed.append(run_id)
-            following = _advance(conn, run_id)
-            if following is not None:
-                out.following.append(following)
+            out.following.extend(_advance(conn, run_id, None))
+    current_ids = sorted(module_run_id for ids in current.values() for module_run_id in ids)
+    # A module a live worker holds is not even locked: its sibling's slice may be committing (the integration's lock,
+    # then its own row) while this sweep, holding that row, would wait for the integration's lock to fail another
     locked = conn.execute(
-        sa.select(module_runs).where(module_runs.c.id.in_(sorted(current.values()))).with_for_update(skip_locked=True)
+        sa.select(module_runs)
+        .where(
+            module_runs.c.id.in_(current_ids),
+            sa.or_(module_runs.c.lease_until.is_(None), module_runs.c.lease_until <= now),
+        )
+        .with_for_update(skip_locked=True)
     ).all()
     lost_before = now - dt.timedelta(seconds=stale_after_seconds)
     for row in locked:
@@ -85,9 +85,7 @@ def sweep(conn: sa.Connection, stale_after_seconds: float, max_attempts: int, no
                 )
                 module_states.module_runs_ended(conn, [row.id])
                 out.failed.append(row.id)
-                following = _advance(conn, row.sync_run_id)
-                if following is not None:
-                    out.following.append(following)
+                out.following.extend(_advance(conn, row.sync_run_id, row.module))
                 continue
             conn.execute(touch.values(attempts=attempts, lease_until=None, heartbeat_at=now))
             out.resume.append(row.id)
@@ -115,26 +113,37 @@ def _start_orphaned_runs(conn: sa.Connection) -> list[int]:
         .where(sync_runs.c.status == "queued", sync_runs.c.integration_id.not_in(running))
         .distinct()
     ).scalars()
-    started = [_start_waiting(conn, integration_id) for integration_id in list(orphaned)]
-    return [m for m in started if m is not None]
+    return [module_run_id for integration in list(orphaned) for module_run_id in _start_waiting(conn, integration)]
+
+
+def _current(conn: sa.Connection, run_ids: list[int]) -> dict[int, list[int]]:
+    """Each run's current module runs (``runs.ready``); a run with none has ended all its modules."""
+    rows = conn.execute(
+        sa.select(module_runs)
+        .where(module_runs.c.sync_run_id.in_(run_ids))
+        .order_by(module_runs.c.sync_run_id, module_runs.c.position)
+    ).all()
+    by_run: dict[int, list[sa.Row[Any]]] = {}
+    for row in rows:
+        by_run.setdefault(row.sync_run_id, []).append(row)
+    current = {run_id: [int(row.id) for row in ready(run_rows)] for run_id, run_rows in by_run.items()}
+    return {run_id: ids for run_id, ids in current.items() if ids}
 
 
 def adoptable_module_runs(engine: sa.Engine) -> list[int]:
     """Current modules of running runs that no live worker holds and that do not wait (embedded adoption)."""
     now = utcnow()
     with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(module_runs)
-            .join(sync_runs, sync_runs.c.id == module_runs.c.sync_run_id)
-            .where(
-                sync_runs.c.status == "running",
-                module_runs.c.status.in_(("queued", "running")),
-                sa.or_(module_runs.c.lease_until.is_(None), module_runs.c.lease_until < now),
-                sa.or_(module_runs.c.waiting_until.is_(None), module_runs.c.waiting_until < now),
-            )
-            .order_by(module_runs.c.sync_run_id, module_runs.c.position)
-        ).all()
-    current: dict[int, int] = {}
-    for row in rows:
-        current.setdefault(row.sync_run_id, row.id)
-    return [mr for mr in current.values() if not earlier_unfinished(engine, get_module_run(engine, mr))]
+        running_ids = list(conn.execute(sa.select(sync_runs.c.id).where(sync_runs.c.status == "running")).scalars())
+        current = sorted(module_run_id for ids in _current(conn, running_ids).values() for module_run_id in ids)
+        return list(
+            conn.execute(
+                sa.select(module_runs.c.id)
+                .where(
+                    module_runs.c.id.in_(current),
+                    sa.or_(module_runs.c.lease_until.is_(None), module_runs.c.lease_until < now),
+                    sa.or_(module_runs.c.waiting_until.is_(None), module_runs.c.waiting_until < now),
+                )
+                .order_by(module_runs.c.id)
+            ).scalars()
+        )

@@ -29,15 +29,17 @@ def test_module_tasks_name_their_integration_and_module_for_flower(sandbox, sqli
 def test_a_module_handed_on_is_not_taken_for_lost_until_it_idles(sandbox, sqlite_migrated_url):
     with sync_harness(sandbox, sqlite_migrated_url, worker=False, stale_after_seconds=60) as h:
         request = request_sync(h.engine, h.app, h.integration.id)
-        long_ago = utcnow() - dt.timedelta(hours=2)  # the run began long ago; users just finished
+        long_ago = utcnow() - dt.timedelta(hours=2)  # the run began long ago; users and clients just finished
         with h.engine.begin() as conn:
             conn.execute(module_runs.update().values(heartbeat_at=long_ago))
             conn.execute(
-                module_runs.update().where(module_runs.c.id == request.start_module_run_id).values(status="succeeded")
+                module_runs.update()
+                .where(module_runs.c.id.in_(request.start_module_run_ids))
+                .values(status="succeeded")
             )
-        clients = runs.advance(h.engine, request.run_id)
-        assert clients == h.run(request.run_id).modules["clients"].id
+        [projects] = runs.advance(h.engine, request.run_id, "clients")
+        assert projects == h.run(request.run_id).modules["projects"].id
         assert sweep(h.engine, h.app, h.settings) == []  # enqueued a moment ago: a worker will claim it
         with h.engine.begin() as conn:
-            conn.execute(module_runs.update().where(module_runs.c.id == clients).values(heartbeat_at=long_ago))
-        assert sweep(h.engine, h.app, h.settings) == [clients]  # nobody claimed it: the message was lost
+            conn.execute(module_runs.update().where(module_runs.c.id == projects).values(heartbeat_at=long_ago))
+        assert sweep(h.engine, h.app, h.settings) == [projects]  # nobody claimed it: the message was lost

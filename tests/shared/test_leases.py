@@ -79,10 +79,13 @@ def test_a_module_whose_worker_keeps_dying_without_progress_fails_and_the_run_mo
         assert _row(h, users).attempts == attempt
     assert runs.claim_module(h.engine, users, lease_seconds=60) is not None
     _lapse(h, users)
-    clients = h.run(request.run_id).modules["clients"].id
-    assert sweep(h.engine, h.app, h.settings) == [clients]  # users gave up; the run hands on
+    modules = h.run(request.run_id).modules
+    assert request.start_module_run_ids == (users, modules["clients"].id)  # siblings: sent at once
+    assert sweep(h.engine, h.app, h.settings) == []  # users gave up; projects waits for clients too
     assert _row(h, users).status == "failed"
     assert "stopped 2 times without progress" in _row(h, users).error
+    clients = runs.claim_module(h.engine, modules["clients"].id, lease_seconds=60)
+    assert runs.finish(h.engine, clients, "succeeded") == [modules["projects"].id]  # the run moves on
 
 
 def test_finishing_a_module_and_handing_on_are_one_transaction(harness, monkeypatch):
@@ -90,7 +93,7 @@ def test_finishing_a_module_and_handing_on_are_one_transaction(harness, monkeypa
     request = request_sync(h.engine, h.app, h.integration.id, module="bugs")
     bugs = runs.claim_module(h.engine, request.start_module_run_id, lease_seconds=60)
 
-    def crash(_conn, _run_id):
+    def crash(*_args):
         raise RuntimeError("worker killed between finishing and handing on")
 
     monkeypatch.setattr(runs, "_advance", crash)
@@ -98,7 +101,7 @@ def test_finishing_a_module_and_handing_on_are_one_transaction(harness, monkeypa
         runs.finish(h.engine, bugs, "succeeded")
     monkeypatch.undo()
     assert _row(h, bugs.id).status == "running"  # nothing half-done: the module is not finished either
-    assert runs.finish(h.engine, bugs, "succeeded") == h.run(request.run_id).modules["timesheets"].id
+    assert runs.finish(h.engine, bugs, "succeeded") == [h.run(request.run_id).modules["timesheets"].id]
 
 
 def test_a_run_left_running_with_every_module_finished_is_closed_and_its_follow_up_started(harness):

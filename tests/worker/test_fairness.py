@@ -48,6 +48,7 @@ LIMITER_ON = {
 @dataclass
 class Slice:
     integration_id: int
+    module: str
     published: float
     started: float | None = None
     outcome: str | None = None
@@ -65,7 +66,9 @@ class SliceLog:
             return
         kwargs = body[1] if isinstance(body, (list, tuple)) else {}
         with self.lock:
-            self.slices[headers["id"]] = Slice(int(kwargs.get("integration_id", 0)), time.monotonic())
+            self.slices[headers["id"]] = Slice(
+                int(kwargs.get("integration_id", 0)), str(kwargs.get("module")), time.monotonic()
+            )
 
     def started(self, task_id: str, task: Any, **_: Any) -> None:
         with self.lock:
@@ -114,15 +117,15 @@ def second_tenant(h: SyncHarness) -> Integration:
     )
 
 
-def throttled_calls(h: SyncHarness, integration_id: int) -> int:
+def throttled_calls(h: SyncHarness, integration_id: int) -> dict[str, int]:
+    """The 429s each module of the integration met (all its runs)."""
     with h.engine.connect() as conn:
-        return int(
-            conn.execute(
-                sa.select(sa.func.coalesce(sa.func.sum(module_runs.c.throttled_calls), 0)).where(
-                    module_runs.c.integration_id == integration_id
-                )
-            ).scalar_one()
-        )
+        rows = conn.execute(
+            sa.select(module_runs.c.module, sa.func.sum(module_runs.c.throttled_calls))
+            .where(module_runs.c.integration_id == integration_id)
+            .group_by(module_runs.c.module)
+        ).all()
+    return {module: int(calls) for module, calls in rows if calls}
 
 
 def test_a_tenant_whose_every_books_call_is_429_never_holds_a_worker_while_the_other_syncs(
@@ -146,17 +149,22 @@ def test_a_tenant_whose_every_books_call_is_429_never_holds_a_worker_while_the_o
         throttled_slices = log.of(throttled.id)
         waited = [s for s in throttled_slices if (s.outcome or "").startswith("waiting for API quota")]
         assert len(waited) >= 2, "the throttled tenant should have come back several times during the sync"
-        # one 429 per slice: the slice handed its worker back at Zoho's first "come back later" and was sent again
-        # for when Zoho said; it never slept the wait out (nor retried the call) while holding the worker
-        assert throttled_calls(h, throttled.id) == len(waited)
+        # at most one 429 per slice: the slice handed its worker back at Zoho's first "come back later" and was sent
+        # again for when Zoho said; it never slept the wait out (nor retried the call) while holding the worker. A
+        # sibling module (users beside clients) may meet the wait the limiter learned from that 429 and make no call
+        met = throttled_calls(h, throttled.id)
+        assert sum(met.values()) >= 2
+        for module, calls in met.items():
+            assert calls <= sum(1 for s in waited if s.module == module), (module, calls, waited)
 
-        # round robin: a healthy slice queued behind at most one slice of the throttled tenant (it has one at a time)
+        # round robin: a healthy slice queued behind at most one slice of each throttled module that runs at once
+        # (siblings: users and clients, tasks and bugs)
         for healthy in log.of(h.integration.id):
             assert healthy.started is not None
             overtaken = [
                 s for s in throttled_slices if s.started is not None and healthy.published < s.started < healthy.started
             ]
-            assert len(overtaken) <= 1, (healthy, overtaken)
+            assert len(overtaken) <= 2 and len({s.module for s in overtaken}) == len(overtaken), (healthy, overtaken)
 
 
 def test_a_throttled_transactions_pull_hands_its_instant_worker_back_and_comes_back_by_itself(tiny):

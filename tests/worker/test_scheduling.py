@@ -18,7 +18,6 @@ import sqlalchemy as sa
 
 from scheduler.embedded import running_worker
 from shared.celery_app import INSTANT_QUEUE, SYNC_QUEUE
-from shared.db import runs
 from shared.db.integrations import get_integration, update_integration
 from shared.db.schema import module_runs, sync_runs
 from shared.dispatch import dispatch_due, request_sync, sweep
@@ -75,10 +74,7 @@ def test_a_refresh_during_a_sync_joins_it_and_never_runs_two_at_once(tiny_sandbo
         assert follow_up.coalesced and follow_up.run_id != first.run_id and again.run_id == follow_up.run_id
         assert [r.status for r in _runs(h.engine, h.integration.id)] == ["running", "queued"]
         with running_worker(h.app, concurrency=2):
-            runs.advance(h.engine, first.run_id)  # the worker needs the next module enqueued; users "ran"
-            from shared.dispatch import enqueue_module
-
-            enqueue_module(h.app, h.run(first.run_id).modules["clients"].id)
+            # users "ran"; clients was sent with it when the run started (siblings run at once), its end hands on
             h.wait(first.run_id)
             h.wait(follow_up.run_id)
         done = _runs(h.engine, h.integration.id)

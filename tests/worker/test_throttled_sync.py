@@ -8,6 +8,7 @@ the real tick does.
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 from collections.abc import Iterator
@@ -175,7 +176,8 @@ def test_the_books_daily_quota_pauses_the_integration_until_the_reset(baseline, 
         assert paused.paused_until > utcnow() and "daily" in (paused.paused_reason or "").lower()
         badges = {m.module: m.badge for m in integration_statuses(h.engine, h.integration.id)[0].modules}
         waiting = [b for b in badges.values() if b.state == "waiting"]
-        assert waiting and all(b.resumes_at == paused.paused_until for b in waiting)
+        # siblings (tasks and bugs) may each meet the spent quota: each reads the reset from its own answer
+        assert waiting and all(abs(b.resumes_at - paused.paused_until) < dt.timedelta(seconds=2) for b in waiting)
         # several sweeps: nothing resumes before the reset. And a Projects window (and more) with no call: the reset
         # below forgets the product's count of the window, which must then be empty at the sandbox too, or the
         # product's next burst oversteps it and Projects locks the user out for 30 minutes

@@ -70,7 +70,7 @@ def sync_module(self: Task[..., str], module_run_id: int, **_labels: object) -> 
 
 
 def _run(app: Celery, settings: Settings, engine: sa.Engine, module_run: runs.ModuleRun) -> str:
-    if runs.earlier_unfinished(engine, module_run):
+    if runs.parents_unfinished(engine, module_run):
         runs.release(engine, module_run, status="queued")
         return "parents not finished"
     integration = get_integration(engine, module_run.integration_id)
@@ -181,8 +181,8 @@ def _back_off(
     return retry_at, f"attempt {attempts} failed, next try in {delay}s: {error}"
 
 
-def _send(app: Celery, module_run_id: int | None) -> None:
-    if module_run_id is not None:
+def _send(app: Celery, module_run_ids: list[int]) -> None:
+    for module_run_id in module_run_ids:
         enqueue_module(app, module_run_id)
 
 

@@ -103,6 +103,23 @@ def test_merged_clients_may_share_one_books_customer(empty_db_url):
         conn.execute(_link(iid, "c1", "contact-10", "client"))  # a client still links to one customer
 
 
+def test_a_books_task_is_the_target_of_one_task_or_bug(empty_db_url):
+    # the tasks and bugs modules run at once and both write Books tasks (migration 0008)
+    dbengine.upgrade(empty_db_url)
+    engine = dbengine.make_engine(empty_db_url)
+    with engine.begin() as conn:
+        iid = _integration(conn)
+        conn.execute(_link(iid, "t1", "books-task-1", "task"))
+        conn.execute(_link(iid, "p1", "books-task-1", "project"))  # another kind of record: another id space
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(_link(iid, "b1", "books-task-1", "bug"))
+    with engine.begin() as conn:
+        conn.execute(_link(iid, "b1", "books-task-2", "bug"))
+    dbengine.downgrade(empty_db_url, "0007")
+    with engine.begin() as conn:  # before 0008 only a task and a bug of their own kind were kept apart
+        conn.execute(_link(iid, "b2", "books-task-1", "bug"))
+
+
 def test_one_billing_claim_per_item(empty_db_url):
     dbengine.upgrade(empty_db_url)
     engine = dbengine.make_engine(empty_db_url)

@@ -93,7 +93,7 @@ def test_states_follow_a_killed_worker_a_follow_up_run_and_a_fatal_error(harness
     projects = runs.claim_module(h.engine, h.run(request.run_id).modules["projects"].id, lease_seconds=60)
     assert projects is not None
     next_module = runs.fail_run(h.engine, projects, "the refresh token was revoked")  # skips the rest
-    assert next_module == h.run(waiting.run_id).modules["users"].id  # the follow-up starts
+    assert next_module == [h.run(waiting.run_id).modules["users"].id]  # the follow-up starts
     assert h.run(request.run_id).status == "failed"
     assert_states_match_history(h.engine)
 
