@@ -200,7 +200,8 @@ class Bench:
         started = dt.datetime.now(dt.UTC)
         with self.engine.begin() as conn:
             request = runs.request_run(conn, self.iid, self.args.modules.split(","), "manual")
-        enqueue_module(self.app, request.start_module_run_id)
+        for module_run_id in request.start_module_run_ids:  # siblings (users and clients) start at once
+            enqueue_module(self.app, module_run_id)
         self.phase = label
         status = self.wait(request.run_id, worker.pid)
         with self.engine.connect() as conn:  # the end the worker wrote, not when a poll (every 0.25 s) saw it
@@ -219,7 +220,9 @@ class Bench:
             rows = conn.execute(of_run.order_by(module_runs.c.position)).all()
         counts = {k: sum(getattr(r, k) for r in rows) for k in ("fetched", "created", "updated", "unchanged")}
         took = {r.module: (as_utc(r.finished_at) - as_utc(r.started_at)).total_seconds() for r in rows}
-        windows = {r.module: (as_utc(r.started_at).timestamp(), as_utc(r.finished_at).timestamp()) for r in rows}
+        windows = merged_windows(
+            {r.module: (as_utc(r.started_at).timestamp(), as_utc(r.finished_at).timestamp()) for r in rows}
+        )
         print(f"  {label} modules (s): " + ", ".join(f"{m} {t:.1f}" for m, t in took.items()), flush=True)
         return Measured(
             label,
@@ -292,6 +295,19 @@ def line(m: Measured) -> str:
         f"transactions {m.commits} commits + {m.rollbacks} rollbacks = "
         f"{(m.commits + m.rollbacks) / fetched:.2f} per record, records {m.counts}"
     )
+
+
+def merged_windows(windows: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+    """Modules that ran at once (siblings: users and clients, tasks and bugs) as one window named "tasks+bugs": the
+    journal says when a request came, not which module sent it."""
+    merged: list[tuple[str, float, float]] = []
+    for module, (start, end) in sorted(windows.items(), key=lambda item: item[1]):
+        if merged and start < merged[-1][2]:
+            name, first, last = merged[-1]
+            merged[-1] = (f"{name}+{module}", first, max(last, end))
+        else:
+            merged.append((module, start, end))
+    return {name: (start, end) for name, start, end in merged}
 
 
 def replay_by_module(product: Measured, replayed: rp.Replayed) -> dict[str, float]:
