@@ -148,8 +148,13 @@ def _create(ctx: SyncContext, record: Record, customer_id: str | None) -> str:
         "user_id": manager,
         "users": users,
     }
-    note_intent(ctx, books_name=record.name[:100])
+    note_intent(ctx, **_intent(record))
     return ctx.books.create_project(payload).project_id
+
+
+def _intent(record: Record) -> dict[str, Any]:
+    """The Books name a retry looks the project up by (_find)."""
+    return {"books_name": record.name[:100]}
 
 
 def _update(ctx: SyncContext, record: Record, books_id: str, customer_id: str | None) -> None:
@@ -178,4 +183,6 @@ PROJECTS = SyncModule(
     check=_check,
     find_existing=_find,
     parent_label="primary client",
+    intent_first=True,  # create notes its intent before the POST (the manager read before it writes nothing)
+    intent=_intent,  # _find only finds what an interrupted create posted
 )
