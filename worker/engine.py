@@ -288,8 +288,11 @@ def _note_intents(
     ``held``: the pages before this one, due to be committed (with ``cursor``, this page's) in the same transaction,
     first: a record they linked and this page lists again (moved between parents) is read linked, not pending.
     """
+    # What the parents and the product rules allow is read first, outside the transaction: a read of its own inside
+    # it would wait, on SQLite, for the write lock this very transaction holds (the projects' rules read links)
+    creatable = _creatable(ctx, module, records)
     if held is None:
-        pending = _intents(ctx, module, records, batch, None)
+        pending = _intents(module, creatable, batch, None)
         if not pending:
             return
         with ctx.engine.begin() as conn:
@@ -297,31 +300,38 @@ def _note_intents(
     else:
         with ctx.engine.begin() as conn:
             held.commit(conn, ctx, cursor)
-            pending = _intents(ctx, module, records, batch, conn)
+            pending = _intents(module, creatable, batch, conn)
             noted = links.put_pending_many(conn, ctx.integration.id, module.entity_type, pending)
     batch.intents_noted(noted)
 
 
-def _intents(
-    ctx: SyncContext, module: SyncModule, records: list[Record], batch: PageBatch, conn: sa.Connection | None
-) -> list[tuple[str, str | None, dict[str, Any]]]:
-    """(projects id, parent projects id, intent) of each record of the page that will be created."""
-    assert module.intent is not None
-    pending: dict[str, tuple[str, str | None, dict[str, Any]]] = {}
+def _creatable(ctx: SyncContext, module: SyncModule, records: list[Record]) -> dict[str, tuple[Record, str | None]]:
+    """The page's records (with their parent's projects id) whose parent is linked and that pass the rules."""
+    creatable: dict[str, tuple[Record, str | None]] = {}
     for record in records:
-        if record.skip or record.projects_id in pending:
+        if record.skip or record.projects_id in creatable:
             continue
         parent = None
         if record.parent is not None:
             parent_type, parent = record.parent
             if parent not in parent_maps(ctx, parent_type)[0]:
                 continue  # blocked or skipped: nothing will be created
-        if batch.link(record.projects_id, conn) is not None:
-            continue
         if module.check(ctx, record) is not None:
             continue
-        pending[record.projects_id] = (record.projects_id, parent, module.intent(record))
-    return list(pending.values())
+        creatable[record.projects_id] = (record, parent)
+    return creatable
+
+
+def _intents(
+    module: SyncModule, creatable: dict[str, tuple[Record, str | None]], batch: PageBatch, conn: sa.Connection | None
+) -> list[tuple[str, str | None, dict[str, Any]]]:
+    """(projects id, parent projects id, intent) of each record of the page that will be created: no link yet."""
+    assert module.intent is not None
+    return [
+        (projects_id, parent, module.intent(record))
+        for projects_id, (record, parent) in creatable.items()
+        if batch.link(projects_id, conn) is None
+    ]
 
 
 def _new_link(ctx: SyncContext, module: SyncModule, record: Record) -> links.Link:
