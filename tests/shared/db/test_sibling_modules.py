@@ -61,12 +61,17 @@ def test_siblings_start_together_and_the_module_waiting_for_both_is_handed_on_on
     assert h.run(request.run_id).status == "succeeded"
 
 
-def test_a_fatal_error_skips_the_running_sibling_whose_next_write_is_refused(harness):
-    h = harness
+def _tasks_and_bugs_running(h) -> tuple[int, runs.ModuleRun, runs.ModuleRun]:
+    """A refresh of projects, projects ended: its run's id and the two siblings, each claimed by a worker."""
     request = request_sync(h.engine, h.app, h.integration.id, module="projects")
     modules = {name: row.id for name, row in h.run(request.run_id).modules.items()}
     runs.finish(h.engine, _claim(h, modules["projects"]), "succeeded")
-    tasks, bugs = _claim(h, modules["tasks"]), _claim(h, modules["bugs"])
+    return request.run_id, _claim(h, modules["tasks"]), _claim(h, modules["bugs"])
+
+
+def test_a_fatal_error_skips_the_running_sibling_whose_next_write_is_refused(harness):
+    h = harness
+    run_id, tasks, bugs = _tasks_and_bugs_running(h)
     assert runs.fail_run(h.engine, tasks, "the refresh token was revoked") == []
     with h.engine.connect() as conn:
         row = conn.execute(sa.select(module_runs).where(module_runs.c.id == bugs.id)).one()
@@ -75,22 +80,19 @@ def test_a_fatal_error_skips_the_running_sibling_whose_next_write_is_refused(har
         runs.checkpoint(conn, bugs, {"page": 2}, {"created": 1}, 60)  # the sibling stops at its next write
     with pytest.raises(runs.LeaseLost):
         runs.finish(h.engine, bugs, "succeeded")
-    assert {m: r.status for m, r in h.run(request.run_id).modules.items()} == {
+    assert {m: r.status for m, r in h.run(run_id).modules.items()} == {
         "projects": "succeeded",
         "tasks": "failed",
         "bugs": "skipped",
         "timesheets": "skipped",
     }
-    assert h.run(request.run_id).status == "failed"
+    assert h.run(run_id).status == "failed"
 
 
 def test_a_sibling_that_ended_before_a_fatal_error_keeps_its_end(harness):
     h = harness
-    request = request_sync(h.engine, h.app, h.integration.id, module="projects")
-    modules = {name: row.id for name, row in h.run(request.run_id).modules.items()}
-    runs.finish(h.engine, _claim(h, modules["projects"]), "succeeded")
-    tasks, bugs = _claim(h, modules["tasks"]), _claim(h, modules["bugs"])
+    run_id, tasks, bugs = _tasks_and_bugs_running(h)
     assert runs.finish(h.engine, bugs, "partial") == []  # timesheets waits for tasks
     runs.fail_run(h.engine, tasks, "the refresh token was revoked")
-    statuses = {m: r.status for m, r in h.run(request.run_id).modules.items()}
+    statuses = {m: r.status for m, r in h.run(run_id).modules.items()}
     assert (statuses["bugs"], statuses["timesheets"]) == ("partial", "skipped")
