@@ -116,11 +116,19 @@ def _manager(ctx: SyncContext, record: Record) -> str:
 
 
 def _find(ctx: SyncContext, _record: Record, link: links.Link, customer_id: str | None) -> str | None:
+    """After a crash between the POST and the link: the project we were creating, if Books has it.
+
+    A Books project already linked to another project is never adopted, nor one this page linked a moment ago (its
+    link waits for the page's checkpoint): after a crash, two same-name projects of one customer and one page both
+    come back pending with an intent, and each must get its own (else the second link is refused, again and again).
+    """
     intended = link.attributes.get("books_name")
     if not intended:
         return None
+    with ctx.engine.connect() as conn:
+        taken = links.claimed_books_ids(conn, ctx.integration.id, "project") | ctx.page_books_ids
     for project in ctx.books.iter_projects(customer_id=customer_id):
-        if project.project_name == intended:
+        if project.project_name == intended and project.project_id not in taken:
             return project.project_id
     return None
 
