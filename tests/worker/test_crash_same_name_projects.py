@@ -21,20 +21,21 @@ from worker.modules.projects import BILLING_TYPE
 TWIN = "Twin project after a crash"
 
 
+def _linked(h, condition: sa.ColumnElement[bool]) -> dict[str, str]:
+    """Projects id -> Books id of the integration's linked records that meet ``condition``."""
+    with h.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(entity_links.c.projects_id, entity_links.c.books_id).where(
+                entity_links.c.integration_id == h.integration.id, entity_links.c.state == "linked", condition
+            )
+        )
+        return {row.projects_id: row.books_id for row in rows}
+
+
 def test_two_same_name_projects_left_pending_by_a_crash_each_adopt_their_own_books_project(tiny):
     h = tiny
     iid, world = h.integration.id, h.sandbox.world
-    with h.engine.connect() as conn:
-        clients = {
-            row.projects_id: row.books_id
-            for row in conn.execute(
-                sa.select(entity_links.c.projects_id, entity_links.c.books_id).where(
-                    entity_links.c.integration_id == iid,
-                    entity_links.c.entity_type == "client",
-                    entity_links.c.state == "linked",
-                )
-            )
-        }
+    clients = _linked(h, entity_links.c.entity_type == "client")
     portal = credentials(world)["portal_id"]
     with world.lock:
         mismatched = set(world.awkward.get("currency_mismatch_clients", []))
@@ -64,16 +65,6 @@ def test_two_same_name_projects_left_pending_by_a_crash_each_adopt_their_own_boo
 
     projects = run.modules["projects"]
     assert projects.created == 2, projects  # the world's awkward projects (no primary client...) fail as ever
-    with h.engine.connect() as conn:
-        adopted = {
-            row.projects_id: row.books_id
-            for row in conn.execute(
-                sa.select(entity_links.c.projects_id, entity_links.c.books_id).where(
-                    entity_links.c.integration_id == iid,
-                    entity_links.c.projects_id.in_(twins),
-                    entity_links.c.state == "linked",
-                )
-            )
-        }
+    adopted = _linked(h, entity_links.c.projects_id.in_(twins))
     assert set(adopted.values()) == made  # one Books project each, the two the crashed attempt made
     assert not [w for w in h.books_writes() if w[0] == "POST" and w[1].rstrip("/").endswith("/projects")]
