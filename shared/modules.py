@@ -11,6 +11,8 @@ room for them.
 
 from __future__ import annotations
 
+from functools import cache
+
 MODULE_ORDER: tuple[str, ...] = ("users", "clients", "projects", "tasks", "bugs", "timesheets")
 PLANNED: tuple[str, ...] = ("expenses", "transactions")
 
@@ -31,20 +33,10 @@ class UnknownModule(ValueError):
         super().__init__(f"unknown module {name!r}; choose one of: {', '.join(MODULE_ORDER)}")
 
 
-def descendants(module: str) -> set[str]:
-    found: set[str] = set()
-    frontier = [module]
-    while frontier:
-        current = frontier.pop()
-        for child, parents in PARENTS.items():
-            if current in parents and child not in found:
-                found.add(child)
-                frontier.append(child)
-    return found
-
-
-def ancestors(module: str) -> set[str]:
-    """The modules ``module`` waits for in a run: its parents, theirs, and so on."""
+@cache
+def ancestors(module: str) -> frozenset[str]:
+    """The modules ``module`` waits for in a run: its parents, theirs, and so on (asked for every module of every
+    running run by each sweep and each module's end: the graph is fixed, so each answer is kept)."""
     found: set[str] = set()
     frontier = list(PARENTS.get(module, ()))
     while frontier:
@@ -52,7 +44,12 @@ def ancestors(module: str) -> set[str]:
         if current not in found:
             found.add(current)
             frontier.extend(PARENTS.get(current, ()))
-    return found
+    return frozenset(found)
+
+
+def descendants(module: str) -> set[str]:
+    """The modules that wait for ``module``."""
+    return {child for child in PARENTS if module in ancestors(child)}
 
 
 def modules_for_refresh(module: str | None) -> list[str]:

@@ -429,7 +429,7 @@ def _skip_remaining(conn: sa.Connection, run_id: int, error: str) -> None:
             .returning(module_runs.c.id)
         ).scalars()
     )
-    module_states.module_runs_ended(conn, sorted(remaining))
+    module_states.module_runs_ended(conn, remaining)
     conn.execute(sync_runs.update().where(sync_runs.c.id == run_id).values(error=error))
 
 
