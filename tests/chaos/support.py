@@ -408,6 +408,40 @@ def lease_violations(engine: sa.Engine) -> list[str]:
     return problems
 
 
+SCHEDULE_AUDIT_SQL = """
+CREATE TABLE chaos_schedule_audit (
+    id bigserial PRIMARY KEY,
+    integration_id integer NOT NULL,
+    old_next_run_at timestamptz, new_next_run_at timestamptz,
+    db_time timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE FUNCTION chaos_schedule_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.next_run_at IS DISTINCT FROM OLD.next_run_at THEN
+        INSERT INTO chaos_schedule_audit (integration_id, old_next_run_at, new_next_run_at)
+        VALUES (NEW.id, OLD.next_run_at, NEW.next_run_at);
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER chaos_schedule_audit BEFORE UPDATE ON integrations FOR EACH ROW EXECUTE FUNCTION chaos_schedule_audit();
+"""
+
+
+def install_schedule_audit(engine: sa.Engine) -> None:
+    """A trigger that writes every move of an integration's next_run_at: each is one beat dispatch of a slot.
+
+    Test-only. How many runs carry the trigger "beat" depends on how long runs take (a beat slot that meets a
+    running sync coalesces into it or into its queued follow-up); how many slots the beats dispatched does not.
+    """
+    with engine.begin() as conn:
+        conn.exec_driver_sql(SCHEDULE_AUDIT_SQL)
+
+
+def schedule_audit(engine: sa.Engine) -> list[sa.Row]:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("SELECT * FROM chaos_schedule_audit ORDER BY id")).all()
+
+
 def claim_count(engine: sa.Engine) -> int:
     with engine.connect() as conn:
         return int(
