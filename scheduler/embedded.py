@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from celery import Celery
 from celery.worker import WorkController
 from celery.worker import state as worker_state
+from celery.worker.consumer import Consumer
 
 from shared.celery_app import INSTANT_QUEUE, SYNC_QUEUE
 
@@ -31,7 +32,7 @@ def running_worker(app: Celery, *, concurrency: int = 4, loglevel: str = "WARNIN
         concurrency=concurrency,
         loglevel=loglevel,
         queues=[SYNC_QUEUE, INSTANT_QUEUE],
-        ready_callback=lambda _consumer: ready.set(),
+        ready_callback=lambda consumer: _ready(consumer, ready),
         without_heartbeat=True,
         without_mingle=True,
         without_gossip=True,
@@ -47,6 +48,17 @@ def running_worker(app: Celery, *, concurrency: int = 4, loglevel: str = "WARNIN
         worker.stop(in_sighandler=False)
         thread.join(15)
         worker_state.should_terminate = None
+
+
+def _ready(consumer: Consumer, ready: threading.Event) -> None:
+    """Set the consumer's prefetch count here, in the worker thread, before saying it is ready.
+
+    Celery's blocking loop sets it in its first cycle, which a stop from this process's main thread can come before
+    (a command refusing its input at once): the cycle then met the consumer the stop had closed and Celery logged an
+    "Unrecoverable error" traceback into the command's output. Set now, the first cycle has nothing to update.
+    """
+    consumer.qos.update()
+    ready.set()
 
 
 @contextmanager
