@@ -9,11 +9,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from celery import Celery
 from celery.worker import WorkController
 from celery.worker import state as worker_state
-from celery.worker.consumer import Consumer
 
 from shared.celery_app import INSTANT_QUEUE, SYNC_QUEUE
 
@@ -50,7 +50,7 @@ def running_worker(app: Celery, *, concurrency: int = 4, loglevel: str = "WARNIN
         worker_state.should_terminate = None
 
 
-def _ready(consumer: Consumer, ready: threading.Event) -> None:
+def _ready(consumer: Any, ready: threading.Event) -> None:
     """Set the consumer's prefetch count here, in the worker thread, before saying it is ready.
 
     Celery's blocking loop sets it in its first cycle, which a stop from this process's main thread can come before
