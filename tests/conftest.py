@@ -33,20 +33,12 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Compile the project's code once, in the controlling process, before the xdist processes start.
-
-    With PYTHONDONTWRITEBYTECODE set (as on the CI machine), no process writes byte-code, so each of the suite's
-    processes (five pytest processes, ~50 Celery workers, the ``bpsync`` commands the tests run) compiled every
-    module of ours it imported again, ~0.1-0.4 CPU-seconds each; the variable stops imports from writing byte-code,
-    not from reading it, and compileall writes it anyway (~1 CPU-second for the whole tree).
-    """
+    """Write the byte-code every process of the suite reads, once, before the xdist processes start."""
     if hasattr(config, "workerinput"):  # an xdist process: its controller did it
         return
-    import compileall
+    from tests.precompile import precompile
 
-    root = Path(__file__).resolve().parents[1]
-    for package in ("shared", "worker", "scheduler", "sandbox", "tests"):
-        compileall.compile_dir(root / package, quiet=1)
+    precompile(config)
 
 
 def service_missing(what: str, exc: BaseException) -> None:
