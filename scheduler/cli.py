@@ -134,12 +134,10 @@ def _exec_celery(args: list[str]) -> None:
 @click.pass_context
 @friendly_errors
 def worker(ctx: click.Context) -> None:
-    """Run a Celery worker on the sync and instant queues (extra arguments go to celery)."""
-    url = settings().database_url  # a bad setting is refused before SQLAlchemy is imported
-    from shared.db.engine import require_schema
-
-    require_schema(url)
-    _exec_celery(["worker", "-Q", "sync,instant", *ctx.args])
+    """Run a Celery worker on the sync and instant queues (extra arguments go to celery's worker command)."""
+    settings()  # a bad setting is refused here, in one line
+    # ``python -m worker`` checks the schema itself, once, before its pool processes start (worker/__main__.py)
+    os.execv(sys.executable, [sys.executable, "-m", "worker", *ctx.args])
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

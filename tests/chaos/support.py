@@ -4,8 +4,9 @@ Everything here starts real processes on free ports of 127.0.0.1 and must be sto
 - ``PrivateRedis``: a redis-server without persistence (a restart loses every queued message);
 - ``PrivatePostgres``: a cluster made with ``initdb`` in a temporary folder (as the ``postgres`` user when the
   tests run as root: PostgreSQL refuses to run as root);
-- ``start_worker`` / ``start_beat``: ``celery -A worker.app worker|beat`` as production starts them, each in its own
-  process group so ``kill_group`` SIGKILLs the worker and its pool children at once, like a host that dies.
+- ``start_worker`` / ``start_beat``: ``python -m worker`` and ``celery -A worker.app beat`` as production starts
+  them, each in its own process group so ``kill_group`` SIGKILLs the worker and its pool children at once, like a
+  host that dies.
 """
 
 from __future__ import annotations
@@ -179,9 +180,9 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
 def start_worker(
     env: dict[str, str], name: str, log: Path, *, concurrency: int = 1, loglevel: str = "INFO"
 ) -> subprocess.Popen:
-    """The production command (compose.yaml, Procfile) with a known node name, its own process group and a log file
-    (an unread pipe fills up and blocks the worker mid-task)."""
-    command = [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-Q", "sync,instant"]
+    """The production worker (compose.yaml and Procfile run ``bpsync worker``, which execs ``python -m worker``) with a
+    known node name, its own process group and a log file (an unread pipe fills up and blocks the worker mid-task)."""
+    command = [sys.executable, "-m", "worker"]
     command += ["--concurrency", str(concurrency), "--loglevel", loglevel, "-n", f"{name}@%h"]
     with log.open("ab") as out:
         return subprocess.Popen(

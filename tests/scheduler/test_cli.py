@@ -40,6 +40,13 @@ def test_unmigrated_database_names_the_command_to_run(sqlite_url):
     assert "not migrated; run: bpsync db upgrade" in out.stderr
 
 
+def test_a_worker_on_an_unmigrated_database_refuses_to_start_in_one_line(sqlite_url):
+    # `bpsync worker` execs `python -m worker`, which checks the schema once before its pool processes start
+    out = run(["worker", "--pool", "solo"], {"BPSYNC_DATABASE_URL": sqlite_url, "BPSYNC_BROKER_URL": "memory://"})
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip() == f"error: the database {sqlite_url} is not migrated; run: bpsync db upgrade"
+
+
 def test_upgrade_then_check_runs_the_embedded_pipeline(sqlite_url):
     env = {"BPSYNC_DATABASE_URL": sqlite_url}
     assert run(["db", "upgrade"], env).returncode == 0

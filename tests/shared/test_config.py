@@ -320,6 +320,7 @@ PROCESSES = {
     "celery beat": [sys.executable, "-m", "celery", "-A", "worker.app", "beat"],
     "bpsync web": [sys.executable, "-m", "scheduler.cli", "web"],
     "bpsync worker": [sys.executable, "-m", "scheduler.cli", "worker"],
+    "python -m worker": [sys.executable, "-m", "worker", "--pool", "solo"],
     "bpsync status": [sys.executable, "-m", "scheduler.cli", "status"],
 }
 

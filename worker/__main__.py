@@ -1,0 +1,44 @@
+"""``python -m worker``: the Celery worker of the sync and instant queues, what ``bpsync worker`` runs.
+
+Celery's own worker command (its options, ``%h`` in node names, ``--detach``, the banner), run without the
+``celery`` umbrella command: that one imports every sub-command and every installed plugin before it parses a word
+(Flower's web app, the ``amqp`` shell's prompt toolkit), ~0.3 of the ~1 CPU-second a worker takes to start, paid
+again by every worker a host or a supervisor restarts. ``celery -A worker.app worker -Q sync,instant`` starts the
+same worker.
+"""
+
+from __future__ import annotations
+
+import sys
+
+QUEUE_OPTIONS = ("-Q", "--queues")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    from worker.app import app  # a bad setting is refused here, in one line (worker/app.py)
+
+    _require_schema()
+    if not any(a.startswith(QUEUE_OPTIONS) for a in args):
+        args = ["-Q", "sync,instant", *args]
+    from celery.bin.base import CLIContext
+    from celery.bin.worker import worker
+
+    worker.main(args, prog_name="bpsync worker", obj=CLIContext(app=app, no_color=False, workdir=None))
+
+
+def _require_schema() -> None:
+    """Refuse to start on a database that is not at the head revision, in one line (as every ``bpsync`` command)."""
+    from shared.config import get_settings
+    from shared.db.engine import SchemaNotReady, require_schema
+
+    try:
+        engine = require_schema(get_settings().database_url)
+    except SchemaNotReady as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    engine.dispose()  # the pool processes open their own connections; this one would idle for the worker's life
+
+
+if __name__ == "__main__":
+    main()
