@@ -160,6 +160,8 @@ QUIET_LOGGERS = {
     "celery.worker.strategy": logging.WARNING,
     # require_schema checks the revision per task: "Context impl PostgresqlImpl" on every task is noise
     "alembic.runtime.migration": logging.WARNING,
+    # alembic 1.17+ logs each of its autogenerate plugins at start-up: seven lines on every `bpsync db upgrade`
+    "alembic.runtime.plugins": logging.WARNING,
 }
 
 

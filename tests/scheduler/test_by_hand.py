@@ -16,7 +16,7 @@ from sandbox.generator import credentials
 from scheduler.connect import connect
 from scheduler.zoho_failures import one_shot_failure
 from shared.config import load_settings
-from shared.db.engine import make_engine, upgrade
+from shared.db.engine import make_engine
 from shared.zoho.errors import RateLimited, ServerError
 from shared.zoho.factory import reset_embedded_state
 
@@ -82,18 +82,21 @@ def test_the_lines_bpsync_sandbox_prints_connect_and_sync_as_printed(printed_san
 
 
 @pytest.fixture
-def connected_url(sqlite_url, sandbox_factory) -> str:
+def connected_url(sqlite_migrated_url, sandbox_factory) -> str:
     """An integration 'acme' connected in-process to a tiny sandbox; the commands below then run without it."""
     reset_embedded_state()
     server = sandbox_factory(size="tiny")
     creds = credentials(server.world)
-    upgrade(sqlite_url)
     urls = {"projects_api_url": server.base_url, "books_api_url": f"{server.base_url}/books/v3"}
     settings = load_settings(
-        database_url=sqlite_url, secret_key=SECRET_KEY, accounts_url=server.base_url, rate_limits_enabled=False, **urls
+        database_url=sqlite_migrated_url,
+        secret_key=SECRET_KEY,
+        accounts_url=server.base_url,
+        rate_limits_enabled=False,
+        **urls,
     )
     connect(
-        make_engine(sqlite_url),
+        make_engine(sqlite_migrated_url),
         settings,
         name="acme",
         client_id=creds["client_id"],
@@ -101,7 +104,7 @@ def connected_url(sqlite_url, sandbox_factory) -> str:
         refresh_token=creds["admin"]["refresh_token"],
         organization_id=creds["organization_id"],
     )
-    return sqlite_url
+    return sqlite_migrated_url
 
 
 def test_a_refresh_whose_wait_times_out_says_the_run_goes_on_and_how_to_watch_it(connected_url, redis_url):
@@ -121,16 +124,15 @@ def test_a_refresh_whose_wait_times_out_says_the_run_goes_on_and_how_to_watch_it
     assert "queues a second sync" in error and "Traceback" not in error
 
 
-def test_connect_with_zoho_unreachable_says_nothing_was_stored_and_what_to_try(sqlite_url):
+def test_connect_with_zoho_unreachable_says_nothing_was_stored_and_what_to_try(sqlite_migrated_url):
     env = {
-        "BPSYNC_DATABASE_URL": sqlite_url,
+        "BPSYNC_DATABASE_URL": sqlite_migrated_url,
         "BPSYNC_SECRET_KEY": SECRET_KEY,
         "BPSYNC_ACCOUNTS_URL": CLOSED,
         "BPSYNC_PROJECTS_API_URL": CLOSED,
         "BPSYNC_BOOKS_API_URL": f"{CLOSED}/books/v3",
         "BPSYNC_HTTP_RETRY_BASE_SECONDS": "0",
     }
-    assert run(["db", "upgrade"], env).returncode == 0
     result = run(["connect", "--name", "acme", "--client-id", "a", "--client-secret", "b", "--refresh-token", "c"], env)
     assert result.returncode == 2
     error = result.stderr

@@ -49,7 +49,9 @@ def test_a_worker_on_an_unmigrated_database_refuses_to_start_in_one_line(sqlite_
 
 def test_upgrade_then_check_runs_the_embedded_pipeline(sqlite_url):
     env = {"BPSYNC_DATABASE_URL": sqlite_url}
-    assert run(["db", "upgrade"], env).returncode == 0
+    upgraded = run(["db", "upgrade"], env)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.stderr == "", upgraded.stderr  # nothing but the answer (alembic logs its plugins at INFO)
     current = run(["db", "current", "--json"], env)
     assert json.loads(current.stdout)["up_to_date"] is True
     out = run(["check", "--json"], env)

@@ -31,7 +31,6 @@ def world(sandbox_factory):
 def connect_under_a(url, server):
     creds = credentials(server.world)
     env = base_env(url, server) | {"BPSYNC_SECRET_KEY": KEY_A}
-    assert run(["db", "upgrade"], env).returncode == 0
     secrets = {
         "BPSYNC_CONNECT_CLIENT_ID": creds["client_id"],
         "BPSYNC_CONNECT_CLIENT_SECRET": creds["client_secret"],
@@ -42,8 +41,8 @@ def connect_under_a(url, server):
     return env
 
 
-def test_after_rotating_the_old_key_can_be_dropped(sqlite_url, world):
-    env = connect_under_a(sqlite_url, world)
+def test_after_rotating_the_old_key_can_be_dropped(sqlite_migrated_url, world):
+    env = connect_under_a(sqlite_migrated_url, world)
     assert run(["disable", "acme"], env).returncode == 0
 
     rotated = run(["rotate-key", "--json"], env | {"BPSYNC_SECRET_KEY": f"{KEY_B},{KEY_A}"})
@@ -66,10 +65,10 @@ def test_after_rotating_the_old_key_can_be_dropped(sqlite_url, world):
     assert json.loads(new_only.stdout)["state"] == "active"
 
 
-def test_credentials_no_key_opens_refuse_the_rotation_and_nothing_is_written(sqlite_url, world):
-    env = connect_under_a(sqlite_url, world)
-    engine = make_engine(sqlite_url)
-    lost = load_settings(database_url=sqlite_url, secret_key=KEY_C)
+def test_credentials_no_key_opens_refuse_the_rotation_and_nothing_is_written(sqlite_migrated_url, world):
+    env = connect_under_a(sqlite_migrated_url, world)
+    engine = make_engine(sqlite_migrated_url)
+    lost = load_settings(database_url=sqlite_migrated_url, secret_key=KEY_C)
     create_integration(engine, lost, name="lost", organization_id="1", portal_id="2", credentials={"x": "y"})
     before = get_integration(engine, "acme").sealed_credentials
 

@@ -23,7 +23,7 @@ from scheduler.connect import connect
 from shared import crypto
 from shared.clock import utcnow
 from shared.config import load_settings
-from shared.db.engine import make_engine, upgrade
+from shared.db.engine import make_engine
 from shared.db.integrations import get_integration, update_integration
 from shared.db.schema import integrations, module_runs
 from shared.dispatch import request_sync
@@ -59,8 +59,7 @@ def run(args, env_extra, timeout=120):
 
 
 def connected(url, server, name="acme"):
-    """An integration connected in-process (the CLI path is tested on its own below)."""
-    upgrade(url)
+    """An integration connected in-process to the migrated database ``url`` (the CLI path is tested below)."""
     creds = credentials(server.world)
     settings = load_settings(**{k.removeprefix("BPSYNC_").lower(): v for k, v in base_env(url, server).items()})
     engine = make_engine(url)
@@ -122,11 +121,11 @@ def test_connect_with_secrets_from_the_environment_then_refresh_shows_progress(s
     assert [i["name"] for i in listed] == ["acme"] and "credentials" not in listed[0]
 
 
-def test_refresh_joins_the_running_sync_and_finishes_it(sqlite_url, world):
-    engine, _ = connected(sqlite_url, world)
+def test_refresh_joins_the_running_sync_and_finishes_it(sqlite_migrated_url, world):
+    engine, _ = connected(sqlite_migrated_url, world)
     # A sync whose worker is gone: its messages were in another process's memory broker.
     orphan = request_sync(engine, Celery("gone", broker="memory://"), get_integration(engine, "acme").id)
-    out = run(["refresh", "acme", "--module", "tasks", "--json"], base_env(sqlite_url, world))
+    out = run(["refresh", "acme", "--module", "tasks", "--json"], base_env(sqlite_migrated_url, world))
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert (report["run_id"], report["coalesced"], report["joined"]) == (orphan.run_id, True, "running")
@@ -134,12 +133,12 @@ def test_refresh_joins_the_running_sync_and_finishes_it(sqlite_url, world):
     assert [m["module"] for m in report["modules"]][:2] == ["users", "clients"]
 
 
-def test_a_failed_sync_exits_1_with_the_reason(sqlite_url, world):
-    engine, settings = connected(sqlite_url, world)
+def test_a_failed_sync_exits_1_with_the_reason(sqlite_migrated_url, world):
+    engine, settings = connected(sqlite_migrated_url, world)
     creds = credentials(world.world)
     revoked = {"client_id": creds["client_id"], "client_secret": creds["client_secret"], "refresh_token": "1000.x.y"}
     update_integration(engine, get_integration(engine, "acme").id, credentials=crypto.seal(settings, revoked))
-    out = run(["refresh", "acme", "--wait"], base_env(sqlite_url, world))
+    out = run(["refresh", "acme", "--wait"], base_env(sqlite_migrated_url, world))
     assert out.returncode == 1, out.stdout + out.stderr
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("error: sync run 1 failed (") and "refresh token" in last
@@ -166,10 +165,9 @@ def cli(monkeypatch):
     return invoke
 
 
-def test_bad_input_is_one_line_and_exit_2(sqlite_url, world, cli):
+def test_bad_input_is_one_line_and_exit_2(sqlite_migrated_url, world, cli):
     creds = credentials(world.world)
-    env = base_env(sqlite_url, world)
-    upgrade(sqlite_url)
+    env = base_env(sqlite_migrated_url, world)
     missing = cli(["connect", "--name", "x", "--client-id", creds["client_id"]], env)
     assert missing.exit_code == 2
     assert missing.stderr.strip() == (
@@ -201,9 +199,9 @@ def test_bad_input_is_one_line_and_exit_2(sqlite_url, world, cli):
     assert json.loads(cli(["integrations", "--json"], env).stdout) == []
 
 
-def test_refresh_refuses_an_unknown_module_or_a_disabled_integration(sqlite_url, world, cli):
-    connected(sqlite_url, world)
-    env = base_env(sqlite_url, world)
+def test_refresh_refuses_an_unknown_module_or_a_disabled_integration(sqlite_migrated_url, world, cli):
+    connected(sqlite_migrated_url, world)
+    env = base_env(sqlite_migrated_url, world)
     out = cli(["refresh", "acme", "--module", "invoices"], env)
     assert out.exit_code == 2 and out.stderr.startswith("error: unknown module 'invoices'; choose one of: users")
     assert cli(["disable", "acme"], env).exit_code == 0
@@ -214,19 +212,19 @@ def test_refresh_refuses_an_unknown_module_or_a_disabled_integration(sqlite_url,
 
 
 @pytest.mark.postgres
-def test_refresh_wait_on_postgres(pg_url, world):
-    connected(pg_url, world)
-    out = run(["refresh", "acme", "--module", "projects", "--wait", "--json"], base_env(pg_url, world))
+def test_refresh_wait_on_postgres(pg_migrated_url, world):
+    connected(pg_migrated_url, world)
+    out = run(["refresh", "acme", "--module", "projects", "--wait", "--json"], base_env(pg_migrated_url, world))
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert [m["module"] for m in report["modules"]] == ["projects", "tasks", "bugs", "timesheets"]
     assert report["status"] in ("succeeded", "partial") and report["modules"][0]["fetched"] > 0
 
 
-def test_webhook_url_shows_the_token_once_and_rotate_makes_a_new_one(sqlite_url, world, cli):
-    engine, _ = connected(sqlite_url, world)
+def test_webhook_url_shows_the_token_once_and_rotate_makes_a_new_one(sqlite_migrated_url, world, cli):
+    engine, _ = connected(sqlite_migrated_url, world)
     integration_id = get_integration(engine, "acme").id
-    env = base_env(sqlite_url, world)
+    env = base_env(sqlite_migrated_url, world)
     first = json.loads(cli(["webhook-url", "acme", "--json", "--base-url", "https://sync.example.com/"], env).stdout)
     assert first["url"].startswith(f"https://sync.example.com/webhooks/projects/{integration_id}?token=")
     token = first["url"].split("token=")[1]
@@ -248,9 +246,9 @@ def test_webhook_url_shows_the_token_once_and_rotate_makes_a_new_one(sqlite_url,
     assert unknown.exit_code == 2 and "error: no integration 'nobody'" in unknown.stderr
 
 
-def test_disable_and_enable_say_what_changed_and_enable_checks_the_stored_credentials(sqlite_url, world, cli):
-    engine, settings = connected(sqlite_url, world)
-    env = base_env(sqlite_url, world)
+def test_disable_and_enable_say_what_changed_and_enable_checks_the_stored_credentials(sqlite_migrated_url, world, cli):
+    engine, settings = connected(sqlite_migrated_url, world)
+    env = base_env(sqlite_migrated_url, world)
     off = json.loads(cli(["disable", "acme", "--json"], env).stdout)
     assert (off["state"], off["changed"]) == ("disabled", True)
     again = cli(["disable", "acme"], env)
@@ -280,10 +278,10 @@ def test_disable_and_enable_say_what_changed_and_enable_checks_the_stored_creden
 
 
 def test_update_credentials_refuses_a_user_who_cannot_administer_the_portal_and_keeps_the_old_ones(
-    sqlite_url, world, cli
+    sqlite_migrated_url, world, cli
 ):
-    engine, _ = connected(sqlite_url, world)
-    env = base_env(sqlite_url, world)
+    engine, _ = connected(sqlite_migrated_url, world)
+    env = base_env(sqlite_migrated_url, world)
     before = get_integration(engine, "acme").sealed_credentials
     creds = credentials(world.world)
     args = ["update-credentials", "acme", "--client-id", creds["client_id"], "--client-secret", creds["client_secret"]]
@@ -307,9 +305,9 @@ def test_update_credentials_refuses_a_user_who_cannot_administer_the_portal_and_
     assert "bpsync enable acme" in again.stderr and "bpsync update-credentials acme" in again.stderr
 
 
-def test_preferences_show_and_change_and_the_schedule_keeps_its_anchor(sqlite_url, world, cli):
-    engine, _ = connected(sqlite_url, world)
-    env = base_env(sqlite_url, world)
+def test_preferences_show_and_change_and_the_schedule_keeps_its_anchor(sqlite_migrated_url, world, cli):
+    engine, _ = connected(sqlite_migrated_url, world)
+    env = base_env(sqlite_migrated_url, world)
     shown = cli(["preferences", "acme"], env)
     assert shown.exit_code == 0
     assert shown.stdout.strip() == (
@@ -335,9 +333,9 @@ def test_preferences_show_and_change_and_the_schedule_keeps_its_anchor(sqlite_ur
     assert get_integration(engine, "acme").sync_interval_seconds == 6 * 3600
 
 
-def test_delete_needs_a_disabled_integration_no_running_module_and_confirmation(sqlite_url, world, cli):
-    engine, _ = connected(sqlite_url, world)
-    env = base_env(sqlite_url, world)
+def test_delete_needs_a_disabled_integration_no_running_module_and_confirmation(sqlite_migrated_url, world, cli):
+    engine, _ = connected(sqlite_migrated_url, world)
+    env = base_env(sqlite_migrated_url, world)
     integration_id = get_integration(engine, "acme").id
     enabled = cli(["delete", "acme", "--yes"], env)
     assert enabled.exit_code == 2 and "disable it first (bpsync disable acme)" in enabled.stderr
@@ -363,15 +361,16 @@ def test_delete_needs_a_disabled_integration_no_running_module_and_confirmation(
     assert json.loads(cli(["integrations", "--json"], env).stdout) == []
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(module_runs)).scalar() == 0  # cascaded
-    connected(sqlite_url, world, name="acme-again")  # the organization is free to connect again
+    connected(sqlite_migrated_url, world, name="acme-again")  # the organization is free to connect again
 
 
-def test_a_refresh_the_broker_cannot_take_says_so_and_the_next_sweep_sends_it(sqlite_url, world, redis_url):
+def test_a_refresh_the_broker_cannot_take_says_so_and_the_next_sweep_sends_it(sqlite_migrated_url, world, redis_url):
     from shared.celery_app import create_celery
     from shared.dispatch import sweep
 
-    engine, settings = connected(sqlite_url, world)
-    down = {**base_env(sqlite_url, world), "BPSYNC_BROKER_URL": "redis://127.0.0.1:1/0"}  # nothing listens there
+    engine, settings = connected(sqlite_migrated_url, world)
+    # nothing listens there
+    down = {**base_env(sqlite_migrated_url, world), "BPSYNC_BROKER_URL": "redis://127.0.0.1:1/0"}
     result = run(["refresh", "acme", "--json"], down)
     assert result.returncode == 3, result.stderr
     assert "broker is unreachable" in result.stderr and "Traceback" not in result.stderr

@@ -25,7 +25,6 @@ DAYS = 30
 @pytest.fixture(params=["postgres", "sqlite"])
 def engine(request):
     url = request.getfixturevalue("pg_migrated_url" if request.param == "postgres" else "sqlite_migrated_url")
-    dbe.upgrade(url)
     return dbe.make_engine(url)
 
 
