@@ -45,6 +45,13 @@ def test_a_worker_on_an_unmigrated_database_refuses_to_start_in_one_line(sqlite_
     out = run(["worker", "--pool", "solo"], {"BPSYNC_DATABASE_URL": sqlite_url, "BPSYNC_BROKER_URL": "memory://"})
     assert out.returncode == 2, out.stderr
     assert out.stderr.strip() == f"error: the database {sqlite_url} is not migrated; run: bpsync db upgrade"
+    # its options are readable without a database
+    help_text = subprocess.run(
+        [sys.executable, "-m", "worker", "--help"],
+        env={**os.environ, "BPSYNC_DATABASE_URL": sqlite_url, "BPSYNC_BROKER_URL": "memory://"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert help_text.returncode == 0 and "--concurrency" in help_text.stdout, help_text.stderr
 
 
 def test_upgrade_then_check_runs_the_embedded_pipeline(sqlite_url):
