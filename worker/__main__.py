@@ -27,6 +27,10 @@ def main(argv: list[str] | None = None) -> None:
     from celery.bin.base import CLIContext
     from celery.bin.worker import worker
 
+    if {"--detach", "-D"} & set(args):
+        # Celery's --detach starts the worker again as ``python -m celery`` + this process's arguments: give it the
+        # arguments of the umbrella command that starts the same worker
+        sys.argv = ["celery", "-A", "worker.app", "worker", *args]
     worker.main(args, prog_name="bpsync worker", obj=CLIContext(app=app, no_color=False, workdir=None))
 
 
