@@ -27,10 +27,12 @@ def main(argv: list[str] | None = None) -> None:
     from celery.bin.base import CLIContext
     from celery.bin.worker import worker
 
-    if {"--detach", "-D"} & set(args):
-        # Celery's --detach starts the worker again as ``python -m celery`` + this process's arguments: give it the
-        # arguments of the umbrella command that starts the same worker
-        sys.argv = ["celery", "-A", "worker.app", "worker", *args]
+    # Celery starts the worker again from sys.argv in two cases: SIGHUP (off a terminal) re-executes ``python`` +
+    # sys.argv, which must read ``-m worker`` (the path of this file would run it as a script, its folder first on
+    # the import path); --detach runs ``python -m celery`` + sys.argv[1:], which needs the umbrella command's
+    # arguments (app and command) to start the same worker
+    detach = bool({"--detach", "-D"} & set(args))
+    sys.argv = ["celery", "-A", "worker.app", "worker", *args] if detach else ["-m", "worker", *args]
     worker.main(args, prog_name="bpsync worker", obj=CLIContext(app=app, no_color=False, workdir=None))
 
 

@@ -45,3 +45,37 @@ def test_a_detached_worker_starts_and_answers_a_ping(sqlite_migrated_url, redis_
         if pid:
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_sighup_restarts_the_worker_in_place(sqlite_migrated_url, redis_url, tmp_path):
+    # off a terminal Celery restarts a worker on SIGHUP by executing python + sys.argv again: `python -m worker` comes
+    # back as itself, not as its file run as a script (which starts too, but with worker/ first on the import path,
+    # where its modules could shadow top-level ones of the same name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BPSYNC_")}
+    env |= {"BPSYNC_DATABASE_URL": sqlite_migrated_url, "BPSYNC_BROKER_URL": redis_url}
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "worker", "--pool", "solo", "-n", f"hup-{uuid.uuid4().hex[:6]}@%h"],
+            env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+
+        def readies() -> int:
+            return log.read_text().count(" ready.")
+
+        deadline = time.monotonic() + 30
+        while readies() < 1 and time.monotonic() < deadline and worker.poll() is None:
+            time.sleep(0.1)
+        assert readies() == 1, log.read_text()
+        worker.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while readies() < 2 and time.monotonic() < deadline and worker.poll() is None:
+            time.sleep(0.1)
+        text = log.read_text()
+        assert readies() == 2 and worker.poll() is None, text
+        assert "Restarting celery worker (-m worker " in text and "Traceback" not in text, text
+    finally:
+        worker.kill()
+        worker.wait(10)
