@@ -58,7 +58,7 @@ from shared.db import engine as dbengine
 from shared.db import runs
 from shared.db.integrations import create_integration
 from shared.db.schema import integrations, module_runs, sync_runs
-from shared.dispatch import enqueue_module
+from shared.dispatch import enqueue_modules
 
 ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 MODULES = "users,clients,projects,tasks,bugs"  # issue 18 adds timesheets: --modules …,timesheets (long on large)
@@ -200,8 +200,7 @@ class Bench:
         started = dt.datetime.now(dt.UTC)
         with self.engine.begin() as conn:
             request = runs.request_run(conn, self.iid, self.args.modules.split(","), "manual")
-        for module_run_id in request.start_module_run_ids:  # siblings (users and clients) start at once
-            enqueue_module(self.app, module_run_id)
+        enqueue_modules(self.app, request.start_module_run_ids)  # siblings (users and clients) start at once
         self.phase = label
         status = self.wait(request.run_id, worker.pid)
         with self.engine.connect() as conn:  # the end the worker wrote, not when a poll (every 0.25 s) saw it

@@ -60,7 +60,7 @@ from shared.db import engine as dbengine
 from shared.db import runs
 from shared.db.integrations import Integration, create_integration
 from shared.db.schema import entity_links, finance_requests, integrations, module_runs, sync_runs, transactions
-from shared.dispatch import enqueue_module, request_sync
+from shared.dispatch import enqueue_modules, request_sync
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -334,8 +334,8 @@ class Bench:
         started = time.monotonic()
         with self.engine.begin() as conn:
             request = runs.request_run(conn, self.iid, FIRST_MODULES, "manual")
-        assert request.start_module_run_id is not None
-        enqueue_module(self.app, request.start_module_run_id)
+        assert request.start_module_run_ids
+        enqueue_modules(self.app, request.start_module_run_ids)  # siblings (users and clients) start at once
         status = self.wait_run(request.run_id, min(self.left(), self.args.first_sync_seconds))
         return time.monotonic() - started, status
 

@@ -27,7 +27,7 @@ from sandbox.limits import preset
 from sandbox.server import SandboxServer
 from shared.db import runs
 from shared.db.schema import module_runs
-from shared.dispatch import enqueue_module
+from shared.dispatch import enqueue_modules
 from tests.sync_support import SyncHarness, sync_harness
 
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -65,7 +65,7 @@ def timed_run(harness: SyncHarness, modules: list[str]) -> tuple[float, Counter[
     started = time.monotonic()
     with harness.engine.begin() as conn:
         request = runs.request_run(conn, harness.integration.id, modules, "manual")
-    enqueue_module(harness.app, request.start_module_run_id)
+    enqueue_modules(harness.app, request.start_module_run_ids)  # siblings (users and clients) start at once
     run = harness.wait(request.run_id, timeout=3600)
     elapsed = time.monotonic() - started
     with harness.engine.connect() as conn:

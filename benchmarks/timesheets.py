@@ -28,7 +28,7 @@ from sandbox.config import SandboxConfig
 from sandbox.limits import preset
 from sandbox.server import SandboxServer
 from shared.db import links, runs
-from shared.dispatch import enqueue_module, request_sync
+from shared.dispatch import enqueue_modules, request_sync
 from tests.sync_support import SyncHarness, sync_harness
 
 LOG_LIST = "/restapi/portal/{portal}/projects/{project}/logs/"
@@ -84,7 +84,7 @@ def main() -> None:
             parents = runs.request_run(
                 conn, h.integration.id, ["users", "clients", "projects", "tasks", "bugs"], "manual"
             )
-        enqueue_module(h.app, parents.start_module_run_id)
+        enqueue_modules(h.app, parents.start_module_run_ids)  # siblings (users and clients) start at once
         h.wait(parents.run_id, timeout=7200)
         full_s, full, module = timed_run(h, "manual")
         again_s, again, _ = timed_run(h, "manual")

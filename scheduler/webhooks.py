@@ -31,7 +31,7 @@ from shared.db import runs, webhook_events
 from shared.db.integrations import Integration, IntegrationNotFound, get_integration
 from shared.db.links import get_link
 from shared.db.schema import integrations
-from shared.dispatch import enqueue_module
+from shared.dispatch import enqueue_modules
 from shared.zoho.projects_models import COMPONENTS
 
 TRIGGER = "webhook"
@@ -176,6 +176,5 @@ def receive_projects_webhook(
             conn, integration.id, event=event, project_id=project_id, log_id=log_id, payload=payload, now=now
         )
         request = runs.request_run(conn, integration.id, ["timesheets"], TRIGGER, now)
-    for module_run_id in request.start_module_run_ids:
-        enqueue_module(app, module_run_id)
+    enqueue_modules(app, request.start_module_run_ids)
     return Receipt(True, f"queued for run #{request.run_id}", request.run_id, event_id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 from celery import Celery
@@ -59,6 +60,11 @@ def enqueue_module(app: Celery, module_run_id: int, *, countdown: float | None =
     return True
 
 
+def enqueue_modules(app: Celery, module_run_ids: Iterable[int]) -> bool:
+    """Send each module run (``enqueue_module``), every one even after a failed send; whether all went out."""
+    return all([enqueue_module(app, module_run_id) for module_run_id in module_run_ids])
+
+
 def request_sync(
     engine: sa.Engine, app: Celery, integration_id: int, *, module: str | None = None, trigger: str = "manual"
 ) -> runs.RunRequest:
@@ -66,8 +72,8 @@ def request_sync(
     wanted = modules_for_refresh(module)
     with engine.begin() as conn:
         request = runs.request_run(conn, integration_id, wanted, trigger)
-    sent = [enqueue_module(app, module_run_id) for module_run_id in request.start_module_run_ids]
-    return request if all(sent) else dataclasses.replace(request, sent=False)
+    sent = enqueue_modules(app, request.start_module_run_ids)
+    return request if sent else dataclasses.replace(request, sent=False)
 
 
 def dispatch_due(engine: sa.Engine, app: Celery, now: dt.datetime | None = None, limit: int = 100) -> list[int]:
@@ -89,8 +95,7 @@ def dispatch_due(engine: sa.Engine, app: Celery, now: dt.datetime | None = None,
             request = runs.request_run(conn, row.id, modules_for_refresh(None), "beat", now)
             started.append(request.run_id)
             to_enqueue.extend(request.start_module_run_ids)
-    for module_run_id in to_enqueue:
-        enqueue_module(app, module_run_id)
+    enqueue_modules(app, to_enqueue)
     return started
 
 
@@ -129,8 +134,7 @@ def dispatch_instant_polls(
             request = runs.request_run(conn, row.id, ["timesheets"], "instant", now)
             started.append(request.run_id)
             to_enqueue.extend(request.start_module_run_ids)
-    for module_run_id in to_enqueue:
-        enqueue_module(app, module_run_id)
+    enqueue_modules(app, to_enqueue)
     return started
 
 
@@ -180,8 +184,7 @@ def sweep(engine: sa.Engine, app: Celery, settings: Settings) -> list[int]:
     for module_run_id in outcome.failed:
         log.warning("module run %s failed: its worker stopped too often without progress", module_run_id)
     to_enqueue = outcome.to_enqueue()
-    for module_run_id in to_enqueue:
-        enqueue_module(app, module_run_id)
+    enqueue_modules(app, to_enqueue)
     return to_enqueue
 
 

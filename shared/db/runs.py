@@ -115,7 +115,7 @@ def request_run(
 ) -> RunRequest:
     """Start a run, or coalesce into the running one, or wait as the single queued follow-up run.
 
-    Call inside a transaction (``engine.begin()``); enqueue ``start_module_run_id`` after it commits.
+    Call inside a transaction (``engine.begin()``); enqueue ``start_module_run_ids`` after it commits.
     """
     now = now or utcnow()
     _lock_integration(conn, integration_id)

@@ -19,7 +19,7 @@ from shared.config import Settings, get_settings
 from shared.db import retention, runs
 from shared.db.engine import require_schema
 from shared.db.integrations import get_integration, update_integration
-from shared.dispatch import dispatch_due, dispatch_instant_polls, enqueue_module, sweep
+from shared.dispatch import dispatch_due, dispatch_instant_polls, enqueue_module, enqueue_modules, sweep
 from shared.finance_dispatch import dispatch_transaction_polls
 from shared.finance_requests import sweep as sweep_finance_requests
 from shared.logging import bind
@@ -182,8 +182,7 @@ def _back_off(
 
 
 def _send(app: Celery, module_run_ids: list[int]) -> None:
-    for module_run_id in module_run_ids:
-        enqueue_module(app, module_run_id)
+    enqueue_modules(app, module_run_ids)
 
 
 @shared_task(name="bpsync.sync.tick", bind=True)
