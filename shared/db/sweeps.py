@@ -50,8 +50,9 @@ def sweep(conn: sa.Connection, stale_after_seconds: float, max_attempts: int, no
             out.closed.append(run_id)
             out.following.extend(_advance(conn, run_id, None))
     current_ids = sorted(module_run_id for ids in current.values() for module_run_id in ids)
-    # A module a live worker holds is not even locked: its sibling's slice may be committing (the integration's lock,
-    # then its own row) while this sweep, holding that row, would wait for the integration's lock to fail another
+    # A module a live worker holds is not even locked: that worker's slice may be committing (the integration's lock,
+    # then its own row) while this sweep, had it locked that row, would wait for the integration's lock to fail or
+    # advance a sibling: each would wait for the other
     locked = conn.execute(
         sa.select(module_runs)
         .where(

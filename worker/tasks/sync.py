@@ -75,7 +75,7 @@ def _run(app: Celery, settings: Settings, engine: sa.Engine, module_run: runs.Mo
         return "parents not finished"
     integration = get_integration(engine, module_run.integration_id)
     if integration.state != "active":
-        _send(app, runs.fail_run(engine, module_run, "the integration is disabled", status="skipped"))
+        enqueue_modules(app, runs.fail_run(engine, module_run, "the integration is disabled", status="skipped"))
         return "integration disabled"
     calls = dict.fromkeys(("api_calls", "projects_calls", "books_calls", "throttled_calls"), 0)
     lease: list[LeaseKeeper] = []
@@ -106,7 +106,7 @@ def _run(app: Celery, settings: Settings, engine: sa.Engine, module_run: runs.Mo
         raise Retry(text, when=retry_at) from None
     except FatalError as exc:
         # e.g. revoked credentials: nothing else in this run can work either
-        _send(app, runs.fail_run(engine, module_run, str(exc)))
+        enqueue_modules(app, runs.fail_run(engine, module_run, str(exc)))
         raise ModuleFailed(str(exc)) from None
     except runs.LeaseLost:
         raise
@@ -131,7 +131,7 @@ def _run(app: Celery, settings: Settings, engine: sa.Engine, module_run: runs.Mo
         enqueue_module(app, module_run.id)
         return "continues"
     status = runs.module_status_from_counts(runs.module_counts(engine, module_run.id))
-    _send(app, runs.finish(engine, module_run, status))
+    enqueue_modules(app, runs.finish(engine, module_run, status))
     return status
 
 
@@ -172,17 +172,13 @@ def _back_off(
     attempts = runs.note_attempt(engine, module_run)
     if attempts > settings.max_module_attempts:
         error = f"{error} (gave up after {attempts} attempts without progress)"
-        _send(app, runs.finish(engine, module_run, "failed", error))
+        enqueue_modules(app, runs.finish(engine, module_run, "failed", error))
         raise ModuleFailed(error) from None
     step = RETRY_BACKOFF_STEPS[min(attempts, len(RETRY_BACKOFF_STEPS)) - 1]
     delay = round(step * settings.retry_backoff_seconds, 2)
     retry_at = utcnow() + dt.timedelta(seconds=delay)
     runs.pause(engine, module_run, retry_at, "retry", error=f"attempt {attempts} failed: {error}")
     return retry_at, f"attempt {attempts} failed, next try in {delay}s: {error}"
-
-
-def _send(app: Celery, module_run_ids: list[int]) -> None:
-    enqueue_modules(app, module_run_ids)
 
 
 @shared_task(name="bpsync.sync.tick", bind=True)
