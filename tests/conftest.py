@@ -11,6 +11,7 @@ worlds are built once per run and shared by all of them (tests/shared_worlds.py)
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import sqlite3
@@ -346,3 +347,11 @@ def name_groups(items: list[pytest.Item]) -> None:
         suffix = "@" + "_".join(names)
         if names and not item.nodeid.endswith(suffix):
             item._id = NodeId.parse(item.nodeid + suffix)  # pytest's private id: no public way to rename a test
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Leave what collection imported (Celery, SQLAlchemy, hypothesis, the ~140 test modules) out of the garbage
+    collector's full passes, which walked it all again each time: ~0.5 of the ~2.3 CPU-seconds a process spent in
+    them."""
+    gc.collect()
+    gc.freeze()

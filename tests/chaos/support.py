@@ -4,9 +4,9 @@ Everything here starts real processes on free ports of 127.0.0.1 and must be sto
 - ``PrivateRedis``: a redis-server without persistence (a restart loses every queued message);
 - ``PrivatePostgres``: a cluster made with ``initdb`` in a temporary folder (as the ``postgres`` user when the
   tests run as root: PostgreSQL refuses to run as root);
-- ``start_worker`` / ``start_beat``: ``python -m worker`` and ``celery -A worker.app beat`` as production starts
-  them, each in its own process group so ``kill_group`` SIGKILLs the worker and its pool children at once, like a
-  host that dies.
+- ``start_worker`` / ``start_beat``: ``python -m worker`` (forked from a server that imported its libraries once:
+  tests/worker_forkserver.py) and ``celery -A worker.app beat`` as production starts them, each in its own process
+  group so ``kill_group`` SIGKILLs the worker and its pool children at once, like a host that dies.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ import sqlalchemy as sa
 from sandbox.generator import credentials
 from shared.config import Settings
 from shared.db.schema import module_runs, sync_runs
+from tests import worker_forkserver
 from tests.sync_support import SyncHarness
+from tests.worker_forkserver import ForkedWorker
 
 ROOT = Path(__file__).resolve().parents[2]
 COUNTS = ("fetched", "created", "updated", "unchanged", "skipped", "failed", "blocked")
@@ -178,16 +180,19 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
 
 
 def start_worker(
-    env: dict[str, str], name: str, log: Path, *, concurrency: int = 1, loglevel: str = "INFO"
-) -> subprocess.Popen:
+    env: dict[str, str],
+    name: str,
+    log: Path,
+    *,
+    concurrency: int = 1,
+    loglevel: str = "INFO",
+    options: tuple[str, ...] = (),
+) -> ForkedWorker:
     """The production worker (compose.yaml and Procfile run ``bpsync worker``, which execs ``python -m worker``) with a
-    known node name, its own process group and a log file (an unread pipe fills up and blocks the worker mid-task)."""
-    command = [sys.executable, "-m", "worker"]
-    command += ["--concurrency", str(concurrency), "--loglevel", loglevel, "-n", f"{name}@%h"]
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    known node name, its own process group and a log file (an unread pipe fills up and blocks the worker mid-task),
+    forked from a server that has imported its libraries already (tests/worker_forkserver.py)."""
+    args = ["--concurrency", str(concurrency), "--loglevel", loglevel, "-n", f"{name}@%h", *options]
+    return worker_forkserver.start(args, env, ROOT, log)
 
 
 def start_beat(env: dict[str, str], directory: Path, name: str) -> subprocess.Popen:
@@ -200,7 +205,7 @@ def start_beat(env: dict[str, str], directory: Path, name: str) -> subprocess.Po
         )
 
 
-def kill_group(process: subprocess.Popen) -> None:
+def kill_group(process: subprocess.Popen | ForkedWorker) -> None:
     """SIGKILL the process and everything in its group (a prefork worker's pool children): a host that dies."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
@@ -208,7 +213,7 @@ def kill_group(process: subprocess.Popen) -> None:
         process.wait(10)
 
 
-def stop(process: subprocess.Popen) -> None:
+def stop(process: subprocess.Popen | ForkedWorker) -> None:
     """A warm shutdown (SIGTERM), then SIGKILL of the whole group if it does not end in time."""
     if process.poll() is None:
         process.terminate()
@@ -328,9 +333,9 @@ def books_posts(base_url: str) -> Counter:
 
 
 @contextlib.contextmanager
-def processes() -> Iterator[list[subprocess.Popen]]:
+def processes() -> Iterator[list[subprocess.Popen | ForkedWorker]]:
     """A list to put started processes in; each is stopped (SIGKILL of its group at the latest) on the way out."""
-    started: list[subprocess.Popen] = []
+    started: list[subprocess.Popen | ForkedWorker] = []
     try:
         yield started
     finally:

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import requests
@@ -21,9 +16,8 @@ from shared.celery_app import INSTANT_QUEUE, SYNC_QUEUE
 from shared.db.integrations import get_integration, update_integration
 from shared.db.schema import module_runs, sync_runs
 from shared.dispatch import dispatch_due, request_sync, sweep
+from tests.chaos.support import kill_group, start_worker, stop, worker_env
 from tests.sync_support import sync_harness
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _runs(engine, integration_id):
@@ -82,36 +76,8 @@ def test_a_refresh_during_a_sync_joins_it_and_never_runs_two_at_once(tiny_sandbo
         assert done[1].started_at >= done[0].finished_at  # never two syncs of one integration at once
 
 
-def _worker(env: dict[str, str], log: Path) -> subprocess.Popen:
-    # output goes to a file: an unread pipe fills up and blocks the worker mid-task
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "worker.app",
-        "worker",
-        "-Q",
-        "sync,instant",
-        "--pool",
-        "solo",
-        "--loglevel",
-        "WARNING",
-        "--without-heartbeat",
-        "--without-mingle",
-        "--without-gossip",
-    ]
-    with log.open("ab") as out:
-        return subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-
-
-def _stop(worker: subprocess.Popen) -> None:
-    worker.terminate()
-    try:
-        worker.wait(15)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        worker.wait(5)
+# one process (solo pool), quiet, and nothing between workers to wait for at start
+SOLO = ("--pool", "solo", "--without-heartbeat", "--without-mingle", "--without-gossip")
 
 
 @pytest.mark.slow
@@ -141,12 +107,9 @@ def test_a_worker_killed_mid_module_is_replaced_and_nothing_is_duplicated(
         module_lease_seconds=2,
         stale_after_seconds=1,
     ) as h:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BPSYNC_")}
-        for name, value in h.settings.model_dump().items():
-            if value is not None:
-                env[f"BPSYNC_{name.upper()}"] = str(value)
+        env = worker_env(h.settings)
         request = request_sync(h.engine, h.app, h.integration.id)
-        first = _worker(env, tmp_path / "worker1.log")
+        first = start_worker(env, "first", tmp_path / "worker1.log", loglevel="WARNING", options=SOLO)
         try:
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
@@ -155,11 +118,8 @@ def test_a_worker_killed_mid_module_is_replaced_and_nothing_is_duplicated(
                     break
                 time.sleep(0.05)
             assert tasks.created >= 3, "the tasks module never got going"
-            first.send_signal(signal.SIGKILL)
-            first.wait(10)
         finally:
-            if first.poll() is None:
-                first.kill()
+            kill_group(first)
         # The kill may land between two slices, after the next slice's message was queued; dropping what is
         # queued makes the sweeper the only way back, whichever moment the kill hit.
         with h.app.connection_for_write() as conn:
@@ -167,7 +127,7 @@ def test_a_worker_killed_mid_module_is_replaced_and_nothing_is_duplicated(
                 conn.default_channel.queue_purge(queue)
         interrupted = h.run(request.run_id)
         assert interrupted.status == "running" and interrupted.modules["tasks"].status == "running"
-        second = _worker(env, tmp_path / "worker2.log")
+        second = start_worker(env, "second", tmp_path / "worker2.log", loglevel="WARNING", options=SOLO)
         try:
             deadline = time.monotonic() + 90
             resumed: list[int] = []
@@ -175,7 +135,7 @@ def test_a_worker_killed_mid_module_is_replaced_and_nothing_is_duplicated(
                 resumed += sweep(h.engine, h.app, h.settings)  # what beat's tick does
                 time.sleep(0.5)
         finally:
-            _stop(second)
+            stop(second)
         finished = h.run(request.run_id)
         assert finished.status == "partial", finished
         assert finished.modules["tasks"].id in resumed  # the sweeper picked up the dead worker's module
