@@ -5,7 +5,7 @@ Everything here starts real processes on free ports of 127.0.0.1 and must be sto
 - ``PrivatePostgres``: a cluster made with ``initdb`` in a temporary folder (as the ``postgres`` user when the
   tests run as root: PostgreSQL refuses to run as root);
 - ``start_worker`` / ``start_beat``: ``python -m worker`` (forked from a server that imported its libraries once:
-  tests/worker_forkserver.py) and ``celery -A worker.app beat`` as production starts them, each in its own process
+  tests/forked.py) and ``celery -A worker.app beat`` as production starts them, each in its own process
   group so ``kill_group`` SIGKILLs the worker and its pool children at once, like a host that dies.
 """
 
@@ -34,9 +34,9 @@ import sqlalchemy as sa
 from sandbox.generator import credentials
 from shared.config import Settings
 from shared.db.schema import module_runs, sync_runs
-from tests import worker_forkserver
+from tests import forked
+from tests.forked import Forked
 from tests.sync_support import SyncHarness
-from tests.worker_forkserver import ForkedWorker
 
 ROOT = Path(__file__).resolve().parents[2]
 COUNTS = ("fetched", "created", "updated", "unchanged", "skipped", "failed", "blocked")
@@ -187,12 +187,12 @@ def start_worker(
     concurrency: int = 1,
     loglevel: str = "INFO",
     options: tuple[str, ...] = (),
-) -> ForkedWorker:
+) -> Forked:
     """The production worker (compose.yaml and Procfile run ``bpsync worker``, which execs ``python -m worker``) with a
     known node name, its own process group and a log file (an unread pipe fills up and blocks the worker mid-task),
-    forked from a server that has imported its libraries already (tests/worker_forkserver.py)."""
+    forked from a server that has imported its libraries already (tests/forked.py)."""
     args = ["--concurrency", str(concurrency), "--loglevel", loglevel, "-n", f"{name}@%h", *options]
-    return worker_forkserver.start(args, env, ROOT, log)
+    return forked.start_worker(args, env, ROOT, log)
 
 
 def start_beat(env: dict[str, str], directory: Path, name: str) -> subprocess.Popen:
@@ -205,7 +205,7 @@ def start_beat(env: dict[str, str], directory: Path, name: str) -> subprocess.Po
         )
 
 
-def kill_group(process: subprocess.Popen | ForkedWorker) -> None:
+def kill_group(process: subprocess.Popen | Forked) -> None:
     """SIGKILL the process and everything in its group (a prefork worker's pool children): a host that dies."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
@@ -213,7 +213,7 @@ def kill_group(process: subprocess.Popen | ForkedWorker) -> None:
         process.wait(10)
 
 
-def stop(process: subprocess.Popen | ForkedWorker) -> None:
+def stop(process: subprocess.Popen | Forked) -> None:
     """A warm shutdown (SIGTERM), then SIGKILL of the whole group if it does not end in time."""
     if process.poll() is None:
         process.terminate()
@@ -333,9 +333,9 @@ def books_posts(base_url: str) -> Counter:
 
 
 @contextlib.contextmanager
-def processes() -> Iterator[list[subprocess.Popen | ForkedWorker]]:
+def processes() -> Iterator[list[subprocess.Popen | Forked]]:
     """A list to put started processes in; each is stopped (SIGKILL of its group at the latest) on the way out."""
-    started: list[subprocess.Popen | ForkedWorker] = []
+    started: list[subprocess.Popen | Forked] = []
     try:
         yield started
     finally:

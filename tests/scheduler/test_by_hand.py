@@ -19,6 +19,7 @@ from shared.config import load_settings
 from shared.db.engine import make_engine
 from shared.zoho.errors import RateLimited, ServerError
 from shared.zoho.factory import reset_embedded_state
+from tests import forked
 
 BPSYNC = [sys.executable, "-m", "scheduler.cli"]
 SECRET_KEY = "kRSjdTuoQ36b6JeNS1EPK5sIt9Ew3qwDvhCEtvCtUGs="
@@ -31,9 +32,8 @@ def _env(extra: dict[str, str]) -> dict[str, str]:
 
 
 def run(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*BPSYNC, *args], env=_env(env), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
-    )
+    """``bpsync *args``, forked from a server that imported its libraries (tests/forked.py)."""
+    return forked.run("scheduler.cli", args, env=_env(env), cwd=os.getcwd(), timeout=timeout)
 
 
 @pytest.fixture

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import requests
@@ -16,6 +14,7 @@ from starlette.testclient import TestClient
 
 from scheduler.web.app import create_web_app
 from shared import finance_requests as requests_db
+from tests import forked
 from tests.chaos.support import worker_env
 from tests.worker.finance_support import (
     ACCOUNT,
@@ -39,11 +38,8 @@ def finance_harness(tiny_snapshot, sandbox_factory, pg_admin_engine, redis_url):
 
 
 def bpsync(h, *args, timeout=90):
-    env = worker_env(h.settings)
-    return subprocess.run(
-        [sys.executable, "-m", "scheduler.cli", *args], env=env, capture_output=True, text=True, timeout=timeout,
-        stdin=subprocess.DEVNULL, cwd=os.getcwd(),
-    )  # fmt: skip
+    """``python -m scheduler.cli *args``, forked from a server that imported its libraries (tests/forked.py)."""
+    return forked.run("scheduler.cli", list(args), env=worker_env(h.settings), cwd=os.getcwd(), timeout=timeout)
 
 
 @pytest.mark.slow(seconds=18)  # a bpsync command after another

@@ -10,8 +10,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 import sqlalchemy as sa
@@ -28,8 +26,8 @@ from shared.db.integrations import get_integration, update_integration
 from shared.db.schema import integrations, module_runs
 from shared.dispatch import request_sync
 from shared.zoho.factory import reset_embedded_state
+from tests import forked
 
-BPSYNC = [sys.executable, "-m", "scheduler.cli"]
 SECRET_KEY = "kRSjdTuoQ36b6JeNS1EPK5sIt9Ew3qwDvhCEtvCtUGs="
 
 
@@ -52,10 +50,10 @@ def base_env(url, server):
 
 
 def run(args, env_extra, timeout=120):
+    """``bpsync *args`` (``python -m scheduler.cli``), forked from a server that imported its libraries
+    (tests/forked.py)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BPSYNC_")} | env_extra
-    return subprocess.run(
-        [*BPSYNC, *args], env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
-    )
+    return forked.run("scheduler.cli", list(args), env=env, cwd=os.getcwd(), timeout=timeout)
 
 
 def connected(url, server, name="acme"):

@@ -11,8 +11,7 @@ lapsed (the test sweeps like the beat's tick) and must end with exactly one Book
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import os
 import threading
 import time
 
@@ -22,6 +21,7 @@ import sqlalchemy as sa
 from scheduler.finance.invoice import request_invoice
 from shared import finance_requests as requests_db
 from shared.db.schema import billing_claims
+from tests import forked
 from tests.chaos.support import kill_group, logs, start_worker, worker_env
 from tests.worker.finance_support import (
     ACCOUNT,
@@ -53,10 +53,9 @@ def finance_harness(tiny_snapshot, sandbox_factory, pg_admin_engine, redis_url):
 
 def _bpsync_invoice(h, out: list, barrier: threading.Barrier) -> None:
     env = worker_env(h.settings)
-    args = [sys.executable, "-m", "scheduler.cli", "invoice", str(h.integration.id), PROJECT, "--customer", CUSTOMER]
+    args = ["invoice", str(h.integration.id), PROJECT, "--customer", CUSTOMER, "--wait", "--json"]
     barrier.wait()
-    done = subprocess.run([*args, "--wait", "--json"], env=env, capture_output=True, text=True, timeout=120)
-    out.append(done)
+    out.append(forked.run("scheduler.cli", args, env=env, cwd=os.getcwd(), timeout=120))
 
 
 def test_two_processes_invoicing_the_same_items_make_one_invoice(fin, tmp_path):

@@ -1,5 +1,5 @@
-"""The chaos scenarios' workers come from a fork server (tests/worker_forkserver.py): what it imports ahead must not
-read the environment, and each forked worker must run on its own."""
+"""The chaos scenarios' workers and the CLI tests' commands come from a fork server (tests/forked.py): what it imports
+ahead must not read the environment, and each forked process must run as ``python -m`` would run it."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from shared.celery_app import create_celery
 from shared.config import load_settings
-from tests import worker_forkserver
+from tests import forked
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,7 +24,7 @@ def test_the_modules_imported_ahead_read_no_setting():
     # import worker.app (which builds the Celery app from them)
     probe = (
         "import importlib, sys\n"
-        "from tests.worker_forkserver import PRELOAD\n"
+        "from tests.forked import PRELOAD\n"
         "for name in PRELOAD: importlib.import_module(name)\n"
         "from shared.config import get_settings\n"
         "print(get_settings.cache_info().currsize, 'worker.app' in sys.modules, 'celery.bin.worker' in sys.modules)\n"
@@ -42,7 +42,7 @@ def test_a_forked_worker_reads_the_environment_it_is_given(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("BPSYNC_")}
     env |= {"BPSYNC_BEAT_TICK_SECONDS": "0", "BPSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'never.sqlite'}"}
     log = tmp_path / "worker.log"
-    assert worker_forkserver.start(["--pool", "solo"], env, ROOT, log).wait(60) == 2
+    assert forked.start_worker(["--pool", "solo"], env, ROOT, log).wait(60) == 2
     text = log.read_text()
     assert text.startswith("error: BPSYNC_BEAT_TICK_SECONDS: ") and text.count("\n") == 1, text
 
@@ -51,7 +51,7 @@ def test_a_forked_worker_answers_a_ping_and_dies_with_its_group(tmp_path, sqlite
     env = {k: v for k, v in os.environ.items() if not k.startswith("BPSYNC_")}
     env |= {"BPSYNC_DATABASE_URL": sqlite_migrated_url, "BPSYNC_BROKER_URL": redis_url}
     log = tmp_path / "worker.log"
-    worker = worker_forkserver.start(["--concurrency", "1", "-n", "forked@%h"], env, ROOT, log)
+    worker = forked.start_worker(["--concurrency", "1", "-n", "forked@%h"], env, ROOT, log)
     try:
         assert os.getpgid(worker.pid) == worker.pid  # start() returns once it leads its own group
         app = create_celery(load_settings(broker_url=redis_url, database_url=sqlite_migrated_url), main="ping")
@@ -73,3 +73,35 @@ def _group(pid: int) -> int | None:
         return os.getpgid(pid)
     except ProcessLookupError:
         return None
+
+
+def test_a_forked_command_reads_its_arguments_environment_folder_and_input_and_exits_with_its_code(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BPSYNC_")}
+    bad = {"BPSYNC_BEAT_TICK_SECONDS": "0", "BPSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'never.sqlite'}"}
+    out = forked.run("scheduler.cli", ["status"], env=env | bad, cwd=ROOT, timeout=60)
+    assert (out.returncode, out.stdout) == (2, "")
+    assert out.stderr.startswith("error: BPSYNC_BEAT_TICK_SECONDS: ") and out.stderr.count("\n") == 1, out.stderr
+
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import os, sys\n"
+        "print(sys.argv[0] == __file__, sys.argv[1:], os.getcwd(), os.environ['PROBE'], sys.stdin.read())\n"
+        "print('to stderr', file=sys.stderr)\n"
+        "sys.exit(3)\n"
+    )
+    # the working folder comes first on the import path, as with ``python -m``
+    out = forked.run("probe", ["a", "b c"], env=env | {"PROBE": "yes"}, cwd=tmp_path, timeout=60, input="typed")
+    assert out.returncode == 3, out.stderr
+    assert out.stdout == f"True ['a', 'b c'] {tmp_path} yes typed\n" and out.stderr == "to stderr\n"
+
+
+def test_a_forked_command_that_outlives_its_timeout_is_killed(tmp_path):
+    (tmp_path / "sleeper.py").write_text("import time\nprint('started', flush=True)\ntime.sleep(60)\n")
+    env = dict(os.environ)
+    started = time.monotonic()
+    try:
+        forked.run("sleeper", [], env=env, cwd=tmp_path, timeout=2)
+        raise AssertionError("no timeout")
+    except subprocess.TimeoutExpired as expired:
+        assert expired.output == "started\n"
+    assert time.monotonic() - started < 10
