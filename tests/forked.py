@@ -2,18 +2,18 @@
 ``bpsync`` commands the CLI tests run.
 
 A new ``python -m worker`` spends ~0.9 CPU-seconds before it reads a message, a ``bpsync`` command that reads the
-database or Zoho ~0.3-0.5 before it does anything, nearly all of it importing Celery, kombu, redis, SQLAlchemy,
-psycopg, requests, pydantic and the project; the suite starts ~45 workers and ~70 commands. multiprocessing's
+database or Zoho 0.3-0.9 before it does anything, nearly all of it importing Celery, kombu, redis, SQLAlchemy,
+psycopg, requests, pydantic and the project; the suite starts ~45 workers and dozens of commands. multiprocessing's
 forkserver imports those once per test process (``PRELOAD``) and forks each process from there. The forked process
-then does what ``python -m <module>`` does from the module's first line on: it takes the environment, working
-folder and standard streams it is given and runs the module as ``__main__`` (runpy, as ``-m`` does); a worker
-also leads a process group of its own, as one started with ``start_new_session`` (``kill_group`` SIGKILLs it and
-its pool child: a host that dies). ``worker.app`` and the task modules build the Celery app from the settings at
-import, so they are imported in the forked process, never ahead. What is skipped is the interpreter's start and the
-imports of modules that read nothing of the environment (tests/test_forked.py checks that); the import path is the
-server's (PYTHONPATH is not read again) with the working folder first. The real commands' start
-is tested where it is the subject: tests/scheduler/test_startup.py, tests/scheduler/test_cli.py,
-tests/worker/test_worker_command.py, tests/shared/test_config.py.
+then does what ``python -m <module>`` does from the module's first line on: it takes the arguments, environment,
+working folder and standard streams it is given and runs the module as ``__main__`` (runpy, as ``-m`` does); a
+worker also leads a process group of its own, as one started with ``start_new_session`` (``kill_group`` SIGKILLs it
+and its pool child: a host that dies). ``worker.app`` and the task modules build the Celery app from the settings
+at import, so they are imported in the forked process, never ahead. What is skipped is the interpreter's start and
+the imports of modules that read nothing of the environment (tests/test_forked.py checks that); the import path is
+the server's (PYTHONPATH is not read again) with the working folder first. The real commands' start is tested where
+it is the subject: tests/scheduler/test_startup.py, tests/scheduler/test_cli.py, tests/worker/test_worker_command.py,
+tests/shared/test_config.py, tests/scheduler/test_demo.py.
 
 This module is what a forked process unpickles its target from: it imports nothing of the project at the top.
 """
