@@ -96,7 +96,7 @@ class Forked:
 def start_worker(args: list[str], env: dict[str, str], cwd: Path, log: Path) -> Forked:
     """``python -m worker`` + ``args`` in a process group of its own, output appended to ``log``."""
     streams = (os.devnull, str(log), str(log))
-    process = _context.Process(target=_main, args=("worker", args, env, str(cwd), streams, True), name="worker")
+    process = _process("worker", args, env, cwd, streams, group=True)
     process.start()
     # killpg must reach it from now on, as it reaches a process started with start_new_session
     deadline = time.monotonic() + 30
@@ -115,7 +115,7 @@ def run(
         stdin, stdout, stderr = (Path(folder) / name for name in ("stdin", "stdout", "stderr"))
         stdin.write_text(input)
         streams = (str(stdin), str(stdout), str(stderr))
-        process = _context.Process(target=_main, args=(module, args, env, str(cwd), streams, False), name=module)
+        process = _process(module, args, env, cwd, streams, group=False)
         process.start()
         process.join(timeout)
         if process.exitcode is None:
@@ -123,6 +123,14 @@ def run(
             process.join()
             raise subprocess.TimeoutExpired(command, timeout, stdout.read_text(), stderr.read_text())
         return subprocess.CompletedProcess(command, process.exitcode, stdout.read_text(), stderr.read_text())
+
+
+def _process(
+    module: str, args: list[str], env: dict[str, str], cwd: Path | str, streams: tuple[str, str, str], *, group: bool
+) -> BaseProcess:
+    # daemonic: one a failed test left running gets SIGTERM when its test process exits, instead of that exit waiting
+    # for it to end (multiprocessing joins the others); billiard, which forks a worker's pool, keeps its own flag
+    return _context.Process(target=_main, args=(module, args, env, str(cwd), streams, group), name=module, daemon=True)
 
 
 def _main(

@@ -1,9 +1,9 @@
 """A worker SIGKILLed 20 times at random points of a full ``small`` sync, restarted each time.
 
-One real worker, ``python -m worker`` (prefork, one pool process, as production starts it) works the run; at
-each kill point the whole worker (main process and pool child, like a host that dies) gets SIGKILL and a new one
-starts at once. The test process sweeps every 0.5 s, as the beat's tick does; leases are 2 s, so a killed worker's
-module is claimed again ~2 s later.
+One real worker, ``python -m worker`` (prefork, one pool process, as production starts it; forked from a server
+that imported its libraries, tests/forked.py) works the run; at each kill point the whole worker (main process and
+pool child, like a host that dies) gets SIGKILL and a new one starts at once. The test process sweeps every 0.5 s,
+as the beat's tick does; leases are 2 s, so a killed worker's module is claimed again ~2 s later.
 
 Kill points are random (``random.Random(seed)``; set ``BPSYNC_CHAOS_SEED`` to replay a failure): each is a point
 of progress (in Zoho calls, at least one point inside each module) plus a random delay, and one of three kinds:
