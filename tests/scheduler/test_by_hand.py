@@ -1,6 +1,7 @@
 """Using the product by hand, as the README's "Using the sandbox by hand" says: ``bpsync sandbox`` prints the lines
 that point bpsync at it (run here exactly as printed), and the one-shot commands say what happened and what to
-try when a wait ends early or Zoho does not answer. Real processes throughout."""
+try when a wait ends early or Zoho does not answer. Real processes throughout (the one-shot commands forked from a
+server that imported their libraries, tests/forked.py; ``bpsync sandbox`` a new interpreter)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The Finance view and the create paths through the CLI (real `bpsync` processes), the JSON API and the web page.
+"""The Finance view and the create paths through the CLI (real `bpsync` processes, forked from a server that
+imported their libraries: tests/forked.py), the JSON API and the web page.
 
 A tiny world synced into Postgres; a Redis broker; the harness's worker sends what the CLI, API and forms ask for.
 """

@@ -1,5 +1,6 @@
 """``bpsync connect``, ``refresh``, ``integrations`` and the lifecycle commands (``disable``, ``enable``,
-``update-credentials``, ``preferences``, ``delete``) as an admin runs them: real processes against the sandbox.
+``update-credentials``, ``preferences``, ``delete``) as an admin runs them: real processes against the sandbox
+(forked from a server that imported their libraries: tests/forked.py).
 
 The CLI runs in embedded mode (memory:// broker), so ``refresh`` runs the Celery worker inside its own process.
 """
