@@ -23,7 +23,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import runpy
-import signal
 import subprocess
 import sys
 import tempfile
@@ -100,7 +99,8 @@ def start_worker(args: list[str], env: dict[str, str], cwd: Path, log: Path) -> 
     process.start()
     # killpg must reach it from now on, as it reaches a process started with start_new_session
     deadline = time.monotonic() + 30
-    while process.exitcode is None and _group_of(process.pid) != process.pid:
+    pid = process.pid
+    while process.exitcode is None and _group_of(pid) != pid:
         assert time.monotonic() < deadline, "the forked worker did not start a process group of its own"
         time.sleep(0.005)
     return Forked(process, [sys.executable, "-m", "worker", *args])
@@ -119,7 +119,7 @@ def run(
         process.start()
         process.join(timeout)
         if process.exitcode is None:
-            os.kill(process.pid or 0, signal.SIGKILL)
+            process.kill()
             process.join()
             raise subprocess.TimeoutExpired(command, timeout, stdout.read_text(), stderr.read_text())
         return subprocess.CompletedProcess(command, process.exitcode, stdout.read_text(), stderr.read_text())
@@ -153,7 +153,9 @@ def _main(
 
 
 def _group_of(pid: int | None) -> int | None:
+    if pid is None:  # not started
+        return None
     try:
-        return os.getpgid(pid or 0)
+        return os.getpgid(pid)
     except ProcessLookupError:
         return None

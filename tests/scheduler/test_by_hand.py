@@ -20,7 +20,7 @@ from shared.config import load_settings
 from shared.db.engine import make_engine
 from shared.zoho.errors import RateLimited, ServerError
 from shared.zoho.factory import reset_embedded_state
-from tests import forked
+from tests.scheduler.test_sync_commands import run
 
 BPSYNC = [sys.executable, "-m", "scheduler.cli"]
 SECRET_KEY = "kRSjdTuoQ36b6JeNS1EPK5sIt9Ew3qwDvhCEtvCtUGs="
@@ -30,11 +30,6 @@ LAST_LINE = "bpsync refresh"
 
 def _env(extra: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("BPSYNC_")} | extra
-
-
-def run(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """``bpsync *args``, forked from a server that imported its libraries (tests/forked.py)."""
-    return forked.run("scheduler.cli", args, env=_env(env), cwd=os.getcwd(), timeout=timeout)
 
 
 @pytest.fixture
